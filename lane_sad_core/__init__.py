@@ -1,0 +1,8 @@
+"""lane_sad_core: lane-segmentation models trained with attention distillation.
+
+This package never imports ROS, so it trains on any workstation with PyTorch.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

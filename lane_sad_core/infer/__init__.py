@@ -1,0 +1,1 @@
+"""lane_sad_core.infer."""

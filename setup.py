@@ -1,0 +1,31 @@
+"""pip install for workstations without ROS: the library, the node modules and the CLI.
+
+colcon does not use this file: package.xml declares ``ament_cmake``, and CMakeLists.txt
+generates the messages and installs the same two Python packages.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lane_sad",
+    version="0.1.0",
+    description="Lane detection with self attention distillation, and its ROS 2 node",
+    packages=find_packages(include=["lane_sad_core", "lane_sad_core.*", "lane_sad_ros", "lane_sad_ros.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "opencv-python-headless>=4.8",
+        "pyyaml>=6.0",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+    ],
+    extras_require={"ros": ["rosbags>=0.10"], "onnx": ["onnx>=1.15", "onnxruntime>=1.17"]},
+    entry_points={
+        "console_scripts": [
+            "lane-sad = lane_sad_core.cli:main",
+            "lane_sad_node = lane_sad_ros.node:main",
+        ]
+    },
+)
