@@ -1,0 +1,23 @@
+# lane_sad: make setup | make test | make demo | make bench
+# Every target does its own set-up (make setup is idempotent and quick when nothing changed).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup test demo bench clean
+
+setup:
+	@bash tools/setup_venv.sh
+
+test: setup
+	LANE_SAD_REQUIRE_ROS=1 $(PY) -m pytest
+
+demo: setup
+	$(PY) -m lane_sad_ros.demo
+
+bench: setup
+	@mkdir -p bench/results
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b --out bench/results; done
+
+clean:
+	rm -rf build install log
