@@ -1,18 +1,83 @@
-"""sensor_msgs/Image <-> NumPy, without cv_bridge (PyPI's is broken under NumPy 2)."""
+"""sensor_msgs/Image and CompressedImage <-> NumPy, without cv_bridge.
+
+PyPI's cv_bridge is the 2020 ROS 1 code and fails under NumPy 2, and ROS 2's own has an
+open NumPy 2 issue, so the node converts the common encodings itself. The array is a
+*view* of the message buffer wherever the layout allows (``bgr8`` with no row padding),
+so a camera frame is not copied before preprocessing.
+"""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
+
+# encoding -> (channels, cv2 conversion to BGR or None when already BGR/mono)
+ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+}
+
+# Largest side accepted; beyond it a frame is refused rather than risking memory.
+MAX_SIDE = 16384
+
+
+class ImageConversionError(ValueError):
+    """The message cannot be read as an image; the text says why."""
+
+
+def _check_geometry(msg: Image, channels: int) -> None:
+    if msg.width == 0 or msg.height == 0:
+        raise ImageConversionError(f"empty image ({msg.width}x{msg.height})")
+    if max(msg.width, msg.height) > MAX_SIDE:
+        raise ImageConversionError(f"image too large ({msg.width}x{msg.height} > {MAX_SIDE})")
+    if msg.step < msg.width * channels:
+        raise ImageConversionError(
+            f"step {msg.step} is smaller than width*channels = {msg.width * channels}"
+        )
+    if len(msg.data) < msg.step * msg.height:
+        raise ImageConversionError(
+            f"data has {len(msg.data)} bytes, step*height needs {msg.step * msg.height} (truncated)"
+        )
+
+
+def image_msg_to_bgr(msg: Image) -> np.ndarray:
+    """The image as uint8 (H, W, 3) BGR; a view of ``msg.data`` for unpadded bgr8."""
+    if msg.encoding not in ENCODINGS:
+        raise ImageConversionError(
+            f"unsupported encoding '{msg.encoding}' (supported: {', '.join(ENCODINGS)})"
+        )
+    channels, conversion = ENCODINGS[msg.encoding]
+    _check_geometry(msg, channels)
+    buf = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height)
+    rows = buf.reshape(msg.height, msg.step)[:, : msg.width * channels]
+    pixels = rows.reshape(msg.height, msg.width, channels)
+    if conversion is None:
+        return pixels
+    return cv2.cvtColor(pixels if channels > 1 else pixels[..., 0], conversion)
+
+
+def compressed_msg_to_bgr(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``CompressedImage`` (jpeg, png, ...) to uint8 (H, W, 3) BGR."""
+    if len(msg.data) == 0:
+        raise ImageConversionError("empty compressed image")
+    image = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageConversionError(f"could not decode compressed image (format '{msg.format}')")
+    return image
 
 
 def bgr_to_image_msg(image: np.ndarray, header=None) -> Image:
-    """A uint8 (H, W, 3) BGR array as a ``bgr8`` Image message."""
+    """A uint8 (H, W, 3) BGR array (or (H, W) mono) as an Image message."""
     msg = Image()
     if header is not None:
         msg.header = header
     msg.height, msg.width = image.shape[:2]
-    msg.encoding = "bgr8"
-    msg.step = msg.width * 3
+    mono = image.ndim == 2
+    msg.encoding = "mono8" if mono else "bgr8"
+    msg.step = msg.width * (1 if mono else 3)
     msg.data = np.ascontiguousarray(image, dtype=np.uint8).tobytes()
     return msg
