@@ -1,54 +1,206 @@
-"""The lane detector node: camera images in, ``lane_sad/LaneArray`` out.
+"""The lane detector node: camera images in; lanes, overlays, markers and diagnostics out.
 
-Walking skeleton: it answers every image with a ``LaneArray`` that carries the image's
-header and size and no lanes yet; the model is wired in by the lane-detector issue.
+Topics (relative, so remapping works):
+  in:  ``image`` (sensor_msgs/Image) or ``image/compressed`` (CompressedImage, with
+       ``compressed_input``), ``camera_info`` (CameraInfo, for ground projection)
+  out: ``lanes`` (lane_sad/LaneArray), ``lanes/overlay`` (Image), ``lanes/attention``
+       (lane_sad/LaneAttention), ``lanes/markers`` (MarkerArray), ``/diagnostics``
+
+The image callback only stores the newest frame; a worker thread runs the detector of
+lane_sad_core on it, so a slow model skips frames instead of queueing them. Debug outputs
+are computed only when enabled or subscribed.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from pathlib import Path
 
+import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
 
-from lane_sad.msg import LaneArray
+from lane_sad.msg import LaneArray, LaneAttention
+from lane_sad_core.geometry import project_to_ground
+from lane_sad_core.infer.detector import LaneDetector
+from lane_sad_core.infer.overlay import blend_attention, draw_lanes
+from lane_sad_core.infer.postprocess import PostprocessConfig
+from lane_sad_ros import params as P
+from lane_sad_ros.frame_slot import FrameSlot
+from lane_sad_ros.health import Health
+from lane_sad_ros.image_conv import (
+    ImageConversionError,
+    bgr_to_image_msg,
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+)
+from lane_sad_ros.lane_msgs import attention_msg, lane_array, lane_markers, lane_to_msg
 
 
 class LaneDetectorNode(Node):
-    """Subscribes ``image``, publishes ``lanes`` (relative names, so remaps work)."""
+    """See the module docstring; parameters are in :mod:`lane_sad_ros.params`."""
 
     def __init__(self) -> None:
         super().__init__("lane_sad")
-        self.model_name = self.declare_parameter("model_name", "skeleton").value
-        reliable = self.declare_parameter("reliable_input", False).value
-        qos = QoSProfile(depth=1) if reliable else qos_profile_sensor_data
-        self.lanes_pub = self.create_publisher(LaneArray, "lanes", 10)
-        self.image_sub = self.create_subscription(Image, "image", self.on_image, qos)
+        self.params = P.declare(self)
+        p = self.params
+        self.detector = LaneDetector(
+            p.checkpoint or None, p.device,
+            PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
+        )
+        name = Path(p.checkpoint).name if p.checkpoint else "default"
+        self.model_name = f"{self.detector.meta.model_name} ({name})"
+        self.health = Health()
+        self.slot = FrameSlot()
+        self.camera_k: np.ndarray | None = None
 
-    def on_image(self, msg: Image) -> None:
-        """Answer one image with its ``LaneArray``."""
-        start = time.perf_counter()
-        out = LaneArray()
-        out.header = msg.header
-        out.image_width, out.image_height = msg.width, msg.height
-        out.model_name = self.model_name
-        out.processing_ms = (time.perf_counter() - start) * 1e3
+        self.lanes_pub = self.create_publisher(LaneArray, "lanes", 10)
+        self.overlay_pub = self.create_publisher(Image, "lanes/overlay", 2)
+        self.attention_pub = self.create_publisher(LaneAttention, "lanes/attention", 2)
+        self.markers_pub = self.create_publisher(MarkerArray, "lanes/markers", 2)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        qos = self._input_qos()
+        if p.compressed_input:
+            self.create_subscription(CompressedImage, "image/compressed", self._on_image, qos)
+        else:
+            self.create_subscription(Image, "image", self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(p.diagnostics_period, self._publish_diagnostics)
+
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="lane_sad_worker")
+        self._worker.start()
+        self.get_logger().info(
+            f"model {self.model_name} on {self.detector.device}; input "
+            f"{'image/compressed' if p.compressed_input else 'image'} ({p.qos_reliability}, depth {p.qos_depth})"
+        )
+
+    def _input_qos(self) -> QoSProfile:
+        reliability = (ReliabilityPolicy.RELIABLE if self.params.qos_reliability == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params.qos_depth,
+                          reliability=reliability)
+
+    # --- callbacks (executor thread): store and return ---------------------------------
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        self.health.on_arrival(replaced_unprocessed=self.slot.put(msg))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+        self.camera_k = k if k[0, 0] > 0 and k[1, 1] > 0 else None
+
+    def _on_set_parameters(self, changes) -> SetParametersResult:
+        for change in changes:
+            problem = P.check_change(change.name, change.value)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+        for change in changes:
+            if hasattr(self.params, change.name):
+                setattr(self.params, change.name, change.value)
+        post = self.detector.postprocess
+        post.exist_threshold = self.params.existence_threshold
+        post.prob_threshold = self.params.point_threshold
+        return SetParametersResult(successful=True)
+
+    # --- worker thread -------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self.slot.take(timeout=0.1)
+            if item is not None:
+                self._process(*item)
+
+    def _process(self, msg: Image | CompressedImage, arrived: float) -> None:
+        try:
+            image = (compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage)
+                     else image_msg_to_bgr(msg))
+        except ImageConversionError as exc:
+            self.health.on_bad_input(str(exc))
+            self.get_logger().warning(f"frame dropped: {exc}", throttle_duration_sec=2.0)
+            return
+        try:
+            self._detect_and_publish(msg.header, image, arrived)
+        except Exception as exc:  # keep running; /diagnostics turns ERROR when it repeats
+            self.health.on_failure(f"{type(exc).__name__}: {exc}")
+            self.get_logger().error(f"processing failed: {exc}", throttle_duration_sec=2.0)
+
+    def _wants(self, enabled: bool, pub) -> bool:
+        return enabled or pub.get_subscription_count() > 0
+
+    def _detect_and_publish(self, header, image: np.ndarray, arrived: float) -> None:
+        p = self.params
+        with_attention = self._wants(p.publish_attention, self.attention_pub)
+        det = self.detector.detect(image, with_attention=with_attention)
+        ground_frame = ""
+        grounds: list[np.ndarray | None] = [None] * len(det.lanes)
+        if self.camera_k is not None and p.camera_height > 0:
+            ground_frame = p.ground_frame_id or f"{header.frame_id}_ground"
+            grounds = [project_to_ground(lane.points, self.camera_k, p.camera_height, p.camera_pitch)
+                       for lane in det.lanes]
+        lane_msgs = [lane_to_msg(lane, g) for lane, g in zip(det.lanes, grounds)]
+        h, w = image.shape[:2]
+        out = lane_array(header, (w, h), lane_msgs, self.model_name, det.timings["inference"],
+                         1e3 * (time.perf_counter() - arrived), ground_frame)
         self.lanes_pub.publish(out)
+        self.health.on_processed(out.processing_ms, out.inference_ms)
+        if self._wants(p.publish_overlay, self.overlay_pub):
+            self.overlay_pub.publish(bgr_to_image_msg(draw_lanes(image, det.lanes), header))
+        if with_attention and det.attention:
+            self.health.on_attention()
+            blended = blend_attention(image, np.mean(list(det.attention.values()), axis=0),
+                                      self.detector.preprocess)
+            self.attention_pub.publish(attention_msg(header, blended, det.attention))
+        if ground_frame:
+            marker_header = type(header)(stamp=header.stamp, frame_id=ground_frame)
+            self.markers_pub.publish(lane_markers(marker_header, lane_msgs))
+
+    # --- diagnostics -------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        report = self.health.report(self.params.image_timeout, self.params.failure_limit)
+        values = {**report.values, "device": str(self.detector.device), "model": self.model_name}
+        status = DiagnosticStatus(
+            level=bytes([report.level]), name="lane_sad: lane detector", message=report.message,
+            hardware_id=str(self.detector.device),
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
+
+    def close(self) -> None:
+        """Stop the worker thread (it finishes the frame in hand, if any)."""
+        self._stop.set()
+        self.slot.close()
+        self._worker.join(timeout=2.0)
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console-script entry: spin until SIGINT/SIGTERM, then shut down cleanly."""
+    """Console-script entry: spin until SIGINT/SIGTERM, then shut down cleanly.
+
+    Returns 2 when the node cannot start (bad parameter, missing or unsafe checkpoint,
+    unavailable device), after logging why.
+    """
     rclpy.init(args=args)
-    node = LaneDetectorNode()
+    try:
+        node = LaneDetectorNode()
+    except Exception as exc:  # start-up errors end the process with their reason
+        rclpy.logging.get_logger("lane_sad").fatal(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        return 2
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node.close()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

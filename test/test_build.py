@@ -35,7 +35,7 @@ def test_node_executable_where_ros2_run_looks() -> None:
 def test_generated_messages_import_with_their_fields() -> None:
     from lane_sad.msg import Lane, LaneArray, LaneAttention
 
-    assert set(Lane.get_fields_and_field_types()) == {"slot", "existence", "points", "confidence"}
+    assert set(Lane.get_fields_and_field_types()) == {"slot", "existence", "points", "confidence", "ground_points"}
     fields = LaneArray.get_fields_and_field_types()
     assert fields["header"] == "std_msgs/Header"
     assert fields["lanes"] == "sequence<lane_sad/Lane>"

@@ -1,8 +1,18 @@
-"""The node, started as its own process with the launch file's command, answers frames."""
+"""The node as its own process (started with the launch file's command) over real DDS.
+
+These tests use a small untrained checkpoint written in tmp_path: they check the node's
+behaviour (headers, robustness, parameters, diagnostics, shutdown), not detection
+quality; ``test_node_detects`` checks lanes with the shipped model.
+"""
 
 from __future__ import annotations
 
+import os
+import pickle
+import signal
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,38 +20,277 @@ from rosutil import NODE_EXE, REPO, Spinner, running, wait_until
 
 pytestmark = pytest.mark.ros
 
+SMALL = {"input_height": 96, "input_width": 256}
 
-@pytest.fixture
-def node_process():
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained ENet-SAD at 96x256 input, written like any trained checkpoint."""
+    import torch
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
+    from lane_sad_core.models import build_model
+    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("enet_sad", **SMALL)
+    path = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    return save_checkpoint(path, model_payload(model, pre))
+
+
+def node_command(checkpoint: Path | str, **params: object) -> tuple[list[str], dict[str, str]]:
+    """The launch file's command for the node, with parameter overrides."""
     from lane_sad_ros.launch_spec import node_spec
 
-    spec = node_spec(params_file=str(REPO / "config" / "lane_sad.yaml"), image_topic="cam/image")
-    with running([sys.executable, *spec.command(NODE_EXE)], env=spec.env) as proc:
-        yield proc
+    spec = node_spec(params_file=str(REPO / "config" / "lane_sad.yaml"), image_topic="cam/image",
+                     parameters={"checkpoint": str(checkpoint), **params})
+    return [sys.executable, *spec.command(NODE_EXE)], spec.env
 
 
-def test_each_frame_answered_with_its_header(node_process) -> None:
-    from sensor_msgs.msg import Image
+class Camera:
+    """This process's side: publishes images, collects the node's outputs."""
 
-    from lane_sad.msg import LaneArray
+    def __init__(self, reliable: bool = True) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+
+        from lane_sad.msg import LaneArray
+
+        self.spin = Spinner(f"camera_{os.getpid()}")
+        node = self.spin.node
+        self.lanes: dict[int, object] = {}
+        self.diagnostics: list = []
+        node.create_subscription(LaneArray, "lanes", self._on_lanes, 50)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 50)
+        rel = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        self.pub = node.create_publisher(Image, "cam/image", QoSProfile(depth=5, reliability=rel))
+
+    def _on_lanes(self, msg) -> None:
+        self.lanes[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = msg
+
+    def wait_for_node(self, proc) -> None:
+        ok = wait_until(lambda: self.pub.get_subscription_count() > 0 or proc.poll() is not None, 60)
+        assert ok and proc.poll() is None, f"node did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+
+    def send(self, image_msg, key: int) -> None:
+        image_msg.header.stamp.sec, image_msg.header.stamp.nanosec = divmod(key, 1_000_000_000)
+        image_msg.header.frame_id = "front"
+        self.pub.publish(image_msg)
+
+    def last_status(self):
+        return self.diagnostics[-1].status[0] if self.diagnostics else None
+
+    def status_value(self, key: str) -> str:
+        status = self.last_status()
+        return {kv.key: kv.value for kv in status.values}[key] if status else ""
+
+    def close(self) -> None:
+        self.spin.close()
+
+
+@pytest.fixture
+def camera():
+    cam = Camera()
+    yield cam
+    cam.close()
+
+
+def _frame(h: int = 180, w: int = 320):
     from lane_sad_ros.image_conv import bgr_to_image_msg
 
-    spin = Spinner("camera")
-    received: dict[int, LaneArray] = {}
-    try:
-        spin.node.create_subscription(LaneArray, "lanes", lambda m: received.setdefault(m.header.stamp.sec, m), 10)
-        pub = spin.node.create_publisher(Image, "cam/image", 5)
-        assert wait_until(lambda: pub.get_subscription_count() > 0, timeout=30), "node never subscribed"
-        for sec in (11, 12, 13):
-            msg = bgr_to_image_msg(np.zeros((48, 64 + sec, 3), np.uint8))
-            msg.header.stamp.sec, msg.header.frame_id = sec, f"cam{sec}"
-            pub.publish(msg)
-            assert wait_until(lambda s=sec: s in received, timeout=10), f"no answer to frame {sec}"
-    finally:
-        spin.close()
-    for sec in (11, 12, 13):
-        out = received[sec]
-        assert out.header.frame_id == f"cam{sec}"
-        assert (out.image_width, out.image_height) == (64 + sec, 48)
-        assert out.processing_ms >= 0.0
-    assert node_process.poll() is None, "node died"
+    return bgr_to_image_msg(np.random.default_rng(h * w).integers(0, 255, (h, w, 3), np.uint8))
+
+
+def test_each_frame_answered_with_its_header(small_checkpoint: Path, camera: Camera) -> None:
+    cmd, env = node_command(small_checkpoint)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for key in (11, 12, 13_000_000_007):
+            camera.send(_frame(), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20), f"no answer to frame {key}"
+        assert proc.poll() is None
+    for key in (11, 12, 13_000_000_007):
+        out = camera.lanes[key]
+        assert out.header.frame_id == "front"
+        assert (out.image_width, out.image_height) == (320, 180)
+        assert 0 < out.inference_ms <= out.processing_ms
+        assert out.model_name.startswith("enet_sad (small.pt)")
+        for lane in out.lanes:  # untrained: any lanes must still be in source pixels
+            xs = [p.x for p in lane.points]
+            ys = [p.y for p in lane.points]
+            assert all(0 <= y <= 180 for y in ys) and all(-1 <= x <= 321 for x in xs)
+
+
+def _bad_messages():
+    from sensor_msgs.msg import Image
+
+    good = _frame(60, 80)
+    wrong_step = _frame(60, 80)
+    wrong_step.step = 100  # < width * 3
+    truncated = _frame(60, 80)
+    truncated.data = bytes(truncated.data)[:1000]
+    unknown = _frame(60, 80)
+    unknown.encoding = "yuv422_yuy2"
+    empty = Image(encoding="bgr8")
+    return {
+        "step": (wrong_step, "step 100 is smaller than width*channels = 240"),
+        "truncated": (truncated, "truncated"),
+        "encoding": (unknown, "unsupported encoding 'yuv422_yuy2'"),
+        "empty": (empty, "empty image"),
+    }, good
+
+
+def test_bad_input_is_reported_and_the_node_keeps_going(small_checkpoint: Path, camera: Camera) -> None:
+    bad, good = _bad_messages()
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for i, (msg, reason) in enumerate(bad.values()):
+            camera.send(msg, 100 + i)
+            assert wait_until(lambda r=reason: r in (camera.last_status().message if camera.last_status() else ""), 10), reason
+            assert camera.last_status().level == b"\x01"  # WARN
+        tiny = _frame(1, 1)
+        camera.send(tiny, 200)
+        camera.send(good, 201)
+        assert wait_until(lambda: 201 in camera.lanes, 20)
+        assert 200 in camera.lanes or camera.status_value("frames_skipped") != "0"
+        assert proc.poll() is None
+        assert int(camera.status_value("frames_bad_input")) == len(bad)
+        proc.send_signal(signal.SIGINT)
+        log = proc.communicate(timeout=10)[0]
+    for _, reason in bad.values():
+        assert reason in log
+
+
+def test_8k_frame_is_processed(small_checkpoint: Path, camera: Camera) -> None:
+    cmd, env = node_command(small_checkpoint)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(_frame(4320, 7680), 77)
+        assert wait_until(lambda: 77 in camera.lanes, 60), "8K frame not answered"
+        assert (camera.lanes[77].image_width, camera.lanes[77].image_height) == (7680, 4320)
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "executes-code"])
+def test_bad_checkpoint_stops_start_up_with_a_reason(tmp_path: Path, problem: str) -> None:
+    path = tmp_path / "model.pt"
+    if problem == "corrupt":
+        path.write_bytes(b"not a checkpoint at all")
+    elif problem == "executes-code":
+        marker = tmp_path / "pwned"
+
+        class Evil:
+            def __reduce__(self):
+                return (os.system, (f"touch {marker}",))
+
+        path.write_bytes(pickle.dumps({"model_name": Evil()}))
+    cmd, env = node_command(path)
+    with running(cmd, env) as proc:
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 2
+    assert "cannot start" in out and str(path) in out
+    if problem == "executes-code":
+        assert not (tmp_path / "pwned").exists()
+
+
+def test_burst_keeps_memory_flat_and_serves_the_newest(small_checkpoint: Path, camera: Camera) -> None:
+    """200 Hz for 10 s into a model slower than that: skipped frames, no queue growth."""
+    import psutil
+
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.5)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        rss = []
+        frame = _frame(360, 640)
+        start = time.monotonic()
+        key = 0
+        while time.monotonic() - start < 10.0:
+            key += 1
+            camera.send(frame, key)
+            if key % 200 == 0:
+                rss.append(psutil.Process(proc.pid).memory_info().rss)
+            time.sleep(0.005)
+        assert wait_until(lambda: key in camera.lanes, 20), "the last (newest) frame was not processed"
+        assert wait_until(lambda: int(camera.status_value("frames_skipped") or 0) > 0, 5)
+    skipped = int(camera.status_value("frames_skipped"))
+    processed = int(camera.status_value("frames_processed"))
+    assert processed < key and skipped > 0
+    assert len(camera.lanes) < key  # not every frame was processed: no backlog
+    growth = (rss[-1] - rss[len(rss) // 3]) / rss[len(rss) // 3]
+    assert growth < 0.10, f"node RSS grew {growth:.0%} during the burst"
+
+
+def _set_parameters(node, **values):
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    client = node.create_client(SetParameters, "/lane_sad/set_parameters")
+    assert client.wait_for_service(timeout_sec=20)
+    req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+    future = client.call_async(req)
+    assert wait_until(future.done, 20)
+    return future.result().results
+
+
+def test_runtime_parameters_take_effect_and_bad_values_are_refused(small_checkpoint: Path, camera: Camera) -> None:
+    cmd, env = node_command(small_checkpoint, existence_threshold=0.0, point_threshold=0.0)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(_frame(), 1)
+        assert wait_until(lambda: 1 in camera.lanes, 20)
+        assert len(camera.lanes[1].lanes) == 4  # thresholds 0: every slot is a lane
+        ok = _set_parameters(camera.spin.node, existence_threshold=1.0)
+        assert ok[0].successful
+        camera.send(_frame(), 2)
+        assert wait_until(lambda: 2 in camera.lanes, 20)
+        assert len(camera.lanes[2].lanes) == 0  # nothing exceeds 1.0
+        bad = _set_parameters(camera.spin.node, point_threshold=1.5)
+        assert not bad[0].successful and "point_threshold must be in [0, 1]" in bad[0].reason
+        ro = _set_parameters(camera.spin.node, device="cpu")
+        assert not ro[0].successful and "restart" in ro[0].reason
+
+
+def test_attention_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
+    from lane_sad.msg import LaneAttention
+
+    cmd, env = node_command(small_checkpoint)
+    got = []
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(_frame(), 1)
+        assert wait_until(lambda: 1 in camera.lanes, 20)
+        assert camera.status_value("attention_frames") in ("", "0")
+        camera.spin.node.create_subscription(LaneAttention, "lanes/attention", got.append, 5)
+        time.sleep(1.0)
+        camera.send(_frame(), 2)
+        assert wait_until(lambda: bool(got), 20), "no attention message while subscribed"
+    att = got[0]
+    assert att.header.stamp.sec == 0 and att.header.stamp.nanosec == 2
+    assert list(att.block_names) and len(att.attention_maps) == len(att.block_names)
+    assert (att.overlay.width, att.overlay.height) == (320, 180)
+    assert att.attention_maps[0].encoding == "mono8"
+
+
+def test_no_images_warns_on_diagnostics(small_checkpoint: Path, camera: Camera) -> None:
+    cmd, env = node_command(small_checkpoint, image_timeout=0.5, diagnostics_period=0.2)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        assert wait_until(lambda: bool(camera.diagnostics) and "no image for" in camera.last_status().message, 10)
+        assert camera.last_status().level == b"\x01"
+        assert camera.status_value("device") == "cpu"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_clean_shutdown_within_2_s(small_checkpoint: Path, camera: Camera, sig: int) -> None:
+    cmd, env = node_command(small_checkpoint)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(_frame(), 5)
+        assert wait_until(lambda: 5 in camera.lanes, 20)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(timeout=10)
+        assert time.monotonic() - t0 < 2.0
+        assert proc.returncode == 0

@@ -1,0 +1,109 @@
+"""Rolling statistics of the node, reported on /diagnostics.
+
+Kept apart from the node so the rules (rates, percentiles, when to WARN or ERROR) are
+plain Python that tests can drive without ROS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
+
+
+@dataclass
+class HealthReport:
+    """One snapshot: a level, a one-line message and the key/value pairs."""
+
+    level: int
+    message: str
+    values: dict[str, str]
+
+
+class Health:
+    """Counts, rates and latency percentiles over a sliding window; thread-safe."""
+
+    def __init__(self, window_s: float = 5.0, max_samples: int = 1000) -> None:
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._arrivals: deque[float] = deque(maxlen=max_samples)
+        self._latency_ms: deque[float] = deque(maxlen=max_samples)
+        self._inference_ms: deque[float] = deque(maxlen=max_samples)
+        self.received = self.processed = self.skipped = self.bad_input = 0
+        self.attention_frames = 0
+        self.consecutive_failures = 0
+        self.last_problem = ""
+        self._last_problem_at = -float("inf")
+        self.started = time.monotonic()
+
+    def on_arrival(self, replaced_unprocessed: bool) -> None:
+        """An image arrived; ``replaced_unprocessed`` when it displaced an older one."""
+        with self._lock:
+            self.received += 1
+            self.skipped += int(replaced_unprocessed)
+            self._arrivals.append(time.monotonic())
+
+    def on_processed(self, latency_ms: float, inference_ms: float) -> None:
+        with self._lock:
+            self.processed += 1
+            self.consecutive_failures = 0
+            self._latency_ms.append(latency_ms)
+            self._inference_ms.append(inference_ms)
+
+    def on_attention(self) -> None:
+        """A frame's attention maps were computed (only while enabled or subscribed)."""
+        with self._lock:
+            self.attention_frames += 1
+
+    def on_bad_input(self, reason: str) -> None:
+        with self._lock:
+            self.bad_input += 1
+            self._problem(f"bad input: {reason}")
+
+    def on_failure(self, reason: str) -> None:
+        with self._lock:
+            self.consecutive_failures += 1
+            self._problem(f"processing failed: {reason}")
+
+    def _problem(self, text: str) -> None:
+        self.last_problem = text
+        self._last_problem_at = time.monotonic()
+
+    def _rate(self, now: float) -> float:
+        recent = [t for t in self._arrivals if now - t <= self.window_s]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+
+    def report(self, image_timeout_s: float, failure_limit: int) -> HealthReport:
+        """The current level, message and values."""
+        with self._lock:
+            now = time.monotonic()
+            last = self._arrivals[-1] if self._arrivals else self.started
+            lat = np.asarray(self._latency_ms) if self._latency_ms else np.zeros(1)
+            inf = np.asarray(self._inference_ms) if self._inference_ms else np.zeros(1)
+            values = {
+                "input_rate_hz": f"{self._rate(now):.2f}",
+                "latency_p50_ms": f"{np.percentile(lat, 50):.2f}",
+                "latency_p95_ms": f"{np.percentile(lat, 95):.2f}",
+                "inference_p50_ms": f"{np.percentile(inf, 50):.2f}",
+                "frames_received": str(self.received),
+                "frames_processed": str(self.processed),
+                "frames_skipped": str(self.skipped),
+                "frames_bad_input": str(self.bad_input),
+                "attention_frames": str(self.attention_frames),
+                "last_problem": self.last_problem,
+            }
+            if self.consecutive_failures >= failure_limit:
+                return HealthReport(ERROR, f"{self.consecutive_failures} consecutive failures: "
+                                    f"{self.last_problem}", values)
+            if now - last > image_timeout_s:
+                return HealthReport(WARN, f"no image for {now - last:.1f} s", values)
+            if now - self._last_problem_at <= self.window_s:
+                return HealthReport(WARN, self.last_problem, values)
+            return HealthReport(OK, "detecting lanes", values)

@@ -1,0 +1,85 @@
+"""The node's parameters: declared in one place, read once, validated on every change.
+
+Parameters marked ``runtime`` may change while the node runs (``ros2 param set``); the
+others choose the model, device and topics and need a restart. Every change goes through
+:func:`validate`, which names the parameter and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+BACKENDS = ("torch",)
+DEVICES = ("auto", "cpu", "cuda")
+RELIABILITY = ("best_effort", "reliable")
+
+
+@dataclass
+class NodeParams:
+    """Parameter values with their defaults (``config/lane_sad.yaml`` documents them)."""
+
+    checkpoint: str = ""  # empty: the model shipped with lane_sad_core
+    device: str = "auto"  # auto: CUDA when available, else CPU
+    backend: str = "torch"
+    compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
+    qos_reliability: str = "best_effort"
+    qos_depth: int = 1
+    existence_threshold: float = 0.5
+    point_threshold: float = 0.3
+    publish_overlay: bool = False  # False: only while someone subscribes
+    publish_attention: bool = False  # False: only while someone subscribes
+    camera_height: float = 0.0  # metres; 0 disables ground projection
+    camera_pitch: float = 0.0  # radians, positive looking down
+    ground_frame_id: str = ""  # frame of ground points; empty: "<image frame>_ground"
+    image_timeout: float = 2.0  # seconds without an image before /diagnostics WARNs
+    failure_limit: int = 5  # consecutive processing failures before ERROR
+    diagnostics_period: float = 1.0
+
+
+RUNTIME = frozenset({
+    "existence_threshold", "point_threshold", "publish_overlay", "publish_attention",
+    "camera_height", "camera_pitch", "image_timeout", "failure_limit",
+})
+
+
+def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
+    return None if value in allowed else f"{name} must be one of {', '.join(allowed)}"
+
+
+def validate(name: str, value: object) -> str | None:
+    """Why ``value`` is not acceptable for ``name``, or None when it is."""
+    checks = {
+        "device": lambda v: _in(name, v, DEVICES),
+        "backend": lambda v: _in(name, v, BACKENDS),
+        "qos_reliability": lambda v: _in(name, v, RELIABILITY),
+        "qos_depth": lambda v: None if v >= 1 else "qos_depth must be >= 1",
+        "existence_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
+        "point_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
+        "camera_height": lambda v: None if v >= 0.0 else "camera_height must be >= 0 (metres)",
+        "camera_pitch": lambda v: None if -1.5 < v < 1.5 else "camera_pitch must be in (-1.5, 1.5) rad",
+        "image_timeout": lambda v: None if v > 0 else "image_timeout must be > 0 s",
+        "failure_limit": lambda v: None if v >= 1 else "failure_limit must be >= 1",
+        "diagnostics_period": lambda v: None if v > 0 else "diagnostics_period must be > 0 s",
+    }
+    check = checks.get(name)
+    return check(value) if check else None
+
+
+def declare(node) -> NodeParams:
+    """Declare every parameter on ``node`` and return their values, validated."""
+    values = {}
+    for f in fields(NodeParams):
+        values[f.name] = node.declare_parameter(f.name, f.default).value
+        problem = validate(f.name, values[f.name])
+        if problem:
+            raise ValueError(f"parameter {problem} (got {values[f.name]!r})")
+    return NodeParams(**values)
+
+
+def check_change(name: str, value: object) -> str | None:
+    """Why a run-time change of ``name`` to ``value`` is refused, or None."""
+    if name not in {f.name for f in fields(NodeParams)}:
+        return None  # not ours (e.g. use_sim_time)
+    if name not in RUNTIME:
+        return f"{name} cannot change at run time; restart the node with the new value"
+    return validate(name, value)
