@@ -19,7 +19,7 @@ class NodeParams:
     """Parameter values with their defaults (``config/lane_sad.yaml`` documents them)."""
 
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
-    device: str = "auto"  # auto: CUDA when available, else CPU
+    device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
     backend: str = "torch"
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
@@ -49,7 +49,7 @@ def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
 def validate(name: str, value: object) -> str | None:
     """Why ``value`` is not acceptable for ``name``, or None when it is."""
     checks = {
-        "device": lambda v: _in(name, v, DEVICES),
+        "device": lambda v: None if str(v).startswith("cuda:") else _in(name, v, DEVICES),
         "backend": lambda v: _in(name, v, BACKENDS),
         "qos_reliability": lambda v: _in(name, v, RELIABILITY),
         "qos_depth": lambda v: None if v >= 1 else "qos_depth must be >= 1",

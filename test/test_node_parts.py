@@ -1,0 +1,82 @@
+"""The node's plain-Python parts: frame slot, health rules, parameter validation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lane_sad_ros.frame_slot import FrameSlot
+from lane_sad_ros.health import ERROR, OK, WARN, Health
+from lane_sad_ros.params import check_change, validate
+
+
+def test_slot_keeps_only_the_newest_and_counts_replacements() -> None:
+    slot = FrameSlot()
+    assert slot.put("a") is False
+    assert slot.put("b") is True  # "a" was never taken: skipped
+    msg, arrived = slot.take(timeout=0.1)
+    assert msg == "b" and arrived <= time.perf_counter()
+    assert slot.take(timeout=0.01) is None
+
+
+def test_slot_close_wakes_a_waiting_worker() -> None:
+    slot = FrameSlot()
+    woke = []
+    t = threading.Thread(target=lambda: woke.append(slot.take(timeout=10)))
+    t.start()
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    slot.close()
+    t.join(timeout=2)
+    assert woke == [None] and time.monotonic() - t0 < 1.0
+
+
+def test_health_levels() -> None:
+    h = Health(window_s=0.2)
+    assert h.report(image_timeout_s=10, failure_limit=2).level == OK
+    h.on_arrival(False)
+    h.on_processed(20.0, 10.0)
+    h.on_processed(40.0, 12.0)
+    rep = h.report(10, 2)
+    assert rep.level == OK and rep.values["latency_p50_ms"] == "30.00"
+    h.on_bad_input("empty image (0x0)")
+    assert h.report(10, 2).level == WARN and "empty image" in h.report(10, 2).message
+    time.sleep(0.25)
+    assert h.report(10, 2).level == OK  # the problem left the window
+    h.on_failure("boom")
+    h.on_failure("boom")
+    assert h.report(10, 2).level == ERROR
+    h.on_processed(1.0, 1.0)
+    assert h.report(10, 2).level == WARN  # recovered, the failure still in the window
+    assert h.report(image_timeout_s=0.0, failure_limit=2).message.startswith("no image for")
+
+
+def test_input_rate_from_arrivals() -> None:
+    h = Health(window_s=5.0)
+    for _ in range(11):
+        h.on_arrival(False)
+        time.sleep(0.01)
+    rate = float(h.report(10, 5).values["input_rate_hz"])
+    assert 50 < rate < 110  # 10 intervals of ~10 ms (sleep overshoots)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("existence_threshold", 1.2, "existence_threshold must be in [0, 1]"),
+        ("existence_threshold", 0.7, None),
+        ("camera_height", -1.0, "camera_height must be >= 0 (metres)"),
+        ("device", "cpu", "device cannot change at run time; restart the node with the new value"),
+        ("publish_attention", True, None),
+        ("use_sim_time", True, None),  # not ours: rclpy handles it
+    ],
+)
+def test_runtime_changes(name: str, value: object, problem: str | None) -> None:
+    assert check_change(name, value) == problem
+
+
+def test_start_up_validation() -> None:
+    assert validate("device", "tpu") == "device must be one of auto, cpu, cuda"
+    assert validate("qos_reliability", "reliable") is None
