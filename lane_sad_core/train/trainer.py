@@ -1,0 +1,243 @@
+"""The training loop: SGD + poly decay, SAD switched on at its iteration, exact resume.
+
+Run state lives in the run directory (``<out_dir>/<name>/``): ``config.yaml``,
+``log.csv`` (one row per logged iteration), ``last.pt`` (written atomically every
+``ckpt_every`` iterations), ``model.pt`` (weights and metadata only, for deployment),
+and ``curves.png``. A killed run continues from ``last.pt`` with the same batches,
+augmentations and learning rates it would have seen.
+
+Multi-GPU / multi-node: start with ``torchrun``; each process trains on its shard of the
+batch order, gradients are averaged by DistributedDataParallel (NCCL on CUDA, gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from lane_sad_core.distill.sad import SADConfig
+from lane_sad_core.errors import ConfigError
+from lane_sad_core.models import LaneModel, build_model
+from lane_sad_core.train.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    model_payload,
+    restore_rng_state,
+    save_checkpoint,
+)
+from lane_sad_core.train.config import TrainConfig
+from lane_sad_core.train.data import EpochSampler, build_dataset, epoch_loader
+from lane_sad_core.train.losses import LaneLoss
+
+
+@dataclass
+class Dist:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """Join the process group ``torchrun`` describes, or run alone."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+class _TrainForward(nn.Module):
+    """Routes the forward pass (and its block activations) through DDP's wrapper."""
+
+    def __init__(self, model: LaneModel, blocks: tuple[str, ...]) -> None:
+        super().__init__()
+        self.model, self.blocks = model, blocks
+
+    def forward(self, x: Tensor, with_blocks: bool) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
+        if with_blocks:
+            return self.model.forward_blocks(x, self.blocks)
+        return self.model(x), None
+
+
+def build_model_for(cfg: TrainConfig) -> LaneModel:
+    """The model of the config, sized to the preprocessing's input."""
+    pre = cfg.data.preprocess
+    model_cfg = {"num_lanes": cfg.data.num_slots, "input_height": pre.height,
+                 "input_width": pre.width, **cfg.model.config}
+    return build_model(cfg.model.name, **model_cfg)
+
+
+def sad_config_for(cfg: TrainConfig, model: LaneModel) -> SADConfig | None:
+    """The SAD pairs to use, checked against the model's blocks (None when SAD is off)."""
+    if not cfg.sad_enabled:
+        return None
+    sad = cfg.loss.sad or SADConfig.for_blocks(model.block_names)
+    missing = [b for b in sad.blocks if b not in model.block_names]
+    if missing:
+        raise ConfigError(f"loss.sad names block(s) {missing} that {cfg.model.name} does not have "
+                          f"(blocks: {list(model.block_names)})")
+    return sad
+
+
+class Trainer:
+    """One run; :meth:`run` trains to ``optim.iterations`` and returns ``model.pt``."""
+
+    def __init__(self, cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True) -> None:
+        self.cfg, self.progress = cfg, progress
+        self.dist = init_distributed()
+        self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(cfg.seed)
+        self.model = build_model_for(cfg).to(self.device)
+        self.sad = sad_config_for(cfg, self.model)
+        self.loss = LaneLoss(dataclasses.replace(cfg.loss, sad=self.sad))
+        self.train_set = build_dataset(cfg.data, "train", cfg.seed)
+        self.bpe = EpochSampler.batches_per_epoch(len(self.train_set), cfg.optim.batch_size, self.dist.world)
+        if self.bpe == 0:
+            raise ConfigError(f"{len(self.train_set)} training images cannot fill one batch of "
+                              f"{cfg.optim.batch_size} x {self.dist.world} process(es)")
+        o = cfg.optim
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=o.lr, momentum=o.momentum,
+                                         weight_decay=o.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda it: max(0.0, 1.0 - it / o.iterations) ** o.poly_power)
+        self.use_amp = cfg.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.iteration = 0
+        self.run_dir = cfg.run_dir()
+        if resume is not None:
+            self._restore(Path(resume))
+        blocks = self.sad.blocks if self.sad else ()
+        forward = _TrainForward(self.model, blocks)
+        self.forward = (nn.parallel.DistributedDataParallel(forward) if self.dist.world > 1 else forward)
+
+    # --- state ---------------------------------------------------------------------------
+    def _restore(self, path: Path) -> None:
+        ckpt = load_checkpoint(path)
+        if ckpt.get("model_name") != self.model.arch:
+            raise ConfigError(f"{path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.iteration = int(ckpt["iteration"])
+        restore_rng_state(ckpt["rng"][min(self.dist.rank, len(ckpt["rng"]) - 1)])
+
+    def _rng_states(self) -> list[dict]:
+        state = capture_rng_state()
+        if self.dist.world == 1:
+            return [state]
+        states: list = [None] * self.dist.world
+        dist.all_gather_object(states, state)
+        return states
+
+    def _save(self) -> None:
+        rng = self._rng_states()
+        if not self.dist.main:
+            return
+        meta = model_payload(self.model, self.cfg.data.preprocess, iteration=self.iteration,
+                             config=self.cfg.to_dict())
+        save_checkpoint(self.run_dir / "last.pt", {
+            **meta, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng": rng,
+        })
+        save_checkpoint(self.run_dir / "model.pt", meta)
+
+    # --- loop ------------------------------------------------------------------------------
+    def run(self) -> Path:
+        """Train to the configured iteration count; returns the deployable ``model.pt``."""
+        cfg, o = self.cfg, self.cfg.optim
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        log = RunLog(self.run_dir / "log.csv", self.iteration) if self.dist.main else None
+        bar = tqdm(total=o.iterations, initial=self.iteration, desc=cfg.name, unit="it",
+                   disable=not (self.progress and self.dist.main), dynamic_ncols=True)
+        self.model.train()
+        batches = None
+        while self.iteration < o.iterations:
+            epoch, offset = divmod(self.iteration, self.bpe)
+            if batches is None or offset == 0:
+                batches = iter(epoch_loader(self.train_set, o.batch_size, cfg.seed, epoch, offset,
+                                            cfg.data.num_workers, self.dist.rank, self.dist.world))
+            t0 = time.perf_counter()
+            terms = self._step(next(batches))
+            self.iteration += 1
+            bar.update(1)
+            if log and (self.iteration % cfg.schedule.log_every == 0 or self.iteration == o.iterations):
+                log.write(self.iteration, self.scheduler.get_last_lr()[0], terms, time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{terms['total']:.4f}")
+            if self.iteration % cfg.schedule.ckpt_every == 0 or self.iteration == o.iterations:
+                self._save()
+            if self.iteration == o.iterations:
+                batches = None
+        bar.close()
+        if log:
+            log.plot(self.run_dir / "curves.png")
+        if self.dist.world > 1:
+            dist.barrier()
+        return self.run_dir / "model.pt"
+
+    def _step(self, batch: dict) -> dict[str, float]:
+        image = batch["image"].to(self.device, non_blocking=True)
+        seg = batch["seg"].to(self.device, non_blocking=True)
+        exist = batch["exist"].to(self.device, non_blocking=True)
+        with_sad = self.sad is not None and self.sad.active(self.iteration)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            outputs, blocks = self.forward(image, with_sad)
+            total, terms = self.loss(outputs, seg, exist, blocks)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+
+
+class RunLog:
+    """``log.csv`` of a run; on resume, rows past the checkpoint's iteration are dropped."""
+
+    def __init__(self, path: Path, resume_iteration: int) -> None:
+        self.path = path
+        rows = []
+        if path.is_file() and resume_iteration > 0:
+            with path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= resume_iteration]
+        self.rows: list[dict] = rows
+        self._flush()
+
+    def write(self, iteration: int, lr: float, terms: dict[str, float], seconds: float) -> None:
+        self.rows.append({"iteration": iteration, "lr": f"{lr:.6g}", "seconds": f"{seconds:.4f}",
+                          **{k: f"{v:.6g}" for k, v in terms.items()}})
+        self._flush()
+
+    def _flush(self) -> None:
+        keys = list(dict.fromkeys(k for r in self.rows for k in r)) or ["iteration"]
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys, restval="")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+    def plot(self, out: Path) -> None:
+        """Loss terms and learning rate against iteration, as a PNG."""
+        from lane_sad_core.train.plots import plot_curves
+
+        plot_curves(self.rows, out)
