@@ -236,10 +236,13 @@ def read_list_file(path: str | Path) -> list[str]:
 def find_labels(gt_root: str | Path, exclude: str | Path | None = None) -> list[str]:
     """Frame keys of every ``.lines.txt`` under ``gt_root`` (sorted), skipping ``exclude``.
 
-    ``exclude`` is the prediction tree, when it lives inside the annotation root.
+    ``exclude`` is the prediction tree; it is skipped when it lies strictly inside the
+    annotation root (scoring the labels against themselves, pred = gt, stays possible).
     """
     root = Path(gt_root)
     skip = Path(exclude).resolve() if exclude is not None else None
+    if skip is not None and (skip == root.resolve() or not skip.is_relative_to(root.resolve())):
+        skip = None
     keys = []
     for path in root.rglob(f"*{LABEL_SUFFIX}"):
         if skip is not None and path.resolve().is_relative_to(skip):
