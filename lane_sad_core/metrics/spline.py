@@ -13,9 +13,12 @@ one reason their F1 drifts from the official one. What this module copies on pur
   computed and rounded in float32, then promoted to double.
 * The tridiagonal solve (TDMA), the coefficients and the evaluation
   ``a + b*t + c*t^2 + d*t^3`` follow the C++ operation order in double precision.
-* ``pow(t, 3)`` is libm's, which is correctly rounded (or within 0.52 ULP in glibc >= 2.28).
-  numpy's ``power`` on AVX-512 machines uses SVML and differs by one ULP in ~5 % of cases,
-  so the cube is computed here as a correctly rounded double-double product instead.
+* ``pow(t, 3)`` comes from libm: correctly rounded in the glibc of the tool's era (< 2.28),
+  within 0.52 ULP since (glibc 2.36 misses correct rounding for ~1 in 1000 arguments).
+  numpy's ``power`` on AVX-512 machines uses SVML and is off by one ULP for ~5 % of them,
+  so the cube is computed here as a correctly rounded double-double product. A one-ULP
+  difference in ``t^3`` survives the float32 cast of the point with probability ~2^-29;
+  against a build of the tool on glibc 2.36 every interpolated point was bit-identical.
 * Each interpolated point is stored back into a ``Point2f`` (rounded to float32).
 
 Where the C++ tool divides by zero (two identical consecutive points), the same NaN and
