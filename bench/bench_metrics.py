@@ -13,6 +13,7 @@ Usage: ``python bench/bench_metrics.py --out bench/results [--repeat 3] [--copie
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
@@ -100,7 +101,7 @@ def literal_iou(a: np.ndarray, b: np.ndarray) -> float:
     for lane in (a, b):
         canvas = np.zeros((590, 1640), np.uint8)
         pixels = round_points(official_points(lane))
-        for p, q in zip(pixels[:-1], pixels[1:], strict=True):
+        for p, q in itertools.pairwise(pixels):
             cv2.line(canvas, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), 1, 30)
         canvases.append(canvas)
     inter = float(np.count_nonzero(canvases[0] & canvases[1]))
@@ -155,7 +156,8 @@ def bench_culane(repeat: int, copies: int, rng: np.random.Generator) -> tuple[li
 
 
 def bench_tusimple(repeat: int, copies: int, rng: np.random.Generator) -> tuple[list[str], str]:
-    files = [TUSIMPLE_REAL / "test_label.subset.json", TUSIMPLE_REAL / "label_data_0313.subset.json"]
+    files = [TUSIMPLE_REAL / "test_label.subset.json",
+             TUSIMPLE_REAL / "label_data_0313.subset.json"]
     if all(f.is_file() for f in files):
         base = [r for f in files for r in read_tusimple(f)]
         source = f"real TuSimple labels ({len(base)} images)"

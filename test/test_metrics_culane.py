@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def _draw_like_the_tool(points: np.ndarray) -> np.ndarray:
     """The tool's loop: one cv::line per pair of interpolated points on a full canvas."""
     canvas = np.zeros((590, 1640), np.uint8)
     pixels = round_points(official_points(points))
-    for p, q in zip(pixels[:-1], pixels[1:], strict=True):
+    for p, q in itertools.pairwise(pixels):
         cv2.line(canvas, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), 1, 30)
     return canvas
 
@@ -264,7 +265,7 @@ def test_same_numbers_with_two_workers_and_without_a_list(tmp_path: Path) -> Non
 
 
 def test_predictions_inside_the_gt_root_are_not_labels(tmp_path: Path) -> None:
-    gt, _, lst, _ = _tree(tmp_path)
+    gt, _, _, _ = _tree(tmp_path)
     inner = gt / "predictions"
     write_lines(inner / "d/a.lines.txt", [VERTICAL])
     report = score_culane(inner, gt)

@@ -41,7 +41,7 @@ def test_steep_lane_gets_a_wider_threshold() -> None:
 
 
 def test_absent_points_count_as_minus_100() -> None:
-    gt = VERTICAL[:8] + [-2, -2]  # lane absent on the last two rows
+    gt = [*VERTICAL[:8], -2, -2]  # lane absent on the last two rows
     # Absent where the GT is absent: both -100, distance 0 -> correct. Accuracy 10/10.
     assert tusimple_frame_score([gt], [gt], ROWS)[0] == 1.0
     # Present where the GT is absent: |500 - (-100)| = 600 -> wrong on 2 rows: 8/10 = 0.8
@@ -113,12 +113,12 @@ def test_submission_averages_over_gt_images() -> None:
 
 def test_submission_errors() -> None:
     gt = [_record("a.jpg", [VERTICAL])]
-    with pytest.raises(LabelError, match="1 predictions for 2 GT images"):
+    with pytest.raises(LabelError, match=r"1 predictions for 2 GT images"):
         score_tusimple(gt, [*gt, _record("b.jpg", [])])
-    with pytest.raises(LabelError, match="'c.jpg', which has no GT"):
+    with pytest.raises(LabelError, match=r"'c\.jpg', which has no GT"):
         score_tusimple([_record("c.jpg", [])], gt)
     short = TusimpleRecord("a.jpg", ROWS[:5], [VERTICAL[:5]])
-    with pytest.raises(LabelError, match="a.jpg: predicted lane 0 has 5 x values for 10"):
+    with pytest.raises(LabelError, match=r"a\.jpg: predicted lane 0 has 5 x values for 10"):
         score_tusimple([short], gt)
 
 
@@ -189,9 +189,9 @@ def test_real_labels_with_all_points_removed(real_data: Path) -> None:
 def test_files_missing_and_malformed(tmp_path: Path) -> None:
     good = tmp_path / "gt.json"
     good.write_text(json.dumps({"lanes": [VERTICAL], "h_samples": ROWS, "raw_file": "a"}) + "\n")
-    with pytest.raises(LabelError, match="nope.json: file not found"):
+    with pytest.raises(LabelError, match=r"nope\.json: file not found"):
         score_tusimple_files(tmp_path / "nope.json", good)
     bad = tmp_path / "pred.json"
     bad.write_text('{"lanes": [[1, 2]], "raw_file": "a"}\n')
-    with pytest.raises(LabelError, match="pred.json:1: missing key 'h_samples'"):
+    with pytest.raises(LabelError, match=r"pred\.json:1: missing key 'h_samples'"):
         score_tusimple_files(bad, good)
