@@ -103,6 +103,19 @@ def test_culane_without_list_scores_every_label(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[2].split()[:5] == ["total", "2", "1", "2", "0"]
 
 
+def test_culane_iou_threshold(tmp_path: Path) -> None:
+    pred, gt, lst, _ = _culane_tree(tmp_path)
+    # Move a's detection 14 px sideways: IoU ~ (31 - 14) / (31 + 14) = 0.38 for the 401 row
+    # straight part (caps lower it slightly): a miss at the official 0.5, a TP at 0.3.
+    (pred / "d" / "a.lines.txt").write_text("814 550 814 350 814 150\n")
+    strict = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst)
+    loose = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst,
+                      "--iou", "0.3")
+    assert strict.stdout.splitlines()[2].split()[:5] == ["total", "2", "0", "3", "1"]
+    assert loose.stdout.splitlines()[0].startswith("CULane (IoU > 0.3,")
+    assert loose.stdout.splitlines()[2].split()[:5] == ["total", "2", "1", "2", "0"]
+
+
 def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     assert result.returncode == 2
     assert result.stdout == ""

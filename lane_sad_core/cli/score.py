@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "every .lines.txt under --gt")
     parser.add_argument("--categories", type=Path, default=None,
                         help="CULane: folder of category lists (like list/test_split)")
+    parser.add_argument("--iou", type=float, default=0.5,
+                        help="CULane: IoU a match must exceed (official: 0.5; 0.3 also quoted)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="CULane: processes (default: all cores)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
@@ -67,12 +69,13 @@ def _culane_row(name: str, c: CulaneCounts) -> str:
             f"{_percent(c.precision):>9} {_percent(c.recall):>7} {_percent(c.f1):>7}")
 
 
-def _culane_table(report: CulaneReport) -> str:
+def _culane_table(report: CulaneReport, iou: float) -> str:
     header = (f"{'category':<10} {'frames':>7} {'TP':>7} {'FP':>7} {'FN':>7} "
               f"{'precision':>9} {'recall':>7} {'F1':>7}")
     rows = [_culane_row("total", report.total)]
     rows += [_culane_row(name, c) for name, c in report.categories.items()]
-    return "\n".join(["CULane (IoU > 0.5, 30 px lanes on 1640x590); ratios in %", header, *rows])
+    title = f"CULane (IoU > {iou:g}, 30 px lanes on 1640x590); ratios in %"
+    return "\n".join([title, header, *rows])
 
 
 def _tqdm_progress(items: Iterable, total: int) -> Iterable:
@@ -94,11 +97,14 @@ def _score(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         raise LaneSadError(f"{args.pred}: prediction folder not found")
     if args.workers < 1:
         raise LaneSadError(f"--workers must be >= 1, got {args.workers}")
+    if not 0.0 <= args.iou < 1.0:
+        raise LaneSadError(f"--iou must be in [0, 1), got {args.iou}")
     report = metrics.score_culane(
         args.pred, args.gt, args.list, args.categories,
+        settings=metrics.CulaneSettings(iou_threshold=args.iou),
         workers=args.workers, progress=_tqdm_progress,
     )
-    return report.as_dict(), _culane_table(report)
+    return report.as_dict(), _culane_table(report, args.iou)
 
 
 def run(args: argparse.Namespace) -> int:
