@@ -1,0 +1,156 @@
+"""From probability maps to lanes in source pixels: the SAD paper's post-processing.
+
+For each lane slot whose existence probability exceeds 0.5, its probability map is
+smoothed with a 9x9 box filter and, every 20 *source* rows from the bottom, the column of
+highest smoothed probability is taken when that probability exceeds 0.3; lanes with
+fewer than 2 points are dropped (official ``prob2lines/getLane.m``). An optional
+smoothing spline x(y) can then even out the points.
+
+Rows. The official CULane code samples source rows y = 590, 570, ... (18 rows, 1-based)
+and reads network row ``round(y * 288 / 590)``: the whole 1640x590 frame is resized to
+800x288. Here rows are chosen in the source image (``src_h - 1``, ``src_h - 1 - step``,
+..., never above the crop line, since cropped rows are not seen by the network) and
+mapped to network rows with :func:`lane_sad_core.data.preprocess.source_to_network`, so a
+crop (``crop_top``) shifts and stretches the mapping consistently with training. A point
+is reported at its exact source row, and its column mapped back with
+:func:`~lane_sad_core.data.preprocess.network_to_source`.
+
+Speed. Only the sampled rows are ever smoothed: a 9-row band around each is gathered
+(zero outside the map, like the official zero-padded convolution), summed, and box-summed
+along the row with a cumulative sum, for all lanes and rows at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import UnivariateSpline
+
+from lane_sad_core.data.preprocess import PreprocessConfig, crop_rows, network_to_source, source_to_network
+from lane_sad_core.errors import ConfigError
+from lane_sad_core.lanes import Lane
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Parameters of :func:`lanes_from_probmaps` (defaults: the official CULane code).
+
+    Attributes:
+        exist_threshold: a slot is decoded when its existence probability exceeds this.
+        prob_threshold: a row yields a point when its best smoothed probability exceeds this.
+        smooth_kernel: side of the box filter (odd); 1 disables smoothing.
+        row_step: distance between sampled rows, in source pixels.
+        num_rows: rows sampled from the bottom (18 x 20 px covers CULane's lane region);
+            None samples up to the crop line.
+        y_samples: explicit source rows (e.g. TuSimple's h_samples); overrides
+            ``row_step`` and ``num_rows``.
+        min_points: lanes with fewer points are dropped.
+        spline_sigma: 0 keeps the raw points; > 0 fits a cubic smoothing spline x(y)
+            allowing about this many source pixels of noise per point.
+    """
+
+    exist_threshold: float = 0.5
+    prob_threshold: float = 0.3
+    smooth_kernel: int = 9
+    row_step: float = 20.0
+    num_rows: int | None = 18
+    y_samples: tuple[float, ...] | None = None
+    min_points: int = 2
+    spline_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.smooth_kernel < 1 or self.smooth_kernel % 2 == 0:
+            raise ConfigError(f"smooth_kernel must be odd and >= 1, got {self.smooth_kernel}")
+        if self.row_step <= 0:
+            raise ConfigError(f"row_step must be > 0, got {self.row_step}")
+        if self.y_samples is not None:
+            object.__setattr__(self, "y_samples", tuple(float(y) for y in self.y_samples))
+
+
+def sample_rows(src_shape: tuple[int, int], preprocess: PreprocessConfig, cfg: PostprocessConfig) -> np.ndarray:
+    """Source rows to read, bottom first, all inside the part of the image the network sees."""
+    src_h = int(src_shape[0])
+    top = crop_rows(src_h, preprocess)
+    if cfg.y_samples is not None:
+        ys = np.asarray(sorted(cfg.y_samples, reverse=True), dtype=np.float64)
+    else:
+        count = int(np.floor((src_h - 1 - top) / cfg.row_step)) + 1
+        if cfg.num_rows is not None:
+            count = min(count, cfg.num_rows)
+        ys = (src_h - 1) - cfg.row_step * np.arange(count, dtype=np.float64)
+    return ys[(ys >= top) & (ys <= src_h - 1)]
+
+
+def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[int, int],
+                        preprocess: PreprocessConfig, cfg: PostprocessConfig | None = None) -> list[Lane]:
+    """Decode lanes from one image's softmax maps.
+
+    Args:
+        prob: (C, H, W) float class probabilities at network resolution; channel 0 is
+            background, channel s + 1 is lane slot s.
+        exist: (C - 1,) existence probabilities (after the sigmoid).
+        src_shape: (height, width) of the source image.
+        preprocess: the preprocessing the network input went through.
+        cfg: decoding parameters.
+
+    Returns:
+        Lanes in source pixels, bottom point first, with ``slot``, ``existence`` and a
+        per-point ``confidence`` (the smoothed probability at the point).
+    """
+    cfg = cfg or PostprocessConfig()
+    prob = np.asarray(prob)
+    exist = np.asarray(exist, dtype=np.float64).reshape(-1)
+    if prob.ndim != 3 or prob.shape[0] != exist.shape[0] + 1:
+        raise ConfigError(f"expected (L + 1, H, W) maps and (L,) existence, got {prob.shape} and {exist.shape}")
+    slots = np.flatnonzero(exist > cfg.exist_threshold)
+    ys = sample_rows(src_shape, preprocess, cfg)
+    if slots.size == 0 or ys.size == 0:
+        return []
+    height, width = prob.shape[1:]
+    net_rows = np.rint(source_to_network(np.stack([np.zeros_like(ys), ys], 1), src_shape, preprocess)[:, 1])
+    net_rows = np.clip(net_rows, 0, height - 1).astype(np.intp)
+    smoothed = _smoothed_rows(prob[slots + 1], net_rows, cfg.smooth_kernel)  # (S, K, W)
+    cols = smoothed.argmax(axis=2)
+    best = np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
+    lanes = []
+    for i, slot in enumerate(slots):
+        hit = best[i] > cfg.prob_threshold
+        if hit.sum() < cfg.min_points:
+            continue
+        net_pts = np.stack([cols[i][hit].astype(np.float64), net_rows[hit].astype(np.float64)], 1)
+        xs = network_to_source(net_pts, src_shape, preprocess)[:, 0]
+        if cfg.spline_sigma > 0:
+            xs = _spline_smooth(ys[hit], xs, cfg.spline_sigma, float(src_shape[1]))
+        lanes.append(Lane(np.stack([xs, ys[hit]], 1), slot=int(slot), existence=float(exist[slot]),
+                          confidence=best[i][hit]))
+    return lanes
+
+
+def _smoothed_rows(maps: np.ndarray, rows: np.ndarray, kernel: int) -> np.ndarray:
+    """Box-filtered values of (S, H, W) maps on the given rows only: (S, K, W).
+
+    Equals a full zero-padded ``kernel`` x ``kernel`` mean filter read at those rows.
+    """
+    maps = maps.astype(np.float32, copy=False)
+    if kernel == 1:
+        return maps[:, rows, :]
+    height, width = maps.shape[1:]
+    r = kernel // 2
+    band = rows[:, None] + np.arange(-r, r + 1)  # (K, k)
+    inside = ((band >= 0) & (band < height)).astype(np.float32)
+    vertical = np.einsum("skbw,kb->skw", maps[:, np.clip(band, 0, height - 1), :], inside)
+    csum = np.zeros(vertical.shape[:2] + (width + 1,), dtype=np.float32)
+    np.cumsum(vertical, axis=2, out=csum[..., 1:])
+    x = np.arange(width)
+    hi, lo = np.minimum(x + r + 1, width), np.maximum(x - r, 0)
+    return (csum[..., hi] - csum[..., lo]) * np.float32(1.0 / (kernel * kernel))
+
+
+def _spline_smooth(ys: np.ndarray, xs: np.ndarray, sigma: float, src_width: float) -> np.ndarray:
+    """x(y) through a cubic smoothing spline (lower degree for few points), kept in the image."""
+    if len(ys) < 3:
+        return xs
+    order = np.argsort(ys)
+    spline = UnivariateSpline(ys[order], xs[order], k=min(3, len(ys) - 1), s=len(ys) * sigma**2)
+    return np.clip(spline(ys), 0.0, src_width - 1.0)

@@ -1,0 +1,164 @@
+"""The training loss of ENet-SAD (Hou et al. 2019, Eq. 3, and the official Torch code).
+
+    L = seg_weight * CE_w(seg) + iou_weight * IoU(seg) + exist_weight * BCE(exist)
+        + sum over SAD pairs of weight * MSE(attention maps)
+
+* CE_w: pixel cross-entropy with class weights (background 0.4, lanes 1) and label 255
+  ignored (``cudnn.SpatialCrossEntropyCriterion(weights)`` in the official code; like it,
+  the weighted mean divides by the summed weights of the counted pixels).
+* IoU: the paper's 1 - N_o / (N_p + N_g - N_o) over all lane pixels, with soft counts
+  from the softmax so it has a gradient. Weight 0.1 in the paper; the released code drops
+  it, so it is off (0) by default.
+* BCE on the existence logits, weight 0.1.
+* SAD terms from :func:`lane_sad_core.distill.sad_loss`, only when activations are given:
+  the training loop passes them from iteration ``cfg.sad.start_iter`` on.
+
+Pure functions of outputs and targets plus a thin module holding the config; every
+function returns ``(total, {name: weighted term})`` with the terms summing to the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lane_sad_core.distill.sad import SADConfig, sad_loss
+from lane_sad_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the loss terms (defaults: the paper / official code).
+
+    Attributes:
+        background_weight: CE weight of class 0; lane classes weigh 1.
+        ignore_index: label value excluded from CE and IoU.
+        seg_weight: weight of the CE term.
+        exist_weight: weight of the existence BCE term.
+        iou_weight: weight of the IoU term (0 = off, as in the official code).
+        sad: the SAD configuration used when activations are passed; None = no SAD. The
+            default pairs are ENet-SAD's; other models take
+            ``SADConfig.for_blocks(model.block_names)``.
+    """
+
+    background_weight: float = 0.4
+    ignore_index: int = 255
+    seg_weight: float = 1.0
+    exist_weight: float = 0.1
+    iou_weight: float = 0.0
+    sad: SADConfig | None = field(default_factory=SADConfig)
+
+    def to_dict(self) -> dict:
+        """Plain types, for run directories and checkpoints."""
+        return {
+            "background_weight": self.background_weight, "ignore_index": self.ignore_index,
+            "seg_weight": self.seg_weight, "exist_weight": self.exist_weight,
+            "iou_weight": self.iou_weight, "sad": None if self.sad is None else self.sad.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> LossConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
+        known = {"background_weight", "ignore_index", "seg_weight", "exist_weight", "iou_weight", "sad"}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown loss config key(s) {sorted(unknown)}")
+        kw = {k: d[k] for k in known - {"sad"} if k in d}
+        if "sad" in d:
+            kw["sad"] = None if d["sad"] is None else SADConfig.from_dict(d["sad"])
+        return cls(**kw)
+
+
+def class_weights(num_classes: int, background_weight: float, device: torch.device | None = None) -> Tensor:
+    """[background_weight, 1, ..., 1] for ``num_classes`` classes."""
+    w = torch.ones(num_classes, device=device)
+    w[0] = background_weight
+    return w
+
+
+def segmentation_loss(logits: Tensor, target: Tensor, background_weight: float = 0.4,
+                      ignore_index: int = 255) -> Tensor:
+    """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids."""
+    _check_target(logits, target)
+    weight = class_weights(logits.shape[1], background_weight, logits.device).to(logits.dtype)
+    return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+
+
+def iou_loss(logits: Tensor, target: Tensor, ignore_index: int = 255, eps: float = 1e-6) -> Tensor:
+    """1 - soft IoU between predicted and labelled lane pixels (all lane classes together).
+
+    N_o = sum p_c [y = c], N_p = sum p_c, N_g = sum [y = c] over lane classes c >= 1 and
+    pixels whose label is not ``ignore_index``; loss = 1 - N_o / (N_p + N_g - N_o).
+    """
+    _check_target(logits, target)
+    valid = (target != ignore_index).unsqueeze(1)
+    prob = F.softmax(logits, dim=1)[:, 1:] * valid
+    onehot = F.one_hot(torch.where(valid.squeeze(1), target, 0), logits.shape[1])
+    onehot = onehot.permute(0, 3, 1, 2)[:, 1:].to(prob.dtype)
+    overlap = (prob * onehot).sum()
+    union = prob.sum() + onehot.sum() - overlap
+    return 1.0 - overlap / (union + eps)
+
+
+def existence_loss(logits: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy between existence logits and 0/1 targets, both (B, num_lanes)."""
+    if logits.shape != target.shape:
+        raise ConfigError(f"existence logits {tuple(logits.shape)} vs targets {tuple(target.shape)}")
+    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+
+
+def lane_loss(outputs: Mapping[str, Tensor], seg_target: Tensor, exist_target: Tensor | None,
+              cfg: LossConfig, activations: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """The full training loss.
+
+    Args:
+        outputs: the model's ``{"seg", "exist"}`` logits.
+        seg_target: (B, H, W) int64 labels (0 background, 1..L lanes, ignore_index).
+        exist_target: (B, L) 0/1 existence labels, or None to skip that term (datasets
+            without existence labels).
+        cfg: the weights.
+        activations: block activations from ``model.forward_blocks``; SAD terms are added
+            exactly when this is given.
+
+    Returns:
+        ``(total, terms)`` with weighted terms named ``seg``, ``exist``, ``iou``, ``sad_*``.
+
+    Raises:
+        ConfigError: activations given while ``cfg.sad`` is None, or mismatched shapes.
+    """
+    seg = outputs["seg"]
+    terms = {"seg": cfg.seg_weight * segmentation_loss(seg, seg_target, cfg.background_weight, cfg.ignore_index)}
+    if exist_target is not None:
+        terms["exist"] = cfg.exist_weight * existence_loss(outputs["exist"], exist_target)
+    if cfg.iou_weight:
+        terms["iou"] = cfg.iou_weight * iou_loss(seg, seg_target, cfg.ignore_index)
+    if activations is not None:
+        if cfg.sad is None:
+            raise ConfigError("activations were passed for SAD but the loss config has sad=None")
+        terms.update(sad_loss(activations, cfg.sad)[1])
+    return sum(terms.values()), terms  # type: ignore[return-value]
+
+
+class LaneLoss(nn.Module):
+    """:func:`lane_loss` with its :class:`LossConfig` held, for training loops."""
+
+    def __init__(self, cfg: LossConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or LossConfig()
+
+    def forward(self, outputs: Mapping[str, Tensor], seg_target: Tensor, exist_target: Tensor | None = None,
+                activations: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """See :func:`lane_loss`."""
+        return lane_loss(outputs, seg_target, exist_target, self.cfg, activations)
+
+
+def _check_target(logits: Tensor, target: Tensor) -> None:
+    if target.shape != (logits.shape[0], *logits.shape[2:]):
+        raise ConfigError(
+            f"segmentation labels {tuple(target.shape)} do not match logits {tuple(logits.shape)}"
+            " (expected (B, H, W) at the logits' resolution)"
+        )

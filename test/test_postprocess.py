@@ -1,0 +1,122 @@
+"""Post-processing on synthetic probability maps with known lanes (CULane geometry)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lane_sad_core.data.preprocess import PreprocessConfig
+from lane_sad_core.errors import ConfigError
+from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps, sample_rows
+from lane_sad_core.infer.postprocess import _smoothed_rows as smoothed_rows
+
+SRC = (590, 1640)
+PRE = PreprocessConfig(width=800, height=288)
+OFFICIAL_ROWS = 589 - 20 * np.arange(18)  # 0-based form of the official y = 590, 570, ..., 250
+
+
+def _maps(lanes: int = 4) -> np.ndarray:
+    prob = np.zeros((lanes + 1, 288, 800), dtype=np.float32)
+    prob[0] = 1.0
+    return prob
+
+
+def _stripe(prob: np.ndarray, channel: int, center, rows=slice(None)) -> None:
+    """A 9-px wide stripe of probability 1 centred on ``center`` (scalar or per-row array)."""
+    centers = np.broadcast_to(np.asarray(center), (288,))
+    for r in range(288)[rows]:
+        prob[channel, r, centers[r] - 4 : centers[r] + 5] = 1.0
+
+
+def test_rows_are_the_official_ones():
+    assert np.array_equal(sample_rows(SRC, PRE, PostprocessConfig()), OFFICIAL_ROWS)
+
+
+def test_vertical_lane_lands_at_the_right_source_pixels():
+    prob = _maps()
+    _stripe(prob, 2, 300)  # lane slot 1, network column 300
+    lanes = lanes_from_probmaps(prob, np.array([0.1, 0.9, 0.2, 0.3]), SRC, PRE)
+    assert len(lanes) == 1
+    lane = lanes[0]
+    assert lane.slot == 1 and lane.existence == pytest.approx(0.9)
+    # column 300 of 800 -> 300 * 1640 / 800 = 615 source px; rows are the sampled ones
+    assert np.allclose(lane.points[:, 0], 615.0)
+    assert np.array_equal(lane.points[:, 1], OFFICIAL_ROWS)
+    # confidence is the 9x9-smoothed probability: 1 inside the stripe, but the bottom row
+    # (network row 287) has only 5 of its 9 window rows inside the map -> 5/9
+    assert lane.confidence[0] == pytest.approx(5 / 9, rel=1e-5)
+    assert np.allclose(lane.confidence[1:], 1.0)
+
+
+def test_slanted_lane_follows_its_columns():
+    prob = _maps()
+    cols = 100 + np.arange(288)  # column grows by one per network row
+    _stripe(prob, 1, cols)
+    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE)[0]
+    net_rows = np.clip(np.rint(OFFICIAL_ROWS * 288 / 590), 0, 287)
+    # all but the bottom row, whose smoothing window is cut by the map's edge
+    assert np.allclose(lane.points[1:, 0], (100 + net_rows[1:]) * 1640 / 800)
+
+
+def test_low_existence_drops_the_lane():
+    prob = _maps()
+    _stripe(prob, 1, 300)
+    assert lanes_from_probmaps(prob, np.array([0.49, 0.9, 0.9, 0.9]), SRC, PRE) == []
+
+
+def test_lanes_with_fewer_than_two_points_are_dropped():
+    prob = _maps()
+    # Rows 283..287: the bottom sampled row (network row 287) sees 5/9 of it; the next one
+    # (row rint(569 * 288 / 590) = 278, window 274..282) sees none.
+    _stripe(prob, 1, 300, rows=slice(283, 288))
+    assert lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE) == []
+    one = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(min_points=1))
+    assert len(one) == 1 and len(one[0]) == 1
+
+
+def test_crop_top_maps_rows_below_the_crop_line():
+    pre = PreprocessConfig(width=800, height=288, crop_top=0.25)  # round(147.5) = 148 rows cut
+    prob = _maps()
+    _stripe(prob, 1, 300, rows=slice(144, 288))  # lower half of the network input
+    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, pre, PostprocessConfig(num_rows=None))[0]
+    # Smoothed, the stripe passes 0.3 from network row 142 on (3/9 of the window inside).
+    # Network row of source y: rint((y - 148) * 288 / 442) >= 142  <=>  y >= 365.2, so the
+    # sampled rows 589, 569, ..., 369 hit: 12 points (without the crop it would be 15).
+    assert len(lane) == 12 and lane.points[-1, 1] == 369 and lane.points[0, 1] == 589
+    assert np.allclose(lane.points[:, 0], 615.0)
+    assert sample_rows(SRC, pre, PostprocessConfig(num_rows=None)).min() >= 148
+
+
+def test_explicit_rows_such_as_tusimple_h_samples():
+    prob = _maps()
+    _stripe(prob, 1, 300)
+    cfg = PostprocessConfig(y_samples=(300, 400, 500))
+    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, cfg)[0]
+    assert np.array_equal(lane.points[:, 1], [500, 400, 300])  # bottom first
+
+
+def test_spline_evens_out_a_zigzag():
+    prob = _maps()
+    cols = 300 + np.where(np.arange(288) % 40 < 20, 3, -3)  # +-3 px zigzag
+    _stripe(prob, 1, cols)
+    raw = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE)[0]
+    smooth = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(spline_sigma=20.0))[0]
+    assert np.std(smooth.points[:, 0]) < 0.5 * np.std(raw.points[:, 0])
+    assert np.array_equal(smooth.points[:, 1], raw.points[:, 1])
+
+
+def test_row_smoothing_equals_a_zero_padded_box_filter():
+    rng = np.random.default_rng(0)
+    maps = rng.random((2, 40, 60)).astype(np.float32)
+    rows = np.array([0, 3, 20, 38, 39])
+    full = np.stack([cv2.filter2D(m, -1, np.full((9, 9), 1 / 81, np.float32), borderType=cv2.BORDER_CONSTANT)
+                     for m in maps])
+    assert np.allclose(smoothed_rows(maps, rows, 9), full[:, rows], atol=1e-5)
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ConfigError, match="odd"):
+        PostprocessConfig(smooth_kernel=8)
+    with pytest.raises(ConfigError, match=r"\(5, 288, 800\) .* \(3,\)"):
+        lanes_from_probmaps(_maps(), np.full(3, 0.9), SRC, PRE)

@@ -1,0 +1,184 @@
+"""AT-GEN and the SAD loss against hand-worked values; SAD leaves the deployed model alone."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lane_sad_core.distill import SADConfig, attention_display, attention_energy, attention_map, sad_loss
+from lane_sad_core.distill.sad import sad_pair_loss
+from lane_sad_core.errors import ConfigError
+from lane_sad_core.models import build_model, count_parameters
+from lane_sad_core.train.losses import LossConfig, lane_loss
+
+
+def _two_pixel_activation() -> torch.Tensor:
+    # One image, 2 channels, a 1x2 map: channel 0 = [1, 2], channel 1 = [3, -1].
+    return torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])
+
+
+def test_energy_is_channel_sum_of_powers():
+    a = _two_pixel_activation()
+    # p = 2: [1 + 9, 4 + 1] = [10, 5];  p = 1: [1 + 3, 2 + 1] = [4, 3]
+    assert torch.equal(attention_energy(a, 2.0), torch.tensor([[[10.0, 5.0]]]))
+    assert torch.equal(attention_energy(a, 1.0), torch.tensor([[[4.0, 3.0]]]))
+
+
+def test_attention_map_is_spatial_softmax_of_energy():
+    # softmax([10, 5]) = [1, e^-5] / (1 + e^-5)
+    z = 1.0 + math.exp(-5.0)
+    expected = torch.tensor([[[1.0 / z, math.exp(-5.0) / z]]])
+    assert torch.allclose(attention_map(_two_pixel_activation()), expected, atol=1e-7)
+
+
+def test_resize_happens_before_the_softmax():
+    a = torch.rand(2, 3, 4, 5)
+    m = attention_map(a, size=(8, 10))
+    assert m.shape == (2, 8, 10)
+    # still a distribution over the resized pixels
+    assert torch.allclose(m.flatten(1).sum(1), torch.ones(2), atol=1e-6)
+    # a constant energy stays constant through bilinear resizing: uniform 1/80
+    assert torch.allclose(attention_map(torch.ones(1, 2, 4, 5), size=(8, 10)), torch.full((1, 8, 10), 1 / 80))
+
+
+def test_pair_loss_hand_value():
+    # student g = [1, 0] -> softmax [e/(e+1), 1/(e+1)]; target g = [0, 0] -> [1/2, 1/2].
+    # Both differences are +-(e-1)/(2(e+1)), so the MSE is ((e-1)/(2(e+1)))^2.
+    student = torch.tensor([[[[1.0, 0.0]]]])
+    target = torch.zeros(1, 1, 1, 2)
+    e = math.e
+    assert sad_pair_loss(student, target).item() == pytest.approx(((e - 1) / (2 * (e + 1))) ** 2, rel=1e-6)
+
+
+def test_normalized_pair_loss_hand_value():
+    # student g = [1, 0], mean 1/2 -> [2, 0] -> softmax [e^2, 1] / (e^2 + 1), times 2 pixels;
+    # target g = [0, 0] -> uniform [1, 1] after scaling. Differences are +-tanh(1), so the
+    # MSE is tanh(1)^2.
+    student = torch.tensor([[[[1.0, 0.0]]]])
+    target = torch.zeros(1, 1, 1, 2)
+    assert sad_pair_loss(student, target, normalize=True).item() == pytest.approx(math.tanh(1.0) ** 2, rel=1e-6)
+
+
+def test_published_operator_saturates_where_the_normalized_one_does_not():
+    # Energies spanning thousands, as on real activations: the softmax is one-hot in float32
+    # and passes exactly no gradient; the scale-free variant still does.
+    torch.manual_seed(0)
+    target = torch.randn(1, 64, 6, 6) * 10
+    grads = []
+    for normalize in (False, True):
+        student = (torch.randn(1, 64, 6, 6) * 10).requires_grad_(True)
+        sad_pair_loss(student, target, normalize=normalize).backward()
+        grads.append(student.grad.abs().max().item())
+    assert grads[0] == 0.0
+    assert grads[1] > 1e-4
+
+
+def test_pair_loss_upsamples_the_smaller_map():
+    student = torch.rand(1, 4, 8, 10)
+    target = torch.rand(1, 6, 4, 5)  # half size: its energy is upsampled to 8x10
+    expected = torch.mean((attention_map(student) - attention_map(target, size=(8, 10))) ** 2)
+    assert torch.allclose(sad_pair_loss(student, target), expected)
+
+
+def test_sad_loss_weights_and_names():
+    acts = {"E2": torch.tensor([[[[1.0, 0.0]]]]), "E3": torch.zeros(1, 1, 1, 2), "E4": torch.tensor([[[[0.0, 1.0]]]])}
+    e = math.e
+    # E2 -> E3: ((e-1)/(2(e+1)))^2 (as above).  E3 -> E4: the same by symmetry.
+    per_pair = ((e - 1) / (2 * (e + 1))) ** 2
+    total, terms = sad_loss(acts, SADConfig(weight=(0.1, 0.3)))
+    assert set(terms) == {"sad_E2_E3", "sad_E3_E4"}
+    assert terms["sad_E2_E3"].item() == pytest.approx(0.1 * per_pair, rel=1e-6)
+    assert terms["sad_E3_E4"].item() == pytest.approx(0.3 * per_pair, rel=1e-6)
+    assert total.item() == pytest.approx(0.4 * per_pair, rel=1e-6)
+
+
+def test_no_gradient_reaches_the_target():
+    student = torch.rand(2, 4, 6, 6, requires_grad=True)
+    target = torch.rand(2, 4, 6, 6, requires_grad=True)
+    sad_pair_loss(student, target).backward()
+    assert target.grad is None
+    assert student.grad is not None and student.grad.abs().sum() > 0
+
+
+def test_middle_block_gets_gradient_only_as_a_student():
+    # E3 is E2's target and E4's student: its gradient must equal that of E3 -> E4 alone.
+    torch.manual_seed(0)
+    e2, e3, e4 = (torch.rand(1, 3, 5, 5, requires_grad=True) for _ in range(3))
+    sad_loss({"E2": e2, "E3": e3, "E4": e4}, SADConfig())[0].backward()
+    e3_alone = e3.detach().clone().requires_grad_(True)
+    (0.1 * sad_pair_loss(e3_alone, e4)).backward()
+    assert torch.allclose(e3.grad, e3_alone.grad)
+    assert e4.grad is None
+
+
+def test_default_pairs_are_the_papers_and_the_rule_generalises():
+    assert SADConfig().pairs == (("E2", "E3"), ("E3", "E4"))
+    assert SADConfig.for_blocks(("E1", "E2", "E3", "E4")).pairs == SADConfig().pairs
+    assert SADConfig.for_blocks(("layer1", "layer2", "layer3", "layer4")).blocks == ("layer2", "layer3", "layer4")
+
+
+def test_config_rules():
+    cfg = SADConfig()
+    assert cfg.pair_weights == (0.1, 0.1) and not cfg.active(39_999) and cfg.active(40_000)
+    custom = SADConfig(weight=(0.2, 0.1), start_iter=5, normalize=True)
+    assert SADConfig.from_dict(custom.to_dict()) == custom
+    with pytest.raises(ConfigError, match="2 values for 1 pairs"):
+        SADConfig(pairs=(("E3", "E4"),), weight=(0.1, 0.1))
+    with pytest.raises(ConfigError, match=r"needs block\(s\) \['E4'\]"):
+        sad_loss({"E2": torch.ones(1, 1, 2, 2), "E3": torch.ones(1, 1, 2, 2)}, SADConfig())
+
+
+def test_display_maps_are_in_unit_range():
+    disp = attention_display(torch.randn(2, 8, 4, 5), size=(16, 20))
+    assert disp.shape == (2, 16, 20)
+    assert torch.allclose(disp.flatten(1).amin(1), torch.zeros(2))
+    assert torch.allclose(disp.flatten(1).amax(1), torch.ones(2))
+
+
+def _flops(model, x) -> int:
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops()
+
+
+def test_training_with_sad_leaves_the_inference_model_unchanged():
+    torch.manual_seed(0)
+    size = {"input_height": 64, "input_width": 160}
+    with_sad, without = build_model("enet_sad", **size), build_model("enet_sad", **size)
+    without.load_state_dict(with_sad.state_dict())
+    modules_before = [(n, type(m)) for n, m in with_sad.named_modules()]
+    x = torch.randn(2, 3, 64, 160)
+    seg = torch.randint(0, 5, (2, 64, 160))
+    exist = torch.randint(0, 2, (2, 4)).float()
+    # The published operator passes no gradient on a fresh network (see the saturation test),
+    # so the scale-free variant shows that SAD does train the weights.
+    cfg = LossConfig(sad=SADConfig(normalize=True))
+
+    def step(model, use_sad: bool) -> None:
+        torch.manual_seed(1)  # same dropout masks for both runs
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        if use_sad:
+            outputs, acts = model.forward_blocks(x, cfg.sad.blocks)
+        else:
+            outputs, acts = model(x), None
+        lane_loss(outputs, seg, exist, cfg, acts)[0].backward()
+        opt.step()
+
+    step(with_sad.train(), True)
+    step(without.train(), False)
+    # SAD trained the network differently ...
+    assert not torch.equal(with_sad.e2[0].branch[0][0].weight, without.e2[0].branch[0][0].weight)
+    # ... but added no modules or parameters, and costs the same at inference
+    assert [(n, type(m)) for n, m in with_sad.named_modules()] == modules_before
+    assert count_parameters(with_sad) == count_parameters(without)
+    assert list(with_sad.state_dict()) == list(without.state_dict())
+    with_sad.eval()
+    without.eval()
+    with torch.no_grad():
+        assert _flops(with_sad, x[:1]) == _flops(without, x[:1])
+        without.load_state_dict(with_sad.state_dict())
+        a, b = with_sad(x), without(x)
+    assert torch.equal(a["seg"], b["seg"]) and torch.equal(a["exist"], b["exist"])
