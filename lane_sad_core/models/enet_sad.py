@@ -14,11 +14,12 @@ Layout (stride relative to the input, channels after each block)::
     full conv 2x2/2                                                    /1    C
     P1  existence: 1x1 conv on E4 -> C-ch map -> softmax -> pool -> FC 128 -> FC L
 
-E1..E3 are ENet's encoder stages 1-3 (Paszke et al. 2016); E4 is the extra stage the
-official ENet-SAD adds so that E3 and E4 can be concatenated for the decoder. Encoder
+E1..E3 are ENet's encoder stages 1-3 (Paszke et al. 2016); E4 is the fourth encoder block
+of the paper's ENet-SAD, a further stage-3-like stage whose output is concatenated with
+E3's for the decoder (the exact official layout was never published as source). Encoder
 bottlenecks use PReLU and spatial dropout 0.01 (stage 1) / 0.1 (later); the decoder uses
 ReLU, as in ENet. The 1x1 expansion of a bottleneck has no activation before the residual
-sum, as in the original ENet (several ports add one by mistake).
+sum, as in the original ENet (some public PyTorch ports add one).
 
 Parameters at the paper's 288x800 input and 4 lanes: 1,110,757, of which 576,128 are the
 existence FC (4500 x 128 + 128), whose size follows the input (see
