@@ -121,3 +121,33 @@ def test_existence_head_is_softmax_2x2_avgpool_fc_at_build_size():
     pooled = F.avg_pool2d(F.softmax(logits, dim=1), 2).flatten(1)
     expected = head.fc2(F.relu(head.fc1(pooled)))
     assert torch.allclose(head(logits), expected, atol=1e-6)
+
+
+def test_mask_unpooling_equals_max_unpool():
+    torch.manual_seed(2)
+    x = torch.randn(2, 16, 8, 10)  # continuous values: no ties inside a 2x2 window
+    values = torch.randn(2, 16, 4, 5)
+    pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+    expected = F.max_unpool2d(values, indices, 2)
+    mask = (x == F.interpolate(pooled, scale_factor=2.0, mode="nearest")).float()
+    assert torch.equal(F.interpolate(values, scale_factor=2.0, mode="nearest") * mask, expected)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("name", ["enet_sad", "resnet18"])
+def test_onnx_export_matches_pytorch(name, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = build_model(name, input_height=H, input_width=W).train()
+    with torch.no_grad():
+        for _ in range(3):  # settle BatchNorm statistics so eval outputs are O(1)
+            model(torch.randn(2, 3, H, W))
+    model.eval()
+    x = torch.randn(1, 3, H, W)
+    torch.onnx.export(model, (x,), tmp_path / "m.onnx", input_names=["image"], output_names=["seg", "exist"],
+                      opset_version=17, dynamo=False)
+    seg, exist = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        ref = model(x)
+    assert torch.allclose(torch.from_numpy(seg), ref["seg"], atol=1e-4, rtol=1e-4)
+    assert torch.allclose(torch.from_numpy(exist), ref["exist"], atol=1e-5)

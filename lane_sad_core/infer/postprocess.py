@@ -16,14 +16,15 @@ is reported at its exact source row, and its column mapped back with
 :func:`~lane_sad_core.data.preprocess.network_to_source`.
 
 Speed. Only the sampled rows are ever smoothed: a 9-row band around each is gathered
-(zero outside the map, like the official zero-padded convolution), summed, and box-summed
-along the row with a cumulative sum, for all lanes and rows at once.
+(zero outside the map, like the official zero-padded convolution), summed down the band,
+and box-summed along the row, for all lanes and rows at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy.interpolate import UnivariateSpline
 
@@ -110,7 +111,7 @@ def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[in
     height, width = prob.shape[1:]
     net_rows = np.rint(source_to_network(np.stack([np.zeros_like(ys), ys], 1), src_shape, preprocess)[:, 1])
     net_rows = np.clip(net_rows, 0, height - 1).astype(np.intp)
-    smoothed = _smoothed_rows(prob[slots + 1], net_rows, cfg.smooth_kernel)  # (S, K, W)
+    smoothed = _smoothed_rows(prob, slots + 1, net_rows, cfg.smooth_kernel)  # (S, K, W)
     cols = smoothed.argmax(axis=2)
     best = np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
     lanes = []
@@ -127,24 +128,23 @@ def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[in
     return lanes
 
 
-def _smoothed_rows(maps: np.ndarray, rows: np.ndarray, kernel: int) -> np.ndarray:
-    """Box-filtered values of (S, H, W) maps on the given rows only: (S, K, W).
+def _smoothed_rows(maps: np.ndarray, channels: np.ndarray, rows: np.ndarray, kernel: int) -> np.ndarray:
+    """Box-filtered values of the (C, H, W) maps' ``channels`` on ``rows`` only: (S, K, W).
 
-    Equals a full zero-padded ``kernel`` x ``kernel`` mean filter read at those rows.
+    Equals a full zero-padded ``kernel`` x ``kernel`` mean filter read at those rows. Only
+    the bands around the rows are read, never whole maps (they do not fit in cache).
     """
-    maps = maps.astype(np.float32, copy=False)
     if kernel == 1:
-        return maps[:, rows, :]
+        return maps[channels[:, None], rows[None, :], :].astype(np.float32, copy=False)
     height, width = maps.shape[1:]
     r = kernel // 2
     band = rows[:, None] + np.arange(-r, r + 1)  # (K, k)
     inside = ((band >= 0) & (band < height)).astype(np.float32)
-    vertical = np.einsum("skbw,kb->skw", maps[:, np.clip(band, 0, height - 1), :], inside)
-    csum = np.zeros(vertical.shape[:2] + (width + 1,), dtype=np.float32)
-    np.cumsum(vertical, axis=2, out=csum[..., 1:])
-    x = np.arange(width)
-    hi, lo = np.minimum(x + r + 1, width), np.maximum(x - r, 0)
-    return (csum[..., hi] - csum[..., lo]) * np.float32(1.0 / (kernel * kernel))
+    gathered = maps[channels[:, None, None], np.clip(band, 0, height - 1)[None], :]  # (S, K, k, W)
+    vertical = np.matmul(inside[None, :, None, :], gathered.astype(np.float32, copy=False))  # (S, K, 1, W)
+    flat = vertical.reshape(-1, width)
+    box = cv2.boxFilter(flat, -1, (kernel, 1), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return (box * np.float32(1.0 / (kernel * kernel))).reshape(len(channels), len(rows), width)
 
 
 def _spline_smooth(ys: np.ndarray, xs: np.ndarray, sigma: float, src_width: float) -> np.ndarray:

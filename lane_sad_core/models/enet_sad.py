@@ -8,17 +8,18 @@ Layout (stride relative to the input, channels after each block)::
         regular, dilated 8, asym 5, dilated 16)                        /8  128
     E3  the same 8 bottlenecks without downsampling                    /8  128
     E4  the same 8 bottlenecks again, own weights                      /8  128
-    D1  concat(E3, E4) -> upsampling bottleneck (max-unpool with E2's
-        indices) + 2 bottlenecks                                       /4   64
-    D2  upsampling bottleneck (E1's indices) + 1 bottleneck            /2   16
+    D1  concat(E3, E4) -> upsampling bottleneck (max-unpool where E2's
+        downsampling pooled) + 2 bottlenecks                           /4   64
+    D2  upsampling bottleneck (unpool where E1's pooled) + 1 bottleneck /2   16
     full conv 2x2/2                                                    /1    C
     P1  existence: 1x1 conv on E4 -> C-ch map -> softmax -> pool -> FC 128 -> FC L
 
-E1..E3 are ENet's encoder stages 1-3 (Paszke et al. 2016); E4 is the extra stage the
-official ENet-SAD adds so that E3 and E4 can be concatenated for the decoder. Encoder
+E1..E3 are ENet's encoder stages 1-3 (Paszke et al. 2016); E4 is the fourth encoder block
+of the paper's ENet-SAD, a further stage-3-like stage whose output is concatenated with
+E3's for the decoder (the exact official layout was never published as source). Encoder
 bottlenecks use PReLU and spatial dropout 0.01 (stage 1) / 0.1 (later); the decoder uses
 ReLU, as in ENet. The 1x1 expansion of a bottleneck has no activation before the residual
-sum, as in the original ENet (several ports add one by mistake).
+sum, as in the original ENet (some public PyTorch ports add one).
 
 Parameters at the paper's 288x800 input and 4 lanes: 1,110,757, of which 576,128 are the
 existence FC (4500 x 128 + 128), whose size follows the input (see
@@ -97,12 +98,15 @@ class Bottleneck(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Halving bottleneck: max-pool (indices kept for the decoder) beside a 2x2/2 conv branch."""
+    """Halving bottleneck: 2x2 max-pool beside a 2x2/2 conv branch.
+
+    Returns the output and the 0/1 mask of where each 2x2 window had its maximum, which
+    the matching :class:`Upsample` uses to unpool.
+    """
 
     def __init__(self, cin: int, cout: int, dropout: float) -> None:
         super().__init__()
         mid = cin // 4
-        self.pool = nn.MaxPool2d(2, return_indices=True)
         self.branch = nn.Sequential(
             _conv_bn(cin, mid, 2, True, stride=2),
             _conv_bn(mid, mid, 3, True, padding=1),
@@ -113,19 +117,26 @@ class Downsample(nn.Module):
         self.act = nn.PReLU(cout)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        main, indices = self.pool(x)
-        main = F.pad(main, (0, 0, 0, 0, 0, self.pad))  # zero channels up to cout
-        return self.act(main + self.branch(x)), indices
+        pooled = F.max_pool2d(x, 2)
+        argmax_mask = (x == F.interpolate(pooled, scale_factor=2.0, mode="nearest")).to(x.dtype)
+        main = F.pad(pooled, (0, 0, 0, 0, 0, self.pad))  # zero channels up to cout
+        return self.act(main + self.branch(x)), argmax_mask
 
 
 class Upsample(nn.Module):
-    """Doubling bottleneck: max-unpool of a 1x1 projection beside a transposed-conv branch."""
+    """Doubling bottleneck: max-unpooled 1x1 projection beside a transposed-conv branch.
+
+    Max-unpooling puts each value back where its window's maximum was. It is written as a
+    nearest upsampling times the :class:`Downsample` mask, which equals ``MaxUnpool2d``
+    except on exact ties inside a window (all tied positions get the value) and exports to
+    plain ONNX / TensorRT ops, which ``MaxUnpool2d`` does not (PyTorch 2.13's tracer fails
+    on it, TensorRT has no such layer).
+    """
 
     def __init__(self, cin: int, cout: int, dropout: float) -> None:
         super().__init__()
         mid = cin // 4
         self.project = _conv_bn(cin, cout, 1, None)
-        self.unpool = nn.MaxUnpool2d(2)
         self.branch = nn.Sequential(
             _conv_bn(cin, mid, 1, False),
             nn.ConvTranspose2d(mid, mid, 2, stride=2, bias=False),
@@ -136,8 +147,8 @@ class Upsample(nn.Module):
         )
         self.act = nn.ReLU(inplace=True)
 
-    def forward(self, x: Tensor, indices: Tensor) -> Tensor:
-        main = self.unpool(self.project(x), indices)
+    def forward(self, x: Tensor, argmax_mask: Tensor) -> Tensor:
+        main = F.interpolate(self.project(x), scale_factor=2.0, mode="nearest") * argmax_mask
         return self.act(main + self.branch(x))
 
 
@@ -181,13 +192,13 @@ class ENetSAD(LaneModel):
         self._check_input(x, 8)
         blocks: dict[str, Tensor] = {}
         x0 = self.initial(x)
-        y, idx1 = self.down1(x0)
+        y, mask1 = self.down1(x0)
         e1 = keep_block(blocks, keep, "E1", self.e1(y))
-        y, idx2 = self.down2(e1)
+        y, mask2 = self.down2(e1)
         e2 = keep_block(blocks, keep, "E2", self.e2(y))
         e3 = keep_block(blocks, keep, "E3", self.e3(e2))
         e4 = keep_block(blocks, keep, "E4", self.e4(e3))
-        y = self.d1(self.up1(torch.cat((e3, e4), dim=1), idx2))
-        y = self.d2(self.up2(y, idx1))
+        y = self.d1(self.up1(torch.cat((e3, e4), dim=1), mask2))
+        y = self.d2(self.up2(y, mask1))
         outputs = {"seg": self.full_conv(y), "exist": self.exist(self.exist_map(e4))}
         return outputs, blocks

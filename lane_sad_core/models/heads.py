@@ -4,8 +4,8 @@ The existence branch follows SCNN and the official ENet-SAD code: softmax over t
 C-channel map, 2x2 average pooling of the stride-8 map (so a 288x800 input gives an
 18x50 grid), flatten, FC 128, ReLU, FC num_lanes. The flattened FC is what makes
 ENet-SAD weigh ~1M parameters (4500 x 128 of them at 288x800), and it is why the grid is
-fixed when the model is built. Pooling is adaptive to that grid, which equals 2x2 average
-pooling at the build size and still accepts other input sizes.
+fixed when the model is built. At the build size the pooling is plain 2x2 averaging; other
+input sizes are pooled adaptively to the same grid, so they still run.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ class ExistenceHead(nn.Module):
 
     def forward(self, class_logits: Tensor) -> Tensor:
         """(B, C, h, w) logits to (B, num_lanes) existence logits (sigmoid left to the loss)."""
-        p = F.adaptive_avg_pool2d(F.softmax(class_logits, dim=1), self.grid)
+        p = F.softmax(class_logits, dim=1)
+        rows, cols = self.grid
+        if p.shape[-2] == 2 * rows and p.shape[-1] == 2 * cols:
+            p = F.avg_pool2d(p, 2)  # the build size: plain 2x2 pooling, as published (and ONNX-friendly)
+        else:
+            p = F.adaptive_avg_pool2d(p, self.grid)
         return self.fc2(F.relu(self.fc1(p.flatten(1)), inplace=True))
 
 
