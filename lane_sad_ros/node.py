@@ -13,6 +13,7 @@ are computed only when enabled or subscribed.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -61,6 +62,7 @@ class LaneDetectorNode(Node):
         self.health = Health()
         self.slot = FrameSlot()
         self.camera_k: np.ndarray | None = None
+        self._last_logged: tuple[str, float] = ("", 0.0)
 
         self.lanes_pub = self.create_publisher(LaneArray, "lanes", 10)
         self.overlay_pub = self.create_publisher(Image, "lanes/overlay", 2)
@@ -106,9 +108,9 @@ class LaneDetectorNode(Node):
         for change in changes:
             if hasattr(self.params, change.name):
                 setattr(self.params, change.name, change.value)
-        post = self.detector.postprocess
-        post.exist_threshold = self.params.existence_threshold
-        post.prob_threshold = self.params.point_threshold
+        self.detector.postprocess = dataclasses.replace(
+            self.detector.postprocess, exist_threshold=self.params.existence_threshold,
+            prob_threshold=self.params.point_threshold)
         return SetParametersResult(successful=True)
 
     # --- worker thread -------------------------------------------------------------------
@@ -124,13 +126,20 @@ class LaneDetectorNode(Node):
                      else image_msg_to_bgr(msg))
         except ImageConversionError as exc:
             self.health.on_bad_input(str(exc))
-            self.get_logger().warning(f"frame dropped: {exc}", throttle_duration_sec=2.0)
+            self._log_problem(self.get_logger().warning, f"frame dropped: {exc}")
             return
         try:
             self._detect_and_publish(msg.header, image, arrived)
         except Exception as exc:  # keep running; /diagnostics turns ERROR when it repeats
             self.health.on_failure(f"{type(exc).__name__}: {exc}")
-            self.get_logger().error(f"processing failed: {exc}", throttle_duration_sec=2.0)
+            self._log_problem(self.get_logger().error, f"processing failed: {type(exc).__name__}: {exc}")
+
+    def _log_problem(self, log, text: str) -> None:
+        """Log a problem when it differs from the last one or 2 s have passed (no log floods)."""
+        now = time.monotonic()
+        if text != self._last_logged[0] or now - self._last_logged[1] > 2.0:
+            log(text)
+            self._last_logged = (text, now)
 
     def _wants(self, enabled: bool, pub) -> bool:
         return enabled or pub.get_subscription_count() > 0

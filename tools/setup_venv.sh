@@ -37,7 +37,7 @@ fi
 printf '{"install_prefix": "%s"}\n' "$REPO/install/lane_sad" > "$SITE/_lane_sad_env.json"
 
 # colcon build of the ROS package (messages, Python packages, executables, launch, config).
-BUILD_INPUTS=(package.xml CMakeLists.txt msg/*.msg scripts/* launch/* config/*)
+mapfile -t BUILD_INPUTS < <(find package.xml CMakeLists.txt msg scripts launch config -type f | sort)
 if ! stamp_ok colcon "${BUILD_INPUTS[@]}" || [ ! -d install/lane_sad ]; then
   echo "setup: colcon build"
   tools/colcon_build.sh "$REPO" "$REPO/build" "$REPO/install"

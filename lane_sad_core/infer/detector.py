@@ -21,7 +21,8 @@ from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
 from lane_sad_core.lanes import Lane
-from lane_sad_core.train.checkpoint import load_model
+from lane_sad_core.models import LaneModel
+from lane_sad_core.train.checkpoint import ModelMeta, load_model
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "enet_sad_default.pt"
 
@@ -82,7 +83,20 @@ class LaneDetector:
                 )
             checkpoint = DEFAULT_CHECKPOINT
         self.device = resolve_device(device)
-        self.model, self.meta = load_model(checkpoint, self.device)
+        model, meta = load_model(checkpoint, self.device)
+        self._attach(model, meta, postprocess)
+
+    @classmethod
+    def from_model(cls, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None = None
+                   ) -> LaneDetector:
+        """A detector around a model already in memory (training validation), on its device."""
+        detector = cls.__new__(cls)
+        detector.device = next(model.parameters()).device
+        detector._attach(model, meta, postprocess)
+        return detector
+
+    def _attach(self, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None) -> None:
+        self.model, self.meta = model, meta
         self.postprocess = postprocess or PostprocessConfig()
         self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks
 

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 NOT_CURVES = {"iteration", "lr", "seconds"}
+VAL_PREFIX = "val_"
 
 
 def plot_curves(rows: Sequence[dict], out: Path) -> None:
@@ -18,13 +19,21 @@ def plot_curves(rows: Sequence[dict], out: Path) -> None:
     if not rows:
         return
     its = [int(r["iteration"]) for r in rows]
-    keys = [k for k in rows[-1] if k not in NOT_CURVES]
-    fig, (ax_loss, ax_lr) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
-                                         gridspec_kw={"height_ratios": [3, 1]})
+    keys = list(dict.fromkeys(k for r in rows for k in r if k not in NOT_CURVES))
+    fig, (ax_loss, ax_val, ax_lr) = plt.subplots(3, 1, figsize=(8, 8), sharex=True,
+                                                 gridspec_kw={"height_ratios": [3, 2, 1]})
     for key in keys:
         pts = [(i, float(r[key])) for i, r in zip(its, rows) if r.get(key) not in (None, "")]
-        if pts and all(v > 0 for _, v in pts):
+        if key.startswith(VAL_PREFIX):
+            if pts:
+                ax_val.plot(*zip(*pts), marker="o", label=key[len(VAL_PREFIX):])
+        elif pts and all(v > 0 for _, v in pts):
             ax_loss.plot(*zip(*pts), label=key)
+    ax_val.set_ylabel("validation")
+    ax_val.set_ylim(0, 1)
+    ax_val.grid(alpha=0.3)
+    if ax_val.lines:
+        ax_val.legend(fontsize=8)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("loss")
     ax_loss.legend(fontsize=8)

@@ -27,8 +27,11 @@ from tqdm import tqdm
 
 from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import ConfigError
-from lane_sad_core.models import LaneModel, build_model
+from lane_sad_core.infer.detector import LaneDetector
+from lane_sad_core.infer.evaluate import evaluate_dataset
+from lane_sad_core.models import LaneModel, build_model, default_classes
 from lane_sad_core.train.checkpoint import (
+    ModelMeta,
     capture_rng_state,
     load_checkpoint,
     model_payload,
@@ -108,6 +111,7 @@ class Trainer:
         self.sad = sad_config_for(cfg, self.model)
         self.loss = LaneLoss(dataclasses.replace(cfg.loss, sad=self.sad))
         self.train_set = build_dataset(cfg.data, "train", cfg.seed)
+        self.val_set = build_dataset(cfg.data, "val", cfg.seed) if cfg.data.val_list else None
         self.bpe = EpochSampler.batches_per_epoch(len(self.train_set), cfg.optim.batch_size, self.dist.world)
         if self.bpe == 0:
             raise ConfigError(f"{len(self.train_set)} training images cannot fill one batch of "
@@ -178,10 +182,14 @@ class Trainer:
                                             cfg.data.num_workers, self.dist.rank, self.dist.world))
             t0 = time.perf_counter()
             terms = self._step(next(batches))
+            seconds = time.perf_counter() - t0
             self.iteration += 1
             bar.update(1)
-            if log and (self.iteration % cfg.schedule.log_every == 0 or self.iteration == o.iterations):
-                log.write(self.iteration, self.scheduler.get_last_lr()[0], terms, time.perf_counter() - t0)
+            last = self.iteration == o.iterations
+            if self.iteration % cfg.schedule.val_every == 0 or last:
+                terms.update(self._validate())
+            if log and (self.iteration % cfg.schedule.log_every == 0 or last or "val_f1" in terms):
+                log.write(self.iteration, self.scheduler.get_last_lr()[0], terms, seconds)
                 bar.set_postfix(loss=f"{terms['total']:.4f}")
             if self.iteration % cfg.schedule.ckpt_every == 0 or self.iteration == o.iterations:
                 self._save()
@@ -193,6 +201,22 @@ class Trainer:
         if self.dist.world > 1:
             dist.barrier()
         return self.run_dir / "model.pt"
+
+    def _validate(self) -> dict[str, float]:
+        """CULane F1 and TuSimple-style accuracy on the validation frames (main process)."""
+        if not self.dist.main or self.val_set is None:
+            return {}
+        meta = ModelMeta(path=self.run_dir / "model.pt", model_name=self.model.arch,
+                         model_config=dict(self.model.config), classes=default_classes(self.model.num_lanes),
+                         preprocess=self.cfg.data.preprocess, iteration=self.iteration)
+        self.model.eval()
+        try:
+            n = min(len(self.val_set), self.cfg.schedule.val_max_frames)
+            total = evaluate_dataset(LaneDetector.from_model(self.model, meta), self.val_set, range(n)).as_dict()["total"]
+        finally:
+            self.model.train()
+        return {"val_f1": total["f1"] or 0.0, "val_precision": total["precision"] or 0.0,
+                "val_recall": total["recall"] or 0.0, "val_accuracy": total["tusimple_accuracy"]}
 
     def _step(self, batch: dict) -> dict[str, float]:
         image = batch["image"].to(self.device, non_blocking=True)

@@ -1,0 +1,85 @@
+"""``lane-sad eval``: run a checkpoint over a CULane or TuSimple tree and score it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval", help="score a checkpoint on a CULane/TuSimple tree (F1 per category, accuracy/FP/FN)",
+        description="Detect lanes in every listed frame and score them with the official rules: "
+        "CULane F1 (IoU > 0.5 of 30 px lanes) and TuSimple accuracy/FP/FN, total and per category.")
+    p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
+    p.add_argument("--data", required=True, type=Path, help="dataset root")
+    p.add_argument("--format", required=True, choices=["culane", "tusimple"])
+    p.add_argument("--list", default="list/test.txt", help="CULane list file (relative to --data)")
+    p.add_argument("--labels", nargs="+", default=["test_label.json"],
+                   help="TuSimple label files (relative to --data)")
+    p.add_argument("--max-frames", type=int, help="score only the first N frames")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    p.add_argument("--pred-out", type=Path,
+                   help="write predictions in the official format (CULane .lines.txt tree / TuSimple json)")
+    p.set_defaults(func=run)
+
+
+def build_eval_dataset(args: argparse.Namespace):
+    """The dataset to score, with the checkpoint's preprocessing irrelevant (source images)."""
+    from lane_sad_core.data.datasets import CULaneDataset, TusimpleDataset
+
+    if args.format == "culane":
+        return CULaneDataset(args.data, args.list)
+    return TusimpleDataset(args.data, args.labels)
+
+
+def table(report: dict) -> str:
+    """The scores as a Markdown table, total first."""
+    head = ("| split | frames | F1 | precision | recall | TP | FP | FN | TuSimple acc | FP rate | FN rate |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.4f}"
+
+    rows = [head]
+    for name, r in [("total", report["total"]), *report["categories"].items()]:
+        rows.append(f"| {name} | {r['frames']} | {fmt(r['f1'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
+                    f"{r['tp']} | {r['fp']} | {r['fn']} | {fmt(r['tusimple_accuracy'])} | "
+                    f"{fmt(r['tusimple_fp'])} | {fmt(r['tusimple_fn'])} |")
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lane_sad_core.data.formats import TusimpleRecord, lanes_to_tusimple_row, write_culane_lines
+    from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.evaluate import evaluate_dataset
+
+    detector = LaneDetector(args.checkpoint, args.device)
+    dataset = build_eval_dataset(args)
+    n = len(dataset) if args.max_frames is None else min(args.max_frames, len(dataset))
+    records: list = []
+
+    def save(i: int, lanes) -> None:
+        rel = dataset.image_path(i).relative_to(dataset.root)
+        if args.format == "culane":
+            write_culane_lines(args.pred_out / rel.with_suffix(".lines.txt"), lanes)
+        else:
+            rows = dataset.h_samples(i)
+            records.append(TusimpleRecord(str(rel), list(rows), lanes_to_tusimple_row(lanes, rows), run_time=0.0))
+
+    report = evaluate_dataset(detector, dataset, range(n), args.batch_size,
+                              progress=lambda it, total: tqdm(it, total=total, desc="eval", unit="batch"),
+                              on_frame=save if args.pred_out else None).as_dict()
+    if args.pred_out and records:
+        from lane_sad_core.data.formats import write_tusimple
+
+        write_tusimple(args.pred_out / "predictions.json", records)
+    print(table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,112 @@
+"""Run a detector over a dataset and score it with the official metrics, per category.
+
+Used by training validation, ``lane-sad eval`` and the comparison table. Frames are
+scored in memory, frame by frame, with the exact per-frame rules of the official tools:
+CULane's IoU matching (canvas = the source image, 1640x590 on CULane) and TuSimple's
+point accuracy / FP / FN. TuSimple data is scored at its label rows (``h_samples``);
+other data TuSimple-style at every 10th source row the ground truth covers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from lane_sad_core.data.formats import lanes_to_tusimple_row
+from lane_sad_core.lanes import Lane
+from lane_sad_core.metrics import CulaneCounts, CulaneSettings, culane_frame_counts, tusimple_frame_score
+
+ROW_STEP = 10
+FP_ONLY = frozenset({"cross"})  # crossroad frames have no lanes: only FP is reported
+
+
+@dataclass
+class TusimpleTally:
+    """Running sums of TuSimple's per-image accuracy, FP and FN."""
+
+    accuracy: float = 0.0
+    fp: float = 0.0
+    fn: float = 0.0
+    frames: int = 0
+
+    def add(self, acc: float, fp: float, fn: float) -> None:
+        self.accuracy, self.fp, self.fn = self.accuracy + acc, self.fp + fp, self.fn + fn
+        self.frames += 1
+
+    def as_dict(self) -> dict:
+        n = max(self.frames, 1)
+        return {"accuracy": self.accuracy / n, "fp": self.fp / n, "fn": self.fn / n, "frames": self.frames}
+
+
+@dataclass
+class EvalReport:
+    """CULane counts and TuSimple-style scores, total and per category."""
+
+    culane: dict[str, CulaneCounts] = field(default_factory=lambda: defaultdict(CulaneCounts))
+    tusimple: dict[str, TusimpleTally] = field(default_factory=lambda: defaultdict(TusimpleTally))
+
+    def as_dict(self) -> dict:
+        """``{"total": {...}, "categories": {name: {...}}}`` with f1/precision/recall/tp/fp/fn and
+        TuSimple-style ``tusimple_accuracy``/``tusimple_fp``/``tusimple_fn``."""
+        def merged(key: str) -> dict:
+            out = self.culane[key].as_dict()
+            ts = self.tusimple[key].as_dict()
+            out.update({"tusimple_accuracy": ts["accuracy"], "tusimple_fp": ts["fp"], "tusimple_fn": ts["fn"]})
+            return out
+
+        cats = sorted(k for k in self.culane if k != "total")
+        return {"total": merged("total"), "categories": {c: merged(c) for c in cats}}
+
+
+def score_rows(gt: Sequence[Lane], height: int, h_samples: Sequence[float] | None) -> list[float]:
+    """The rows TuSimple-style scoring uses: the labels' own, or every 10th covered row."""
+    if h_samples is not None:
+        return list(h_samples)
+    ys = [y for lane in gt for y in lane.points[:, 1]] if gt else [height * 0.5]
+    bottom = height - 1 - (height - 1) % ROW_STEP
+    return [float(y) for y in range(bottom, int(min(ys)) - 1, -ROW_STEP)][::-1]
+
+
+def score_frame(report: EvalReport, category: str, pred: Sequence[Lane], gt: Sequence[Lane],
+                size: tuple[int, int], h_samples: Sequence[float] | None = None) -> None:
+    """Add one frame (``size`` = source (height, width)) to ``report``."""
+    height, width = size
+    tp, fp, fn = culane_frame_counts(pred, gt, CulaneSettings(width=width, height=height))
+    rows = score_rows(gt, height, h_samples)
+    acc, tfp, tfn = tusimple_frame_score(lanes_to_tusimple_row(pred, rows), lanes_to_tusimple_row(gt, rows), rows)
+    for key in ("total", category):
+        counts = report.culane[key]
+        counts.tp, counts.fp, counts.fn = counts.tp + tp, counts.fp + fp, counts.fn + fn
+        counts.frames += 1
+        counts.fp_only = key in FP_ONLY
+        report.tusimple[key].add(acc, tfp, tfn)
+
+
+def evaluate_dataset(detector, dataset, indices: Iterable[int] | None = None, batch_size: int = 4,
+                     progress: Callable | None = None,
+                     on_frame: Callable[[int, list[Lane]], None] | None = None) -> EvalReport:
+    """Detect lanes in ``dataset``'s source images and score them against its labels.
+
+    Args:
+        detector: a :class:`~lane_sad_core.infer.detector.LaneDetector`.
+        dataset: a :class:`~lane_sad_core.data.datasets.LaneDataset` (CULane or TuSimple).
+        indices: frames to use (default all).
+        batch_size: frames per network call.
+        progress: optional ``progress(iterable, total)`` wrapper (tqdm).
+        on_frame: optional ``on_frame(index, lanes)`` called with each frame's detections.
+    """
+    idx = list(range(len(dataset)) if indices is None else indices)
+    report = EvalReport()
+    chunks = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+    for chunk in progress(chunks, len(chunks)) if progress else chunks:
+        images = [cv2.imread(str(dataset.image_path(i)), cv2.IMREAD_COLOR) for i in chunk]
+        for i, image, det in zip(chunk, images, detector.detect_batch(images)):
+            if on_frame is not None:
+                on_frame(i, det.lanes)
+            h_samples = getattr(dataset, "h_samples", lambda _: None)(i)
+            score_frame(report, dataset.category(i), det.lanes, dataset.lanes(i), image.shape[:2], h_samples)
+    return report
