@@ -30,6 +30,8 @@ def test_one_hot_labels_rejects_unknown_values_and_shapes():
         one_hot_labels(torch.tensor([[[0, 7]]]), 5)
     with pytest.raises(ConfigError, match=r"\(2, 2\)"):
         one_hot_labels(torch.zeros(2, 2, dtype=torch.long), 5)
+    with pytest.raises(ConfigError, match="ignore_index 0 is also a class"):
+        one_hot_labels(torch.zeros(1, 2, 2, dtype=torch.long), 5, ignore_index=0)
 
 
 def _labels(b: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor:
@@ -48,7 +50,8 @@ def _labels(b: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor
 def test_auto_encoder_shapes_and_blocks():
     model = LabelAutoEncoder(num_classes=5, width=16)
     assert model.block_names == ("E1", "E2", "E3", "E4")
-    assert [(b.channels, b.stride) for b in model.feature_info] == [(16, 4), (32, 8), (32, 8), (32, 8)]
+    assert [(b.channels, b.stride) for b in model.feature_info] == [
+        (16, 4), (32, 8), (32, 8), (32, 8)]
     x = one_hot_labels(_labels(), 5)
     outputs, acts = model.forward_blocks(x, ["E1", "E4"])
     assert outputs["seg"].shape == x.shape
@@ -106,7 +109,7 @@ def test_auto_encoder_learns_to_reproduce_labels(one_thread):
 
 
 def test_loss_is_zero_for_identical_maps():
-    acts = {"E2": torch.randn(2, 8, 4, 6), "E3": torch.randn(2, 8, 4, 6), "E4": torch.randn(2, 8, 4, 6)}
+    acts = {name: torch.randn(2, 8, 4, 6) for name in ("E2", "E3", "E4")}
     teacher = {k: v * -1.0 for k, v in acts.items()}  # |A|^2 is sign-blind: same attention
     total, terms = lgad_loss(acts, teacher, LGADConfig())
     assert total.item() == pytest.approx(0.0, abs=1e-12)
@@ -123,7 +126,7 @@ def test_loss_hand_value():
     expected = 0.1 * ((math.e - 1) / (2 * (1 + math.e))) ** 2
     assert total.item() == pytest.approx(expected, rel=1e-6)
     assert total.item() == pytest.approx(0.0053388, abs=1e-7)
-    assert terms["lgad_E4_T"] is not None
+    assert set(terms) == {"lgad_E4_T"}
 
 
 def test_smaller_map_is_upsampled_to_the_larger():
@@ -164,8 +167,8 @@ def test_teacher_network_gets_no_gradient():
 
 def test_missing_blocks_are_named():
     with pytest.raises(ConfigError, match=r"teacher block\(s\) \['E3'\]"):
-        lgad_loss({"E2": torch.zeros(1, 1, 2, 2), "E3": torch.zeros(1, 1, 2, 2), "E4": torch.zeros(1, 1, 2, 2)},
-                  {"E2": torch.zeros(1, 1, 2, 2), "E4": torch.zeros(1, 1, 2, 2)}, LGADConfig())
+        lgad_loss({name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E3", "E4")},
+                  {name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E4")}, LGADConfig())
 
 
 def test_pairs_for_enet_and_resnet_students():

@@ -56,23 +56,29 @@ def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255
     """(B, C, H, W) float one-hot map of (B, H, W) class ids; ignored pixels are all zero.
 
     Raises:
-        ConfigError: the target is not (B, H, W), or holds a value that is neither a
-            class id nor ``ignore_index``.
+        ConfigError: the target is not (B, H, W), ``ignore_index`` is a class id, or the
+            target holds a value that is neither a class id nor ``ignore_index``.
     """
     if seg_target.dim() != 3:
-        raise ConfigError(f"labels must be (B, H, W) class ids, got shape {tuple(seg_target.shape)}")
-    valid = seg_target != ignore_index
-    bad = valid & ((seg_target < 0) | (seg_target >= num_classes))
+        raise ConfigError(
+            f"labels must be (B, H, W) class ids, got shape {tuple(seg_target.shape)}"
+        )
+    if 0 <= ignore_index < num_classes:
+        raise ConfigError(f"ignore_index {ignore_index} is also a class id (0..{num_classes - 1})")
+    bad = ((seg_target < 0) | (seg_target >= num_classes)) & (seg_target != ignore_index)
     if bad.any():
         raise ConfigError(
             f"label value {int(seg_target[bad][0])} is outside 0..{num_classes - 1} "
             f"and is not ignore_index {ignore_index}"
         )
-    onehot = F.one_hot(torch.where(valid, seg_target, 0).long(), num_classes)
-    return onehot.permute(0, 3, 1, 2).float() * valid.unsqueeze(1)
+    # comparing with the class ids skips F.one_hot's int64 (B, H, W, C) tensor and its
+    # permuted copy, and leaves ignored pixels in no class by construction
+    classes = torch.arange(num_classes, device=seg_target.device).view(1, -1, 1, 1)
+    return (seg_target.unsqueeze(1) == classes).float()
 
 
-def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1,
+                  dilation: int = 1) -> nn.Sequential:
     pad = dilation * (kernel // 2)
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, bias=False),
@@ -116,7 +122,8 @@ def _check_plan(blocks: Sequence[Sequence]) -> tuple[tuple[str, int], ...]:
     for name, stride in plan:
         if stride < previous or stride & (stride - 1):
             raise ConfigError(
-                f"block {name}: stride {stride} must be a power of two, not below the previous {previous}"
+                f"block {name}: stride {stride} must be a power of two, "
+                f"not below the previous {previous}"
             )
         previous = stride
     if len({name for name, _ in plan}) != len(plan):
@@ -185,10 +192,13 @@ class LabelAutoEncoder(LaneModel):
     def _run(self, x: Tensor, keep: frozenset[str]) -> tuple[Outputs, dict[str, Tensor]]:
         classes = self.config["num_classes"]
         if x.dim() != 4 or x.shape[1] != classes:
-            raise ConfigError(f"{self.arch} expects a (B, {classes}, H, W) one-hot map, got {tuple(x.shape)}")
+            raise ConfigError(
+                f"{self.arch} expects a (B, {classes}, H, W) one-hot map, got {tuple(x.shape)}"
+            )
         if x.shape[-2] % self.stride or x.shape[-1] % self.stride:
             raise ConfigError(
-                f"{self.arch} needs H and W divisible by {self.stride}, got {x.shape[-2]}x{x.shape[-1]}"
+                f"{self.arch} needs H and W divisible by {self.stride}, "
+                f"got {x.shape[-2]}x{x.shape[-1]}"
             )
         blocks: dict[str, Tensor] = {}
         y = x
@@ -252,7 +262,9 @@ class LGADConfig:
         teachers = list(teacher_info)[len(teacher_info) - len(students):]
         for s, t in zip(students, teachers):
             if s.stride != t.stride:
-                raise ConfigError(f"LGAD pair {s.name}->{t.name}: strides differ ({s.stride} vs {t.stride})")
+                raise ConfigError(
+                    f"LGAD pair {s.name}->{t.name}: strides differ ({s.stride} vs {t.stride})"
+                )
         pairs = tuple((s.name, t.name) for s, t in zip(students, teachers))
         return cls(pairs=pairs, **overrides)  # type: ignore[arg-type]
 
@@ -296,7 +308,8 @@ def lgad_loss(student_acts: Mapping[str, Tensor], teacher_acts: Mapping[str, Ten
         if missing:
             raise ConfigError(f"LGAD needs {side} block(s) {missing}; got {sorted(acts)}")
     terms = {
-        f"lgad_{s}_{t}": cfg.weight * sad_pair_loss(student_acts[s], teacher_acts[t], cfg.p, cfg.normalize)
+        f"lgad_{s}_{t}": cfg.weight
+        * sad_pair_loss(student_acts[s], teacher_acts[t], cfg.p, cfg.normalize)
         for s, t in cfg.pairs
     }
     return sum(terms.values()), terms  # type: ignore[return-value]
