@@ -209,7 +209,9 @@ class IntraKDConfig:
         ignore_index: label of pixels that belong to no region.
         at_weight: weight of each pair's attention-transfer term; 0 = off.
         at_p: AT-GEN exponent of the attention term.
-        at_normalize: SAD's opt-in scale-free attention variant.
+        at_normalize: SAD's opt-in scale-free attention variant; the published
+            operator (False) saturates on real activations and then passes almost no
+            gradient (see :class:`lane_sad_core.distill.lgad.LGADConfig`).
         kd_weight: weight of the logit KD term on the class maps; 0 = off.
         temperature: T of the logit KD term.
     """
