@@ -60,9 +60,11 @@ def test_slots_are_the_four_boundaries_around_the_ego_lane() -> None:
             assert np.all(np.diff(lane.points[:, 1]) < 0)  # bottom to top
 
 
-def test_tusimple_sometimes_labels_a_fifth_lane() -> None:
-    counts = [len(scene_lanes(s)) for s in _scenes("normal", "tusimple")]
+def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
+    counts = [len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal")))
+              for i in range(100)]
     assert max(counts) == 5 and min(counts) >= 2
+    assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
 
 
 @pytest.mark.parametrize("name", ["culane", "tusimple"])

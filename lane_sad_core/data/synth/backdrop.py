@@ -63,9 +63,15 @@ def _profile(rng: np.random.Generator, width: int, roughness: float, kind: str) 
     if kind == "skyline":
         steps = np.repeat(rng.uniform(0.3, 1.7, size=n // 6 + 1), 6)[:n]
         return steps + 0.05 * rng.standard_normal(n)
-    smooth = cv2.GaussianBlur(rng.standard_normal((1, n)).astype(np.float32), (0, 0), 6 / roughness)
-    rough = cv2.GaussianBlur(rng.standard_normal((1, n)).astype(np.float32), (0, 0), 1.0)
-    return np.clip(1.0 + 2.5 * smooth[0] + 0.25 * roughness * rough[0], 0.05, None)
+    # Octaves of smoothed noise, each scaled to unit spread: broad masses, ridges, texture.
+    octaves = ((25.0, 0.8), (6.0, 0.3 * roughness), (1.2, 0.08 * roughness))
+    if kind == "trees":
+        octaves = ((12.0, 0.4), (2.0, 0.35 * roughness), (0.8, 0.15))
+    profile = np.ones(n, np.float32)
+    for sigma, weight in octaves:
+        noise = cv2.GaussianBlur(rng.standard_normal((1, n)).astype(np.float32), (0, 0), sigma)[0]
+        profile += weight * noise / max(float(noise.std()), 1e-6)
+    return np.clip(profile, 0.05, None)
 
 
 def draw_silhouette(img: np.ndarray, cam: Camera, layer: Silhouette, sky: Backdrop,
@@ -102,10 +108,10 @@ def sample_backdrop(rng: np.random.Generator, environment: str, overcast: bool,
     layers = []
     if environment == "highway":
         layers.append(Silhouette("hills", rng.uniform(0.03, 0.12), rng.uniform(0.6, 1.5),
-                                 rng.uniform(0.35, 0.6), int(rng.integers(1 << 30))))
+                                 rng.uniform(0.1, 0.3), int(rng.integers(1 << 30))))
         if rng.random() < 0.6:
             layers.append(Silhouette("hills", rng.uniform(0.015, 0.05), rng.uniform(0.8, 2.0),
-                                     rng.uniform(0.1, 0.3), int(rng.integers(1 << 30))))
+                                     rng.uniform(0.0, 0.2), int(rng.integers(1 << 30))))
     else:
         if rng.random() < 0.5:
             layers.append(Silhouette("skyline", rng.uniform(0.03, 0.08), 1.0, rng.uniform(0.4, 0.7),

@@ -51,6 +51,14 @@ class Camera:
             mount_height=self.mount_height * height_scale,
         )
 
+    def scaled(self, factor: float) -> Camera:
+        """The same camera rendering an image ``factor`` times the size (pixel centres kept)."""
+        return replace(
+            self, width=int(round(self.width * factor)), height=int(round(self.height * factor)),
+            focal=self.focal * factor, cx=(self.cx + 0.5) * factor - 0.5,
+            cy=(self.cy + 0.5) * factor - 0.5,
+        )
+
     @cached_property
     def rotation(self) -> np.ndarray:
         """3x3 rotation from vehicle to camera coordinates (roll after pitch)."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lane_sad_core.data.synth.textures import TextureBank
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def sample_fx(rng: np.random.Generator, night: bool, dashcam: bool,
         white_balance=tuple(float(g) for g in wb),
         gamma=float(rng.uniform(0.8, 1.1)) if rng.random() < 0.3 else 1.0,
         contrast=float(rng.uniform(0.9, 1.25)),
-        saturation=float(rng.uniform(0.7, 1.15)),
+        saturation=float(rng.uniform(0.85, 1.25)),
         black=float(rng.uniform(0.0, 0.04)),
         motion_blur=int(rng.choice([1, 1, 1, 3, 5]) if not night else rng.choice([3, 5, 7])),
         blur_sigma=float(rng.choice([0.0, 0.0, 0.6, 0.9])),
@@ -139,8 +138,11 @@ class CameraModel:
         return cls(lens_shading(width, height, False), lens_shading(width, height, True),
                    keep[row:].copy(), add[row:].copy(), row)
 
-    def apply(self, img: np.ndarray, fx: CameraFx, bank: TextureBank, near_row: int) -> np.ndarray:
-        """Run the camera pipeline on a rendered frame (modified in place and returned)."""
+    def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float) -> None:
+        """Hood, colour response, lens shading and blur, at render size (in place).
+
+        ``scale`` is the render size relative to the output, for blur lengths in pixels.
+        """
         if fx.dashcam:
             hood = img[self.hood_row :]
             cv2.multiply(hood, self.hood_keep, dst=hood, scale=1 / 255)
@@ -149,18 +151,21 @@ class CameraModel:
         if fx.gamma != 1.0:
             cv2.LUT(img, gamma_lut(fx.gamma), dst=img)
         cv2.multiply(img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255)
-        if fx.motion_blur > 1:
+        blur = int(round(fx.motion_blur * scale)) | 1
+        if blur > 1:
             near = img[near_row:]
-            cv2.blur(near, (1, fx.motion_blur), dst=near)
-        if fx.blur_sigma > 0:
+            cv2.blur(near, (1, blur), dst=near)
+        if fx.blur_sigma > 0 and scale == 1.0:
             cv2.GaussianBlur(img, (3, 3), fx.blur_sigma, dst=img)
+
+    def sensor(self, img: np.ndarray, fx: CameraFx, noise_tile: np.ndarray) -> None:
+        """Sensor noise and the recorder's clock, at output size (in place)."""
         h, w = img.shape[:2]
         ox, oy = fx.noise_offset
-        noise = bank.sensor[oy : oy + h, ox : ox + w]
+        noise = noise_tile[oy : oy + h, ox : ox + w]
         cv2.addWeighted(img, 1.0, noise, fx.noise, -128.0 * fx.noise, dst=img)
         if fx.dashcam:
             _clock(img, fx.clock)
-        return img
 
 
 def _clock(img: np.ndarray, text: str) -> None:

@@ -10,7 +10,7 @@ The fourth channel carries paint condition, so marking wear is in perspective to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,6 +19,7 @@ from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.layout import RoadLayout
 from lane_sad_core.data.synth.looks import Look
 from lane_sad_core.data.synth.road import RoadShape
+from lane_sad_core.data.synth.shapes import SHIFT, fixed_point
 from lane_sad_core.data.synth.textures import (
     BEV_COLS,
     BEV_RES_X,
@@ -91,7 +92,7 @@ def sample_surface(rng: np.random.Generator, look: Look, layout: RoadLayout, env
         offsets=tuple((int(r), int(c)) for r, c in rng.integers(0, TILE_PAD, size=(3, 2))),
         verge_width=float(rng.uniform(1.5, 5.0)), patches=patches, cracks=tuple(cracks),
         joint_spacing=float(rng.uniform(4.0, 5.0)) if material == "concrete" else 0.0,
-        tracks=float(rng.uniform(0.0, 0.12)),
+        tracks=float(rng.uniform(0.0, 0.07)),
     )
 
 
@@ -125,26 +126,20 @@ def compose_canvas(surface: Surface, layout: RoadLayout, bank: TextureBank) -> t
 
 
 def _details(canvas: np.ndarray, surface: Surface, layout: RoadLayout, bank: TextureBank) -> None:
-    """Patches, cracks, joints and darker lane centres, drawn on the grid."""
+    """Patches and darker lane centres, drawn on the grid (thin lines are drawn in the
+    image by :func:`draw_surface_lines`: a grid cell would make them 10 cm wide)."""
     other = bank.surfaces[surface.material][1 - surface.variant]
     for p in surface.patches:
         r0, r1, c0, c1 = _row(p.z0), _row(p.z1), _col(p.s0), _col(p.s1)
         canvas[r0:r1, c0:c1] = other[r0:r1, c0:c1]
-    crack_color = (30, 30, 32)
-    for crack in surface.cracks:
-        pts = np.stack([crack[:, 0] / BEV_RES_X + BEV_COLS / 2, crack[:, 1] / BEV_RES_Z], 1)
-        cv2.polylines(canvas, [np.round(pts).astype(np.int32)], False, crack_color, 1)
     if surface.tracks > 0:
-        scale = (1 - surface.tracks,) * 3 + (0.0,)
-        for k in range(layout.n_lanes):
-            band = canvas[:, _col(layout.lane_centre(k) - 0.45) : _col(layout.lane_centre(k) + 0.45)]
-            cv2.multiply(band, scale, dst=band)
-
-
-def _half_camera(cam: Camera) -> Camera:
-    """The same camera at half resolution (pixel centres kept aligned)."""
-    return replace(cam, width=(cam.width + 1) // 2, height=(cam.height + 1) // 2,
-                   focal=cam.focal / 2, cx=(cam.cx - 0.5) / 2, cy=(cam.cy - 0.5) / 2)
+        # Oil and rubber darken the middle of each lane, most at its centre line.
+        for half, share in ((0.6, 0.5), (0.35, 0.5)):
+            scale = (1 - surface.tracks * share,) * 3 + (0.0,)
+            for k in range(layout.n_lanes):
+                centre = layout.lane_centre(k)
+                band = canvas[:, _col(centre - half) : _col(centre + half)]
+                cv2.multiply(band, scale, dst=band)
 
 
 def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +175,7 @@ def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
     ends = cam.horizon_rows(np.array([0.0, width - 1.0]))
     row0 = int(np.clip(np.floor(ends.min()), 0, height - 1))
     band_end = int(np.clip(np.ceil(ends.max()) + 1, row0, height))
-    half = _half_camera(cam)
+    half = cam.scaled(0.5)
     map_x, map_y = ground_maps(half, road, row0 // 2)
     offset = row0 - 2 * (row0 // 2)
     bgr, condition = (
@@ -200,3 +195,22 @@ def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
         cv2.copyTo(np.ascontiguousarray(bgr[:band]), mask, img[row0:band_end])
     img[band_end:] = bgr[band:]
     return row0, condition
+
+
+JOINT_RANGE = 70.0  # metres; further joints are thinner than a pixel
+
+
+def draw_surface_lines(img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface,
+                       layout: RoadLayout) -> None:
+    """Cracks (dark) and concrete slab joints (faint) as thin lines, in the image."""
+    cracks = [np.stack(road.points(c[:, 0], c[:, 1]), 1) for c in surface.cracks]
+    joints = []
+    if surface.joint_spacing:
+        s = np.linspace(layout.left_edge, layout.right_edge, 8)
+        for z in np.arange(surface.joint_spacing, JOINT_RANGE, surface.joint_spacing):
+            joints.append(np.stack(road.points(s, np.full_like(s, z)), 1))
+    for lines, color in ((joints, (108, 110, 108)), (cracks, (48, 49, 50))):
+        projected = (cam.project_ground(p[:, 0], p[:, 1]) for p in lines)
+        visible = [fixed_point(uv) for uv, depth in projected if depth.min() > 1.0]
+        if visible:
+            cv2.polylines(img, visible, False, color, 1, cv2.LINE_AA, SHIFT)

@@ -99,7 +99,7 @@ def _edge_style(rng: np.random.Generator, preset: SynthPreset, left: bool,
         return "solid", YELLOW if left else WHITE
     if left and not divided:
         return str(rng.choice(["double", "solid", "solid_dashed"], p=[0.6, 0.3, 0.1])), YELLOW
-    if rng.random() < 0.35:
+    if rng.random() < 0.15:
         return "none", WHITE
     return "solid", YELLOW if (left and rng.random() < 0.3) else WHITE
 
@@ -114,7 +114,7 @@ def _slot_of(j: int, preset: SynthPreset, extra_side: int) -> int:
     """Label slot of boundary j: CULane's four around the ego lane, plus TuSimple's fifth."""
     if -2 <= j <= 1:
         return j + 2
-    if preset.max_labelled > 4 and j == (-3 if extra_side < 0 else 2):
+    if preset.max_labelled > 4 and extra_side and j == (-3 if extra_side < 0 else 2):
         return j + 2
     return -1
 
@@ -126,7 +126,7 @@ def sample_markings(rng: np.random.Generator, preset: SynthPreset, n_lanes: int,
     width = rng.uniform(*preset.marking_width)
     dash = rng.uniform(*preset.dash_length)
     gap = rng.uniform(*preset.dash_gap)
-    extra_side = int(rng.choice([-1, 1])) if rng.random() < 0.25 else 0
+    extra_side = int(rng.choice([-1, 1])) if rng.random() < 0.15 else 0
     markings = []
     for j in range(-ego - 1, n_lanes - ego):
         left_edge, right_edge = j == -ego - 1, j == n_lanes - ego - 1
@@ -162,7 +162,9 @@ def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) 
     lane_width = float(rng.uniform(*preset.lane_width))
     counts = np.asarray(preset.lane_counts, float)
     n_lanes = int(rng.choice(np.arange(2, 2 + len(counts)), p=counts / counts.sum()))
-    ego = int(rng.integers(0, n_lanes))
+    # Cameras mostly drive in inner lanes, where all four CULane slots have a boundary.
+    lane_weights = np.where((np.arange(n_lanes) > 0) & (np.arange(n_lanes) < n_lanes - 1), 5.0, 1.0)
+    ego = int(rng.choice(n_lanes, p=lane_weights / lane_weights.sum()))
     divided = preset.environment == "highway" or rng.random() < 0.5
     centre_line = None
     oncoming = 0
@@ -202,7 +204,7 @@ def _sample_arrows(rng: np.random.Generator, layout: RoadLayout, many: bool) -> 
     for k in lanes:
         if not many and k != layout.ego:
             continue
-        if rng.random() < (0.9 if k == layout.ego else 0.6):
+        if k == layout.ego or rng.random() < 0.6:
             arrows.append(Arrow(
                 kind=str(rng.choice(ARROW_KINDS)), lateral=layout.lane_centre(k),
                 distance=float(rng.uniform(7.0, 30.0)), length=float(rng.uniform(4.5, 6.0)),

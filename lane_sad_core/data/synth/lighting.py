@@ -19,7 +19,8 @@ UNIT = 128  # light layers: 128 means x1.0
 
 @dataclass(frozen=True)
 class Glare:
-    """A bright source in view: position (pixels), radius (pixels), strength 0..1, colour."""
+    """A bright source in view: position and radius as fractions of the image width/height
+    (so it draws at any render size), strength 0..1, colour."""
 
     u: float
     v: float
@@ -89,15 +90,14 @@ def sample_lighting(rng: np.random.Generator, layout: RoadLayout, category: str,
 
 
 def _sample_glare(rng: np.random.Generator, cam: Camera, night: bool) -> list[Glare]:
-    horizon = float(cam.horizon_rows(np.array([cam.cx]))[0])
-    if night:
-        u = cam.cx + rng.uniform(-0.35, 0.1) * cam.width
-        v = horizon + rng.uniform(0.0, 0.12) * cam.height
-        return [Glare(u + dx, v, rng.uniform(0.1, 0.22) * cam.width, rng.uniform(0.7, 1.0), (235, 245, 255))
-                for dx in (0.0, rng.uniform(0.03, 0.06) * cam.width)]
-    u = rng.uniform(0.1, 0.9) * cam.width
-    v = horizon - rng.uniform(0.02, 0.25) * cam.height
-    return [Glare(u, v, rng.uniform(0.2, 0.4) * cam.width, rng.uniform(0.6, 1.0), (215, 240, 255))]
+    horizon = float(cam.horizon_rows(np.array([cam.cx]))[0]) / cam.height
+    if night:  # oncoming headlights, a pair, on the left half
+        u = 0.5 + rng.uniform(-0.35, 0.1)
+        v = horizon + rng.uniform(0.0, 0.12)
+        return [Glare(u + du, v, rng.uniform(0.1, 0.22), rng.uniform(0.7, 1.0), (235, 245, 255))
+                for du in (0.0, rng.uniform(0.03, 0.06))]
+    return [Glare(rng.uniform(0.1, 0.9), horizon - rng.uniform(0.02, 0.25), rng.uniform(0.2, 0.4),
+                  rng.uniform(0.6, 1.0), (215, 240, 255))]
 
 
 def draw_shadows(shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, light: Lighting) -> None:
@@ -206,9 +206,10 @@ def apply_glare(img: np.ndarray, sprite: np.ndarray, glare: tuple[Glare, ...]) -
     for g in glare:
         veil = 0.1 * g.strength
         cv2.convertScaleAbs(img, dst=img, alpha=1 - veil, beta=veil * 120)
-        add_glow(img, sprite, g.u, g.v, g.radius, g.color, 2.2 * g.strength)
-        add_glow(img, sprite, g.u, g.v, g.radius * 0.3, (255, 255, 255), 2.5 * g.strength)
+        u, v, radius = g.u * w, g.v * h, g.radius * w
+        add_glow(img, sprite, u, v, radius, g.color, 2.2 * g.strength)
+        add_glow(img, sprite, u, v, radius * 0.3, (255, 255, 255), 2.5 * g.strength)
         cx, cy = w / 2, h / 2
         for t, size in ((-0.4, 0.15), (-0.8, 0.08), (0.5, 0.05)):
-            add_glow(img, sprite, cx + t * (g.u - cx), cy + t * (g.v - cy), g.radius * size,
+            add_glow(img, sprite, cx + t * (u - cx), cy + t * (v - cy), radius * size,
                      (180, 220, 200), 0.5 * g.strength)

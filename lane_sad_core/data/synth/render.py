@@ -8,11 +8,13 @@ paint, so they lie on the painted lines to within anti-aliasing.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from lane_sad_core.data.synth.backdrop import draw_silhouette, draw_sky
+from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.camera_fx import CameraModel
-from lane_sad_core.data.synth.ground import compose_canvas, render_ground
+from lane_sad_core.data.synth.ground import compose_canvas, draw_surface_lines, render_ground
 from lane_sad_core.data.synth.lighting import (
     add_glow,
     apply_glare,
@@ -73,41 +75,57 @@ class SceneRenderer:
     def __init__(self, preset: SynthPreset, seed: int) -> None:
         self.preset = preset
         self.look = LOOKS[preset.environment]
-        base = preset.camera()
+        self.scale = preset.render_scale
+        base = preset.camera().scaled(self.scale)
         horizon = float(base.horizon_rows(np.array([base.cx]))[0])
-        self.bank = TextureBank.build(self.look, preset.width, preset.height, horizon, seed)
-        self.camera_model = CameraModel.build(preset.width, preset.height)
+        self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed,
+                                      (preset.width, preset.height))
+        self.camera_model = CameraModel.build(base.width, base.height)
         self.headlight = headlight_map(base)
         self.sprite = glow_sprite()
 
     def render(self, scene: Scene) -> np.ndarray:
-        """The frame (BGR uint8, preset size) of ``scene``."""
-        cam, road, layout = scene.camera, scene.road, scene.layout
+        """The frame (BGR uint8, preset size) of ``scene``.
+
+        The scene is drawn at ``render_scale`` of the output size, enlarged, then given
+        sensor noise at full size.
+        """
+        out_w, out_h = scene.camera.width, scene.camera.height
+        img = self._draw(scene, scene.camera.scaled(self.scale))
+        if img.shape[:2] != (out_h, out_w):
+            img = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        self.camera_model.sensor(img, scene.fx, self.bank.sensor)
+        return img
+
+    def _draw(self, scene: Scene, cam: Camera) -> np.ndarray:
+        """Everything before the sensor, through camera ``cam`` (at render size)."""
+        road, layout = scene.road, scene.layout
         img = np.empty((cam.height, cam.width, 3), np.uint8)
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
         row0, condition = render_ground(img, cam, road, canvas, self.bank, scene.texture_offset)
         for layer in scene.backdrop.layers:
             draw_silhouette(img, cam, layer, scene.backdrop, self.bank, scene.texture_offset)
+        draw_surface_lines(img, cam, road, scene.surface, layout)
         paint_road(img, cam, road, layout, row0, condition)
-        self._shadows(img, scene, row0)
-        self._roadside(img, scene)
-        lamps = self._objects(img, scene)
+        self._shadows(img, scene, cam, row0)
+        self._roadside(img, scene, cam)
+        lamps = self._objects(img, scene, cam)
         if scene.light.night:
-            self._night(img, scene, lamps, sky_rows)
+            self._night(img, scene, cam, lamps, sky_rows)
         if scene.light.glare:
             apply_glare(img, self.sprite, scene.light.glare)
-        return self.camera_model.apply(img, scene.fx, self.bank, row0 + (cam.height - row0) // 3)
+        self.camera_model.optics(img, scene.fx, row0 + (cam.height - row0) // 3, self.scale)
+        return img
 
-    def _shadows(self, img: np.ndarray, scene: Scene, row0: int) -> None:
-        cam = scene.camera
+    def _shadows(self, img: np.ndarray, scene: Scene, cam: Camera, row0: int) -> None:
         shade = np.full((cam.height - row0, cam.width), 255, np.uint8)
         draw_shadows(shade, row0, cam, scene.road, scene.light)
         draw_vehicle_shadows(shade, row0, cam, scene.road, scene.traffic)
-        apply_shade(img, row0, shade, 5)
+        apply_shade(img, row0, shade, max(3, int(5 * self.scale) | 1))
 
-    def _roadside(self, img: np.ndarray, scene: Scene) -> None:
-        cam, road, side = scene.camera, scene.road, scene.roadside
+    def _roadside(self, img: np.ndarray, scene: Scene, cam: Camera) -> None:
+        road, side = scene.road, scene.roadside
         for emb in side.embankments:
             draw_embankment(img, cam, road, emb, self.bank, scene.texture_offset)
         for building in sorted(side.buildings, key=lambda b: -b.distance):
@@ -115,13 +133,13 @@ class SceneRenderer:
         for structure in side.structures:
             draw_structure(img, cam, road, structure)
 
-    def _objects(self, img: np.ndarray, scene: Scene) -> list[tuple[float, float, float, str]]:
+    def _objects(self, img: np.ndarray, scene: Scene, cam: Camera) -> list[tuple[float, float, float, str]]:
         """Trees, poles, vehicles and bridges far to near; returns lamps (u, v, px, kind).
 
         Consecutive trees in depth order are drawn together (one textured copy for all
         their crowns), which keeps occlusion right at a fraction of the cost.
         """
-        cam, road, side = scene.camera, scene.road, scene.roadside
+        road, side = scene.road, scene.roadside
         items: list[tuple[float, str, object]] = [(t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)]
         items += [(p.distance, "pole", p) for p in pole_shapes(cam, road, side.poles)]
         items += [(v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)]
@@ -138,7 +156,8 @@ class SceneRenderer:
             if kind == "pole":
                 lamps += [(u, v, px, "street") for u, v, px in draw_pole(img, item)]
             elif kind == "vehicle":
-                lamps += [(u, v, px, "head" if head else "tail") for u, v, px, head in draw_vehicle(img, item)]
+                lamps += [(u, v, px, "head" if head else "tail")
+                          for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)]
             else:
                 draw_overpass(img, cam, road, item)
         self._trees(img, pending, scene.texture_offset)
@@ -146,10 +165,10 @@ class SceneRenderer:
 
     def _trees(self, img: np.ndarray, trees: list, texture_offset: int) -> None:
         if trees:
-            draw_trees(img, trees, self.bank, texture_offset, self.look.foliage)
+            draw_trees(img, trees, self.bank, texture_offset, self.look.foliage, 12 * self.scale)
 
-    def _night(self, img: np.ndarray, scene: Scene, lamps: list, sky_rows: int) -> None:
-        cam, road = scene.camera, scene.road
+    def _night(self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int) -> None:
+        road = scene.road
         pools = [lamp_pool(cam, road, p.lateral + p.arm, p.distance)
                  for p in scene.roadside.poles if p.arm and p.sign is None]
         apply_night(img, self.headlight, scene.light, pools, sky_rows)

@@ -79,7 +79,9 @@ class Marking:
 
 def geometric_samples(z0: float, z1: float, count: int) -> np.ndarray:
     """Distances from z0 to z1, denser near the camera where a metre spans more pixels."""
-    return np.geomspace(max(z0, 0.5), max(z1, z0 + 1e-3), count)
+    lo = np.log(max(z0, 0.5))
+    hi = np.log(max(z1, z0 + 1e-3))
+    return np.exp(lo + (hi - lo) * np.linspace(0.0, 1.0, count))
 
 
 def strip(road: RoadShape, s0: np.ndarray | float, s1: np.ndarray | float, z: np.ndarray) -> np.ndarray:

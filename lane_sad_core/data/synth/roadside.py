@@ -104,26 +104,29 @@ class Roadside:
 
 
 def _tree_row(rng: np.random.Generator, lateral: float, side: int, painted: bool,
-              spacing: tuple[float, float], z_max: float = 110.0) -> list[Tree]:
+              spacing: tuple[float, float], tall: float, z_max: float = 110.0) -> list[Tree]:
     """A row of trees beside the road, every ``spacing`` metres up to ``z_max``.
 
-    All random numbers of the row are drawn as arrays (trees are the most numerous
-    objects, and per-tree draws would dominate the sampling time).
+    ``tall`` is how many crown radii the foliage stacks up (Beijing's poplars and willows
+    form walls several times taller than wide; highway trees are round). All random
+    numbers of the row are drawn as arrays: trees are the most numerous objects.
     """
     gaps = rng.uniform(*spacing, size=int(z_max / spacing[0]) + 1)
-    z = rng.uniform(2.0, 10.0) + np.concatenate([[0.0], np.cumsum(gaps)])
+    z = rng.uniform(4.0, 14.0) + np.concatenate([[0.0], np.cumsum(gaps)])
     z = z[z < z_max]
     n = len(z)
-    crown = rng.uniform(1.8, 3.6, size=n)
+    crown = rng.uniform(1.5, 3.0, size=n)
     trunk_h = rng.uniform(2.0, 3.5, size=n)
     trunk_w = rng.uniform(0.25, 0.45, size=n)
+    stack = crown * rng.uniform(0.5, 1.0, size=n) * tall
     offset = side * rng.uniform(0.0, 1.0, size=n)
-    counts = rng.integers(5, 10, size=n)
+    counts = rng.integers(6, 10, size=n) + np.round(tall * 2).astype(int)
     owner = np.repeat(np.arange(n), counts)
     unit = rng.random((int(counts.sum()), 4))
-    c, h = crown[owner], trunk_h[owner]
-    blobs = np.stack([c * 0.675 * (2 * unit[:, 0] - 1), c * 0.525 * (2 * unit[:, 1] - 1),
-                      h + c * (0.4 + 1.2 * unit[:, 2]), c * (0.45 + 0.35 * unit[:, 3])], 1)
+    c, h, up = crown[owner], trunk_h[owner], unit[:, 2]
+    taper = 1.0 - 0.5 * up * (tall > 1.5)
+    blobs = np.stack([c * 0.7 * (2 * unit[:, 0] - 1) * taper, c * 0.55 * (2 * unit[:, 1] - 1),
+                      h + c * 0.4 + stack[owner] * up, c * (0.4 + 0.35 * unit[:, 3]) * taper], 1)
     parts = np.split(blobs, np.cumsum(counts)[:-1])
     return [Tree(lateral + offset[k], z[k], trunk_h[k], trunk_w[k], crown[k], painted, parts[k])
             for k in range(n)]
@@ -161,11 +164,12 @@ def sample_urban(rng: np.random.Generator, layout: RoadLayout, look: Look) -> Ro
         if rng.random() < 0.4:
             side.structures.append(Structure("fence", edge + sign * 0.3, rng.uniform(0.9, 1.3),
                                              (175, 178, 180)))
-        walk = rng.uniform(2.0, 5.0)
-        if rng.random() < 0.85:
-            side.trees += _tree_row(rng, edge + sign * walk, sign, rng.random() < 0.7, (5.0, 10.0))
-        if rng.random() < 0.55:
-            side.buildings += _buildings(rng, look, edge + sign * rng.uniform(8.0, 20.0), sign)
+        walk = rng.uniform(3.0, 7.0)
+        if rng.random() < 0.75:
+            side.trees += _tree_row(rng, edge + sign * walk, sign, rng.random() < 0.7, (5.0, 10.0),
+                                    tall=rng.uniform(1.5, 4.0))
+        if rng.random() < 0.25:
+            side.buildings += _buildings(rng, look, edge + sign * rng.uniform(12.0, 30.0), sign)
         if rng.random() < 0.7:
             side.poles += _poles(rng, edge + sign * 0.6, sign, rng.uniform(28.0, 40.0),
                                  (150, 80, 20), 0.25)
@@ -187,7 +191,8 @@ def sample_highway(rng: np.random.Generator, layout: RoadLayout, look: Look) -> 
             side.embankments.append(Embankment(edge + sign * rng.uniform(2.0, 8.0),
                                                sign * rng.uniform(10.0, 30.0), rng.uniform(4.0, 14.0)))
         if rng.random() < 0.5:
-            side.trees += _tree_row(rng, edge + sign * rng.uniform(6.0, 20.0), sign, False, (12.0, 40.0))
+            side.trees += _tree_row(rng, edge + sign * rng.uniform(6.0, 20.0), sign, False, (12.0, 40.0),
+                                    tall=rng.uniform(0.5, 1.5))
     if rng.random() < 0.35:
         side.poles += _poles(rng, layout.left_edge - 0.4, -1, rng.uniform(40.0, 60.0), (60, 110, 20), 0.1)
     if rng.random() < 0.15:
@@ -320,8 +325,12 @@ def tree_shapes(cam: Camera, road: RoadShape, trees: list[Tree]) -> list[TreeSha
     x, zz = road.points(lateral[owner, 0] + blobs[:, 0], z[owner, 0] + blobs[:, 1])
     uv, depth = cam.project_ground(x, zz, blobs[:, 2])
     radius = cam.focal * blobs[:, 3] / np.maximum(depth, 0.5)
-    angles = np.linspace(0, 2 * np.pi, 18, endpoint=False)
-    circles = uv[:, None, :] + radius[:, None, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
+    # Leafy outlines: each blob's radius wobbles around the circle with its own phase.
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    phase = blobs[:, 0:1] * 7.0 + blobs[:, 2:3] * 3.0
+    wobble = 1.0 + 0.14 * np.sin(5 * angles + phase) + 0.09 * np.sin(11 * angles + 2 * phase)
+    ring = np.stack([np.cos(angles), np.sin(angles)], 1)
+    circles = uv[:, None, :] + (radius[:, None] * wobble)[..., None] * ring
     circles = circles[depth > 0.5]
     owner = owner[depth > 0.5]
     return [TreeShape(t.distance, trunks[k], paint[k] if t.painted else None, circles[owner == k])
@@ -329,15 +338,16 @@ def tree_shapes(cam: Camera, road: RoadShape, trees: list[Tree]) -> list[TreeSha
 
 
 def draw_trees(img: np.ndarray, trees: list[TreeShape], bank: TextureBank, offset: int,
-               foliage: tuple[float, float, float]) -> None:
-    """Trunks, whitewashed feet and crowns of trees at similar depth, crowns in one copy."""
+               foliage: tuple[float, float, float], small: float) -> None:
+    """Trunks, whitewashed feet and crowns of trees at similar depth, crowns in one copy
+    (flat foliage colour when all crowns are under ``small`` pixels tall)."""
     fill(img, [t.trunk for t in trees], (52, 60, 66))
     fill(img, [t.paint for t in trees if t.paint is not None], (210, 214, 216))
     crowns = [t.crown for t in trees if len(t.crown)]
     if not crowns:
         return
     circles = np.concatenate(crowns)
-    if np.ptp(circles[..., 1]) < 12:
+    if np.ptp(circles[..., 1]) < small:
         fill(img, circles, foliage)
     else:
         masked_copy(img, circles, tile_source(bank.foliage, (offset, 0)))

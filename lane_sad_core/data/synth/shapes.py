@@ -11,12 +11,15 @@ from lane_sad_core.data.synth.camera import Camera
 
 SHIFT = 4  # fixed-point bits of OpenCV's polygon drawing: 1/16 px positions
 _SCALE = float(1 << SHIFT)
-_LIMIT = 2.0**26  # keep fixed-point coordinates far inside int32
 
 
 def fixed_point(uv: np.ndarray) -> np.ndarray:
-    """(N, 2) float pixels to the (N, 1, 2) int32 fixed-point form cv2 drawing takes."""
-    return np.clip(np.round(uv * _SCALE), -_LIMIT, _LIMIT).astype(np.int32).reshape(-1, 1, 2)
+    """(N, 2) float pixels to the (N, 1, 2) int32 fixed-point form cv2 drawing takes.
+
+    No clipping is needed: projection clamps depth at ``NEAR_DEPTH``, so coordinates stay
+    within ~1e6 px, far inside int32 after the 16x fixed-point scale.
+    """
+    return np.rint(uv * _SCALE).astype(np.int32).reshape(-1, 1, 2)
 
 
 def fill(img: np.ndarray, polygons: Sequence[np.ndarray] | np.ndarray, color: Sequence[float] | float,

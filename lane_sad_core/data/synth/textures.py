@@ -76,9 +76,9 @@ def image_grain(rng: np.random.Generator, height: int, width: int, horizon: floa
     A bird's-eye texel covers many pixels near the camera, so near-field texture comes
     from this tile: its amplitude grows with the row's distance below the horizon.
     """
-    noise = fractal_noise(rng, (height, width), [(1, 0.6), (3, 0.5), (9, 0.3)])
+    noise = fractal_noise(rng, (height, width), [(1, 0.3), (3, 0.5), (9, 0.4)])
     ramp = np.clip((np.arange(height, dtype=np.float32) - horizon) / (height - horizon), 0, 1)
-    grain = 128 + 14 * noise * ramp[:, None]
+    grain = 128 + 8 * noise * ramp[:, None]
     return cv2.merge([np.clip(grain, 0, 255).astype(np.uint8)] * 3)
 
 
@@ -123,8 +123,13 @@ class TextureBank:
     hills: np.ndarray
 
     @classmethod
-    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int) -> TextureBank:
-        """Make every tile; deterministic in ``seed``."""
+    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int,
+              output: tuple[int, int]) -> TextureBank:
+        """Make every tile; deterministic in ``seed``.
+
+        Image-space tiles are for a ``width`` x ``height`` rendering with the horizon at row
+        ``horizon``; the sensor-noise tile is for the ``output`` (width, height) frame.
+        """
         rng = np.random.default_rng([seed, 0x7E47])
         shape = (BEV_ROWS + TILE_PAD, BEV_COLS + TILE_PAD)
         surfaces = {
@@ -138,7 +143,7 @@ class TextureBank:
             verge=[surface_tile(rng, b, s, shape) for b, s in look.verge],
             wear=[wear_tile(rng, shape) for _ in range(2)],
             grain=image_grain(rng, height, wide, horizon),
-            sensor=sensor_noise(rng, height + TILE_PAD // 4, wide),
+            sensor=sensor_noise(rng, output[1] + TILE_PAD // 4, output[0] + TILE_PAD),
             foliage=foliage_tile(rng, height, wide, look),
             clouds=cloud_tile(rng, height, wide),
             hills=hill_tile(rng, height, wide, look),

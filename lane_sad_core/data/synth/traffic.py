@@ -83,7 +83,7 @@ def sample_traffic(rng: np.random.Generator, layout: RoadLayout, look: Look, env
         z = rng.uniform(6.0, 14.0) if crowded else rng.uniform(9.0, 40.0)
         if lane == layout.ego:
             z = max(z, rng.uniform(8.0, 12.0) if crowded else 14.0)
-        while z < 160.0:
+        while z < (90.0 if crowded else 160.0):
             if rng.random() < rate:
                 kind = _kind(rng, environment)
                 w, h, length, _, _ = KINDS[kind]
@@ -173,22 +173,65 @@ def _lamps(v: Vehicle) -> tuple[list[tuple[float, float]], tuple[float, float], 
     """Lamp columns, lamp rows and lamp colour on the near face."""
     if v.kind in ("car", "suv", "van"):
         if v.oncoming:
-            return [(0.04, 0.24), (0.76, 0.96)], (0.42, 0.52), (210, 225, 230)
-        return [(0.02, 0.2), (0.8, 0.98)], (0.5, 0.62), RED_LIGHT_ON if v.lights else RED_LIGHT
+            return [(0.04, 0.24), (0.76, 0.96)], (0.38, 0.48), (210, 225, 230)
+        return [(0.02, 0.2), (0.8, 0.98)], (0.4, 0.52), RED_LIGHT_ON if v.lights else RED_LIGHT
     rows = (0.09, 0.16) if v.kind == "truck" else (0.12, 0.3)
     return [(0.04, 0.12), (0.88, 0.96)], rows, RED_LIGHT_ON if v.lights else RED_LIGHT
 
 
-def _details(img: np.ndarray, face: np.ndarray, v: Vehicle) -> None:
-    """Windows, bumper, plate, door seam and grille on the face we see."""
+# Cars and SUVs: lower body up to the window sill, then a cabin narrowing to the roof.
+SILL = {"car": 0.55, "suv": 0.52}
+GLASS_LIT = (96, 90, 86)  # upper glass reflecting the sky
+
+
+def _cabin(face: np.ndarray, sill: float, inset: float) -> np.ndarray:
+    """The cabin of a car face: a trapezoid from the sill to the roof, ``inset`` at the top."""
+    return face_point(face, np.array([0.03, 0.97, 1 - inset, inset]), np.array([sill, sill, 1.0, 1.0]))
+
+
+def _car_face(img: np.ndarray, face: np.ndarray, v: Vehicle, body: tuple[float, float, float]) -> None:
+    """Body, cabin, rear/front screen with a sky reflection, bumper and plate."""
+    sill = SILL[v.kind]
+    fill(img, [face_rect(face, 0.0, 1.0, 0.0, sill)], body)
+    fill(img, [_cabin(face, sill, 0.14)], shade(body, 0.95))
+    top = 0.93
+    glass = face_point(face, np.array([0.09, 0.91, 0.83, 0.17]), np.array([sill + 0.03] * 2 + [top] * 2))
+    fill(img, [glass], GLASS)
+    lit = face_point(face, np.array([0.14, 0.86, 0.83, 0.17]), np.array([0.82, 0.82, top, top]))
+    fill(img, [lit], GLASS_LIT)
+    fill(img, [face_rect(face, 0.0, 1.0, 0.0, 0.17)], shade(body, 0.55))
+    if v.oncoming:
+        fill(img, [face_rect(face, 0.34, 0.66, 0.25, 0.4)], shade(body, 0.35))
+    fill(img, [face_rect(face, 0.4, 0.6, 0.2, 0.31)], (200, 120, 40))
+
+
+def _car_side(img: np.ndarray, face: np.ndarray, v: Vehicle, right_side: bool) -> None:
+    """Side of a car: body, a cabin over the middle, side windows.
+
+    Along the side, t runs from the near end (0) to the far end (1); on a left face the
+    bilinear coordinate a runs the other way.
+    """
+    sill = SILL[v.kind]
+    body = shade(v.color, 0.62)
+    fill(img, [face_rect(face, 0.0, 1.0, 0.0, sill)], body)
+
+    def along(t: list[float]) -> np.ndarray:
+        t_arr = np.asarray(t)
+        return t_arr if right_side else 1.0 - t_arr
+
+    cabin = face_point(face, along([0.12, 0.78, 0.62, 0.22]), np.array([sill, sill, 0.97, 0.97]))
+    fill(img, [cabin], shade(body, 0.95))
+    windows = face_point(face, along([0.17, 0.74, 0.6, 0.25]), np.array([sill + 0.05] * 2 + [0.9] * 2))
+    fill(img, [windows], GLASS)
+
+
+def _box_details(img: np.ndarray, face: np.ndarray, v: Vehicle) -> None:
+    """Vans, trucks and buses: windows, bumper, door seam."""
     body = v.color
-    if v.kind in ("car", "suv", "van"):
-        sill = {"car": 0.56, "suv": 0.55, "van": 0.5}[v.kind]
+    if v.kind == "van":
         fill(img, [face_rect(face, 0.0, 1.0, 0.0, 0.2)], shade(body, 0.55))
-        glass = face_point(face, np.array([0.1, 0.9, 0.83, 0.17]), np.array([sill, sill, 0.92, 0.92]))
+        glass = face_point(face, np.array([0.1, 0.9, 0.86, 0.14]), np.array([0.5, 0.5, 0.92, 0.92]))
         fill(img, [glass], GLASS)
-        if v.oncoming:
-            fill(img, [face_rect(face, 0.34, 0.66, 0.28, 0.44)], shade(body, 0.35))
         fill(img, [face_rect(face, 0.4, 0.6, 0.22, 0.32)], (200, 120, 40))
     elif v.kind == "truck":
         fill(img, [face_rect(face, 0.0, 1.0, 0.0, 0.24), face_rect(face, 0.495, 0.505, 0.26, 0.98)],
@@ -207,19 +250,28 @@ def draw_vehicle(img: np.ndarray, shape: VehicleShape, small: float = 14.0) -> l
     v, faces = shape.vehicle, shape.faces
     near = faces["near"]
     size = float(np.linalg.norm(near[1] - near[0]))
-    if size >= small:
+    car = v.kind in SILL
+    detailed = size >= small
+    if detailed:
         fill(img, shape.tyres, TYRE, disjoint=True)
         if shape.side is not None:
-            fill(img, [faces[shape.side]], shade(v.color, 0.62))
-            if v.kind != "truck":
-                a0, a1 = (0.15, 0.95) if shape.side == "right" else (0.05, 0.85)
-                fill(img, [face_rect(faces[shape.side], a0, a1, 0.6, 0.9)], GLASS)
-        if shape.roof:
+            side = faces[shape.side]
+            if car:
+                _car_side(img, side, v, shape.side == "right")
+            else:
+                fill(img, [side], shade(v.color, 0.62))
+                if v.kind != "truck":
+                    a0, a1 = (0.15, 0.95) if shape.side == "right" else (0.05, 0.85)
+                    fill(img, [face_rect(side, a0, a1, 0.6, 0.9)], GLASS)
+        if shape.roof and not car:
             fill(img, [faces["top"]], shade(v.color, 1.08))
-    fill(img, [near], shade(v.color, 0.86))
-    if size >= small:
-        fill(img, [face_rect(near, 0.0, 1.0, 0.97, 1.0)], shade(v.color, 1.1))
-        _details(img, near, v)
+    if car and detailed:
+        _car_face(img, near, v, shade(v.color, 0.86))
+    else:
+        fill(img, [near], shade(v.color, 0.86))
+        if detailed:
+            fill(img, [face_rect(near, 0.0, 1.0, 0.97, 1.0)], shade(v.color, 1.1))
+            _box_details(img, near, v)
     columns, rows, color = _lamps(v)
     fill(img, [face_rect(near, a0, a1, *rows) for a0, a1 in columns], color, disjoint=True)
     centres = face_point(near, np.array([sum(c) / 2 for c in columns]), np.full(len(columns), sum(rows) / 2))
