@@ -142,3 +142,73 @@ def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[int]) -> li
         xs = np.interp(ys, pts[:, 1], pts[:, 0], left=np.nan, right=np.nan)
         rows.append([TUSIMPLE_ABSENT if np.isnan(x) else float(round(x)) for x in xs])
     return rows
+
+
+@dataclass
+class CulaneListEntry:
+    """One line of a CULane list file (``list/train_gt.txt``, ``list/test.txt``, ...).
+
+    Attributes:
+        image: image path relative to the dataset root (the leading ``/`` of the official
+            lists removed).
+        mask: segmentation mask path relative to the root, or None.
+        exist: per-slot existence flags (0/1), or None when the list has none.
+    """
+
+    image: str
+    mask: str | None = None
+    exist: tuple[int, ...] | None = None
+
+    def to_line(self) -> str:
+        """The entry in the official layout (paths with a leading ``/``)."""
+        fields = ["/" + self.image.lstrip("/")]
+        if self.mask is not None:
+            fields.append("/" + self.mask.lstrip("/"))
+        if self.exist is not None:
+            fields.extend(str(int(e)) for e in self.exist)
+        return " ".join(fields)
+
+
+def _parse_culane_list_line(path: Path, number: int, line: str) -> CulaneListEntry:
+    fields = line.split()
+    image = fields[0].lstrip("/")
+    if len(fields) == 1:
+        return CulaneListEntry(image)
+    mask = fields[1].lstrip("/")
+    if mask in ("0", "1"):
+        raise LabelError(f"{path}:{number}: existence flags without a mask path")
+    flags = fields[2:]
+    if not flags:
+        return CulaneListEntry(image, mask)
+    if any(f not in ("0", "1") for f in flags):
+        raise LabelError(f"{path}:{number}: existence flags must be 0 or 1, got {' '.join(flags)}")
+    return CulaneListEntry(image, mask, tuple(int(f) for f in flags))
+
+
+def read_culane_list(path: str | Path) -> list[CulaneListEntry]:
+    """Read a CULane list file: image paths, optionally mask paths and existence flags.
+
+    Every entry must have the same number of fields, so a truncated line is caught here
+    and not as a shape error deep inside a data loader.
+    """
+    path = Path(path)
+    entries: list[CulaneListEntry] = []
+    width = None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        entry = _parse_culane_list_line(path, number, line)
+        fields = len(line.split())
+        if width is None:
+            width = fields
+        elif fields != width:
+            raise LabelError(f"{path}:{number}: {fields} fields, earlier lines have {width}")
+        entries.append(entry)
+    return entries
+
+
+def write_culane_list(path: str | Path, entries: Sequence[CulaneListEntry]) -> None:
+    """Write a CULane list file, creating parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(e.to_line() + "\n" for e in entries))

@@ -1,0 +1,83 @@
+"""Synthetic frames per second on one core, per format, including JPEG/PNG encoding.
+
+Runs ``FrameWriter.write`` (render + labels + encoding + file writes) in this process,
+pinned to one CPU with OpenCV single-threaded, over a few batches, and reports medians.
+CPU time (``process_time``) is reported beside wall time because the machine may be
+shared: CPU time is what one core can do, wall time what this run got.
+
+    python bench/bench_synth.py --out bench/results [--frames 120] [--batches 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lane_sad_core.data.synth.writer import FrameWriter, SynthSettings  # noqa: E402
+
+TARGET_FPS = 50.0
+
+
+def measure(fmt: str, frames: int, batches: int) -> dict[str, float]:
+    """Median per-frame wall and CPU milliseconds of one format, and the build time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = SynthSettings(fmt, frames * batches, seed=0)
+        start = time.perf_counter()
+        writer = FrameWriter(Path(tmp), settings)
+        build = time.perf_counter() - start
+        writer.write(0)  # warm-up
+        wall, cpu = [], []
+        for b in range(batches):
+            w0, c0 = time.perf_counter(), time.process_time()
+            for i in range(b * frames, (b + 1) * frames):
+                writer.write(i)
+            wall.append((time.perf_counter() - w0) / frames * 1000)
+            cpu.append((time.process_time() - c0) / frames * 1000)
+    return {"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu), "build_s": build}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--frames", type=int, default=120, help="frames per batch")
+    parser.add_argument("--batches", type=int, default=3)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+    rows = []
+    for fmt, size in (("culane", "1640x590"), ("tusimple", "1280x720")):
+        r = measure(fmt, args.frames, args.batches)
+        rows.append((fmt, size, r))
+    lines = [
+        "# Synthetic frame generation speed (one core)",
+        "",
+        f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG (+ CULane "
+        f"mask PNG) + file writes; OpenCV single-threaded, process pinned to one CPU. "
+        f"Target: {TARGET_FPS:.0f} frames/s.",
+        "",
+        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target | texture build (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fmt, size, r in rows:
+        fps_cpu, fps_wall = 1000 / r["cpu_ms"], 1000 / r["wall_ms"]
+        lines.append(f"| {fmt} | {size} | {fps_cpu:.1f} | {fps_wall:.1f} | {r['cpu_ms']:.1f} | "
+                     f"{fps_cpu / TARGET_FPS:.2f}x | {r['build_s']:.2f} |")
+    table = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "synth.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

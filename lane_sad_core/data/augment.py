@@ -1,0 +1,140 @@
+"""Training augmentations applied identically to an image and its lane target.
+
+Everything happens at network resolution on the uint8 BGR image (after
+:func:`~lane_sad_core.data.preprocess.resize_for_network`) and its slot map, so geometry
+is warped once and the segmentation target stays aligned to the pixel.
+
+The paper does not spell out ENet-SAD's augmentation; these defaults are the usual mild
+set for lane segmentation (small shifts, scales and rotations, photometric jitter, noise,
+blur). Horizontal flips are off by default: traffic sides differ between datasets and a
+flip must also swap slots (see :func:`flip_target`).
+
+Reproducibility: each sample's parameters come from a generator seeded with
+``(seed, epoch, index)``, so a resumed run replays exactly the same augmentations no matter
+how samples are spread over loader workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+IGNORE_INDEX = 255
+
+
+@dataclass
+class AugmentConfig:
+    """What to randomise and by how much (0 disables an augmentation).
+
+    Attributes:
+        hflip_prob: probability of a left-right mirror (slots are swapped with it).
+        max_shift: largest translation, as a fraction of width (x) and height (y).
+        scale_range: (min, max) zoom about the image centre.
+        max_rotation_deg: largest rotation about the image centre, degrees.
+        brightness: largest relative change of brightness (0.2 = x0.8 .. x1.2).
+        contrast: largest relative change of contrast about the mean grey.
+        saturation: largest relative change of saturation.
+        color: largest relative per-channel gain change (white balance jitter).
+        noise_prob: probability of additive Gaussian noise.
+        noise_std: largest noise standard deviation, in 0..255 grey levels.
+        blur_prob: probability of a Gaussian blur.
+        blur_sigma: (min, max) blur sigma in pixels.
+        seed: base seed; the generator of a sample is seeded with (seed, epoch, index).
+    """
+
+    hflip_prob: float = 0.0
+    max_shift: float = 0.04
+    scale_range: tuple[float, float] = (0.95, 1.05)
+    max_rotation_deg: float = 2.0
+    brightness: float = 0.25
+    contrast: float = 0.25
+    saturation: float = 0.25
+    color: float = 0.05
+    noise_prob: float = 0.3
+    noise_std: float = 6.0
+    blur_prob: float = 0.2
+    blur_sigma: tuple[float, float] = (0.4, 1.2)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """Plain types only (for run directories and checkpoints)."""
+        d = asdict(self)
+        d["scale_range"], d["blur_sigma"] = list(self.scale_range), list(self.blur_sigma)
+        return d
+
+
+def sample_generator(cfg: AugmentConfig, epoch: int, index: int) -> np.random.Generator:
+    """The generator that decides sample ``index``'s augmentation in ``epoch``."""
+    return np.random.default_rng([cfg.seed, epoch, index])
+
+
+def flip_target(seg: np.ndarray, exist: np.ndarray, num_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror a slot map and existence vector: slot k becomes num_slots - 1 - k.
+
+    Mirroring puts the ego-left boundary on the right, so its label must become the
+    ego-right slot; values 0 (background) and 255 (ignore) are unchanged.
+    """
+    lut = np.arange(256, dtype=np.uint8)
+    lut[1 : num_slots + 1] = np.arange(num_slots, 0, -1, dtype=np.uint8)
+    return np.ascontiguousarray(lut[seg[:, ::-1]]), exist[::-1].copy()
+
+
+def affine_matrix(cfg: AugmentConfig, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A random 2x3 shift/scale/rotation about the image centre."""
+    angle = rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg)
+    scale = rng.uniform(*cfg.scale_range)
+    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, scale)
+    matrix[0, 2] += rng.uniform(-cfg.max_shift, cfg.max_shift) * width
+    matrix[1, 2] += rng.uniform(-cfg.max_shift, cfg.max_shift) * height
+    return matrix
+
+
+def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Brightness, contrast, saturation, colour gains, noise and blur on a uint8 BGR image."""
+    img = image.astype(np.float32)
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)[..., None]
+    img = grey + (img - grey) * rng.uniform(1 - cfg.saturation, 1 + cfg.saturation)
+    mean = float(grey.mean())
+    img = mean + (img - mean) * rng.uniform(1 - cfg.contrast, 1 + cfg.contrast)
+    gains = rng.uniform(1 - cfg.color, 1 + cfg.color, size=3).astype(np.float32)
+    img *= gains * rng.uniform(1 - cfg.brightness, 1 + cfg.brightness)
+    if rng.random() < cfg.noise_prob:
+        img += rng.normal(0.0, rng.uniform(0, cfg.noise_std), size=img.shape).astype(np.float32)
+    if rng.random() < cfg.blur_prob:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def augment_sample(
+    image: np.ndarray,
+    seg: np.ndarray,
+    exist: np.ndarray,
+    cfg: AugmentConfig,
+    rng: np.random.Generator,
+    num_slots: int,
+    fill: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Augment one network-size sample; returns (image, seg, exist).
+
+    Pixels warped in from outside the image get ``fill`` (BGR) in the image and
+    :data:`IGNORE_INDEX` in the target: their content is unknown, so they must not count
+    as background. The parameters are always drawn in the same order, so a given
+    generator state yields the same result whatever the config's switches.
+    """
+    height, width = seg.shape
+    flip = rng.random() < cfg.hflip_prob
+    matrix = affine_matrix(cfg, rng, width, height)
+    if flip:
+        image = np.ascontiguousarray(image[:, ::-1])
+        seg, exist = flip_target(seg, exist, num_slots)
+    image = cv2.warpAffine(
+        image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
+    )
+    seg = cv2.warpAffine(
+        seg, matrix, (width, height), flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE_INDEX,
+    )
+    return photometric(image, cfg, rng), seg, exist

@@ -1,0 +1,93 @@
+"""A frame's full description, drawn from a random generator for one category.
+
+Sampling and drawing are separate: :func:`sample_scene` decides everything (pure data),
+:mod:`~lane_sad_core.data.synth.render` draws it. Tests can then build or edit scenes
+directly, and the generator is deterministic in the random stream alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lane_sad_core.data.synth.backdrop import Backdrop, sample_backdrop
+from lane_sad_core.data.synth.camera import Camera
+from lane_sad_core.data.synth.camera_fx import CameraFx, sample_fx
+from lane_sad_core.data.synth.ground import Surface, sample_surface
+from lane_sad_core.data.synth.layout import RoadLayout, sample_layout
+from lane_sad_core.data.synth.lighting import Lighting, sample_lighting
+from lane_sad_core.data.synth.looks import LOOKS
+from lane_sad_core.data.synth.presets import SynthPreset
+from lane_sad_core.data.synth.road import RoadShape
+from lane_sad_core.data.synth.roadside import Roadside, sample_highway, sample_urban
+from lane_sad_core.data.synth.textures import TILE_PAD
+from lane_sad_core.data.synth.traffic import Vehicle, sample_traffic
+from lane_sad_core.errors import ConfigError
+
+# CULane's nine test categories, named as its list/test_split files name them.
+CATEGORIES = ("normal", "crowd", "hlight", "shadow", "noline", "arrow", "curve", "cross", "night")
+ALIASES = {"crowded": "crowd", "dazzle": "hlight", "dazzle_light": "hlight", "no_line": "noline",
+           "crossroad": "cross", "curved": "curve"}
+
+
+def canonical_category(name: str) -> str:
+    """CULane's name of a category, accepting common aliases (``crowded``, ``dazzle``)."""
+    key = ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in CATEGORIES:
+        raise ConfigError(f"unknown category '{name}' (known: {', '.join(CATEGORIES)})")
+    return key
+
+
+@dataclass
+class Scene:
+    """Everything needed to draw one frame and write its labels."""
+
+    category: str
+    camera: Camera
+    road: RoadShape
+    layout: RoadLayout
+    surface: Surface
+    traffic: list[Vehicle]
+    roadside: Roadside
+    backdrop: Backdrop
+    light: Lighting
+    fx: CameraFx
+    label_gap_px: float
+    texture_offset: int
+
+
+def sample_camera(rng: np.random.Generator, preset: SynthPreset) -> Camera:
+    """The preset camera shaken by road bumps: small pitch, roll and height changes."""
+    return preset.camera().jittered(
+        pitch=float(np.radians(rng.normal(0.0, preset.pitch_jitter_deg))),
+        roll=float(np.radians(np.clip(rng.normal(0.0, preset.roll_jitter_deg), -2.0, 2.0))),
+        height_scale=float(np.clip(rng.normal(1.0, preset.height_jitter), 0.9, 1.1)),
+    )
+
+
+def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -> Scene:
+    """Draw a complete scene of ``category`` for ``preset``."""
+    category = canonical_category(category)
+    look = LOOKS[preset.environment]
+    camera = sample_camera(rng, preset)
+    layout, road = sample_layout(rng, preset, category)
+    overcast = rng.random() < look.overcast_prob and category != "shadow"
+    light = sample_lighting(rng, layout, category, overcast, camera)
+    sampler = sample_urban if preset.environment == "urban" else sample_highway
+    return Scene(
+        category=category,
+        camera=camera,
+        road=road,
+        layout=layout,
+        surface=sample_surface(rng, look, layout, preset.environment),
+        traffic=sample_traffic(rng, layout, look, preset.environment, category == "crowd", light.night),
+        roadside=sampler(rng, layout, look),
+        backdrop=sample_backdrop(rng, preset.environment, overcast, look.sky_clear, look.sky_overcast,
+                                 preset.width),
+        light=light,
+        fx=sample_fx(rng, light.night, rng.random() < preset.dashcam_prob, preset.jpeg_quality,
+                     (TILE_PAD, TILE_PAD // 4)),
+        label_gap_px=float(rng.uniform(*preset.label_gap_px)),
+        texture_offset=int(rng.integers(0, TILE_PAD)),
+    )

@@ -1,0 +1,97 @@
+"""Scene sampling per category, and that labels lie on the painted lines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lane_sad_core.data.synth.camera_fx import CameraFx
+from lane_sad_core.data.synth.lighting import Lighting
+from lane_sad_core.data.synth.presets import PRESETS
+from lane_sad_core.data.synth.render import SceneRenderer, scene_lanes
+from lane_sad_core.data.synth.roadside import Roadside
+from lane_sad_core.data.synth.scene import CATEGORIES, canonical_category, sample_scene
+from lane_sad_core.errors import ConfigError
+
+N = 24  # scenes per category: enough to see each category's defining trait every time
+
+
+def _scenes(category: str, name: str = "culane") -> list:
+    return [sample_scene(np.random.default_rng([5, i]), PRESETS[name], category) for i in range(N)]
+
+
+def test_aliases_and_unknown_names() -> None:
+    assert canonical_category("Crowded") == "crowd"
+    assert canonical_category("dazzle") == "hlight"
+    assert set(CATEGORIES) == {"normal", "crowd", "hlight", "shadow", "noline", "arrow", "curve",
+                               "cross", "night"}
+    with pytest.raises(ConfigError, match="unknown category 'fog'"):
+        canonical_category("fog")
+
+
+def test_each_category_has_its_trait() -> None:
+    assert all(s.light.night for s in _scenes("night"))
+    assert all(s.light.glare for s in _scenes("hlight"))
+    assert all(len(s.light.shadows) >= 12 for s in _scenes("shadow"))
+    assert all(s.layout.arrows for s in _scenes("arrow"))
+    assert all(abs(s.road.curvature) >= 1 / 450 for s in _scenes("curve"))
+    assert all(abs(s.road.curvature) < 1 / 600 for s in _scenes("normal"))
+    noline = [m for s in _scenes("noline") for m in s.layout.markings]
+    assert all(m.wear >= 0.75 or m.style == "none" for m in noline)
+    crowd = np.mean([len(s.traffic) for s in _scenes("crowd")])
+    assert crowd > 2 * np.mean([len(s.traffic) for s in _scenes("normal")])
+
+
+def test_crossroads_label_no_lane_and_paint_starts_beyond_the_crossing() -> None:
+    for s in _scenes("cross"):
+        assert scene_lanes(s) == []
+        end = s.layout.crossing.distance + s.layout.crossing.stripe_length + s.layout.crossing.width
+        assert all(m.z_start == pytest.approx(end) for m in s.layout.markings)
+
+
+def test_slots_are_the_four_boundaries_around_the_ego_lane() -> None:
+    for s in _scenes("normal"):
+        for lane in scene_lanes(s):
+            marking = next(m for m in s.layout.markings if m.slot == lane.slot)
+            j = round(marking.lateral / s.layout.lane_width - 0.5)
+            assert lane.slot == j + 2
+            assert np.all(np.diff(lane.points[:, 1]) < 0)  # bottom to top
+
+
+def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
+    counts = [len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal")))
+              for i in range(100)]
+    assert max(counts) == 5 and min(counts) >= 2
+    assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
+
+
+@pytest.mark.parametrize("name", ["culane", "tusimple"])
+def test_labels_sit_on_painted_pixels(name: str) -> None:
+    """With solid fresh paint and nothing else in view, every label point is paint."""
+    preset = PRESETS[name]
+    renderer = SceneRenderer(preset, seed=0)
+    renderer.bank.wear = [np.full_like(tile, 255) for tile in renderer.bank.wear]  # no flaking
+    scene = sample_scene(np.random.default_rng(11), preset, "normal")
+    scene.layout.markings = [replace(m, style="solid", wear=0.0, color=(255, 255, 255))
+                             for m in scene.layout.markings]
+    scene.layout.arrows = []
+    scene.traffic = []
+    scene.roadside = Roadside()
+    scene.light = Lighting(False, 1.0, 0.0, (), (), 0.0)
+    scene.surface = replace(scene.surface, tracks=0.0, patches=(), cracks=())
+    scene.fx = CameraFx(1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, "")
+    image = renderer.render(scene).astype(int).sum(axis=2)
+    lanes = scene_lanes(scene)
+    assert len(lanes) >= 2
+    horizon = scene.camera.horizon_rows(np.array([scene.camera.cx]))[0]
+    hits = []
+    for lane in lanes:
+        pts = np.round(lane.points).astype(int)
+        near = ((pts[:, 1] > horizon + 60) & (pts[:, 1] < preset.height)
+                & (pts[:, 0] >= 30) & (pts[:, 0] < preset.width - 30))
+        for u, v in pts[near]:
+            hits.append(image[v, u] > image[v, u - 25] + 60 and image[v, u] > image[v, u + 25] + 60)
+    assert len(hits) > 20
+    assert np.mean(hits) > 0.97
