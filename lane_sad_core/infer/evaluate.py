@@ -79,10 +79,8 @@ def score_frame(report: EvalReport, category: str, pred: Sequence[Lane], gt: Seq
     rows = score_rows(gt, height, h_samples)
     acc, tfp, tfn = tusimple_frame_score(lanes_to_tusimple_row(pred, rows), lanes_to_tusimple_row(gt, rows), rows)
     for key in ("total", category):
-        counts = report.culane[key]
-        counts.tp, counts.fp, counts.fn = counts.tp + tp, counts.fp + fp, counts.fn + fn
-        counts.frames += 1
-        counts.fp_only = key in FP_ONLY
+        c = report.culane[key]
+        report.culane[key] = CulaneCounts(c.tp + tp, c.fp + fp, c.fn + fn, c.frames + 1, key in FP_ONLY)
         report.tusimple[key].add(acc, tfp, tfn)
 
 
