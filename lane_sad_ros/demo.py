@@ -22,7 +22,7 @@ from rclpy.qos import qos_profile_sensor_data
 
 from lane_sad.msg import LaneArray
 from lane_sad_ros.image_conv import bgr_to_image_msg
-from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, TRANSPORT_ENV, node_spec
+from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, node_spec, transport_env
 
 REAL_FRAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
@@ -55,12 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns non-zero when frames went unanswered."""
     args = parse_args(argv)
-    os.environ.update(TRANSPORT_ENV)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     frames = demo_frames(args.real_data, args.frames)
     share = Path(get_package_share_directory(PACKAGE))
+    os.environ.update(transport_env(share / "config", dict(os.environ)))
     exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
-    spec = node_spec(params_file=str(share / "config" / "lane_sad.yaml"))
+    spec = node_spec(params_file=str(share / "config" / "lane_sad.yaml"), config_dir=share / "config")
     node_proc = subprocess.Popen([sys.executable, *spec.command(exe)], env={**os.environ, **spec.env})
     rclpy.init()
     cam = rclpy.create_node("demo_camera")

@@ -15,9 +15,28 @@ PACKAGE = "lane_sad"
 EXECUTABLE = "lane_sad_node"
 NODE_NAME = "lane_sad"
 
-# Fast DDS's default UDP transport drops camera-sized best-effort samples (their many
-# fragments rarely all arrive); shared memory for large data keeps them whole on one host.
-TRANSPORT_ENV = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}
+# Fast DDS's default shared-memory segment (512 KiB) is smaller than one camera frame, so
+# best-effort frames between processes are lost; config/fastdds_shm.xml adds a 32 MiB
+# segment (docs/transport.md, bench/results/transport.md). The glibc tunables keep multi-MB
+# receive buffers mapped instead of paying ~2000 page faults per frame.
+PROFILE_FILE = "fastdds_shm.xml"
+GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
+
+
+def transport_env(config_dir: str | Path, current: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a process that sends or receives camera images on this host.
+
+    Both profile variables are set: Fast DDS 3 (Kilted) reads FASTDDS_*, Fast DDS 2
+    (Humble, Jazzy) FASTRTPS_*. Existing GLIBC_TUNABLES are kept (ours are appended).
+    """
+    profile = str(Path(config_dir) / PROFILE_FILE)
+    tunables = (current or {}).get("GLIBC_TUNABLES", "")
+    return {
+        "FASTDDS_DEFAULT_PROFILES_FILE": profile,
+        "FASTRTPS_DEFAULT_PROFILES_FILE": profile,
+        "GLIBC_TUNABLES": f"{tunables}:{GLIBC_TUNABLES}" if tunables and GLIBC_TUNABLES not in tunables
+        else tunables or GLIBC_TUNABLES,
+    }
 
 
 @dataclass
@@ -27,7 +46,7 @@ class NodeSpec:
     params_file: str
     remappings: list[tuple[str, str]] = field(default_factory=list)
     parameters: dict[str, object] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=lambda: dict(TRANSPORT_ENV))
+    env: dict[str, str] = field(default_factory=dict)
 
     def ros_args(self) -> list[str]:
         """The ``--ros-args`` part of the command line, as ``ros2 launch`` would pass it."""
@@ -51,9 +70,36 @@ def _param_text(value: object) -> str:
 
 def node_spec(
     params_file: str,
+    config_dir: str | Path,
     image_topic: str = "image",
     parameters: dict[str, object] | None = None,
+    current_env: dict[str, str] | None = None,
 ) -> NodeSpec:
-    """The node as the launch file starts it (``image_topic`` remaps the input)."""
-    remaps = [("image", image_topic)] if image_topic != "image" else []
-    return NodeSpec(params_file=params_file, remappings=remaps, parameters=dict(parameters or {}))
+    """The node as the launch file starts it.
+
+    Args:
+        params_file: the parameters YAML.
+        config_dir: the package's config folder (holds the Fast DDS profile).
+        image_topic: remaps the node's ``image`` input (and ``camera_info`` beside it).
+        parameters: ``-p`` overrides.
+        current_env: the environment the node inherits (for GLIBC_TUNABLES).
+    """
+    remaps = []
+    if image_topic != "image":
+        base = image_topic.rsplit("/", 1)[0] if "/" in image_topic else ""
+        remaps = [("image", image_topic), ("camera_info", f"{base}/camera_info" if base else "camera_info")]
+    return NodeSpec(params_file=params_file, remappings=remaps, parameters=dict(parameters or {}),
+                    env=transport_env(config_dir, current_env))
+
+
+def launch_parameters(model: str = "", device: str = "", use_sim_time: str = "false",
+                      debug: str = "false") -> dict[str, object]:
+    """Node parameters from the launch file's string arguments (empty = keep the YAML's)."""
+    params: dict[str, object] = {"use_sim_time": use_sim_time.lower() == "true"}
+    if model:
+        params["checkpoint"] = model
+    if device:
+        params["device"] = device
+    if debug.lower() == "true":
+        params["publish_overlay"] = params["publish_attention"] = True
+    return params

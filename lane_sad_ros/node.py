@@ -4,7 +4,8 @@ Topics (relative, so remapping works):
   in:  ``image`` (sensor_msgs/Image) or ``image/compressed`` (CompressedImage, with
        ``compressed_input``), ``camera_info`` (CameraInfo, for ground projection)
   out: ``lanes`` (lane_sad/LaneArray), ``lanes/overlay`` (Image), ``lanes/attention``
-       (lane_sad/LaneAttention), ``lanes/markers`` (MarkerArray), ``/diagnostics``
+       (lane_sad/LaneAttention) and its overlay alone as ``lanes/attention/overlay`` (Image,
+       for rviz2), ``lanes/markers`` (MarkerArray), ``/diagnostics``
 
 The image callback only stores the newest frame; a worker thread runs the detector of
 lane_sad_core on it, so a slow model skips frames instead of queueing them. Debug outputs
@@ -67,6 +68,7 @@ class LaneDetectorNode(Node):
         self.lanes_pub = self.create_publisher(LaneArray, "lanes", 10)
         self.overlay_pub = self.create_publisher(Image, "lanes/overlay", 2)
         self.attention_pub = self.create_publisher(LaneAttention, "lanes/attention", 2)
+        self.attention_image_pub = self.create_publisher(Image, "lanes/attention/overlay", 2)
         self.markers_pub = self.create_publisher(MarkerArray, "lanes/markers", 2)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         qos = self._input_qos()
@@ -146,12 +148,13 @@ class LaneDetectorNode(Node):
 
     def _detect_and_publish(self, header, image: np.ndarray, arrived: float) -> None:
         p = self.params
-        with_attention = self._wants(p.publish_attention, self.attention_pub)
+        with_attention = (self._wants(p.publish_attention, self.attention_pub)
+                          or self.attention_image_pub.get_subscription_count() > 0)
         det = self.detector.detect(image, with_attention=with_attention)
         ground_frame = ""
         grounds: list[np.ndarray | None] = [None] * len(det.lanes)
         if self.camera_k is not None and p.camera_height > 0:
-            ground_frame = p.ground_frame_id or f"{header.frame_id}_ground"
+            ground_frame = p.ground_frame_id
             grounds = [project_to_ground(lane.points, self.camera_k, p.camera_height, p.camera_pitch)
                        for lane in det.lanes]
         lane_msgs = [lane_to_msg(lane, g) for lane, g in zip(det.lanes, grounds)]
@@ -166,7 +169,9 @@ class LaneDetectorNode(Node):
             self.health.on_attention()
             blended = blend_attention(image, np.mean(list(det.attention.values()), axis=0),
                                       self.detector.preprocess)
-            self.attention_pub.publish(attention_msg(header, blended, det.attention))
+            msg = attention_msg(header, blended, det.attention)
+            self.attention_pub.publish(msg)
+            self.attention_image_pub.publish(msg.overlay)
         if ground_frame:
             marker_header = type(header)(stamp=header.stamp, frame_id=ground_frame)
             self.markers_pub.publish(lane_markers(marker_header, lane_msgs))

@@ -30,7 +30,7 @@ class NodeParams:
     publish_attention: bool = False  # False: only while someone subscribes
     camera_height: float = 0.0  # metres; 0 disables ground projection
     camera_pitch: float = 0.0  # radians, positive looking down
-    ground_frame_id: str = ""  # frame of ground points; empty: "<image frame>_ground"
+    ground_frame_id: str = "lane_sad_ground"  # frame of ground points: the road under the camera
     image_timeout: float = 2.0  # seconds without an image before /diagnostics WARNs
     failure_limit: int = 5  # consecutive processing failures before ERROR
     diagnostics_period: float = 1.0

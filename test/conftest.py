@@ -23,6 +23,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Keep ROS traffic of a test run on this host and apart from other runs."""
     os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 200))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    # The tests' own ROS processes send camera images too: same transport as the node.
+    from lane_sad_ros.launch_spec import transport_env
+
+    os.environ.update(transport_env(REPO / "config", dict(os.environ)))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
