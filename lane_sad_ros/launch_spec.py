@@ -20,22 +20,26 @@ NODE_NAME = "lane_sad"
 # segment (docs/transport.md, bench/results/transport.md). The glibc tunables keep multi-MB
 # receive buffers mapped instead of paying ~2000 page faults per frame.
 PROFILE_FILE = "fastdds_shm.xml"
+FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
 
 
 def transport_env(config_dir: str | Path, current: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a process that sends or receives camera images on this host.
 
-    Both profile variables are set: Fast DDS 3 (Kilted) reads FASTDDS_*, Fast DDS 2
-    (Humble, Jazzy) FASTRTPS_*. Existing GLIBC_TUNABLES are kept (ours are appended).
+    Fast DDS 3 (Kilted and later) reads FASTDDS_DEFAULT_PROFILES_FILE; Fast DDS 2 (Humble,
+    Jazzy, told apart by ROS_DISTRO) reads FASTRTPS_DEFAULT_PROFILES_FILE. Existing
+    GLIBC_TUNABLES are kept, ours appended.
     """
+    current = current or {}
     profile = str(Path(config_dir) / PROFILE_FILE)
-    tunables = (current or {}).get("GLIBC_TUNABLES", "")
+    fast_dds_2 = current.get("ROS_DISTRO", "") in FAST_DDS_2_DISTROS
+    tunables = current.get("GLIBC_TUNABLES", "")
+    if GLIBC_TUNABLES not in tunables:
+        tunables = f"{tunables}:{GLIBC_TUNABLES}" if tunables else GLIBC_TUNABLES
     return {
-        "FASTDDS_DEFAULT_PROFILES_FILE": profile,
-        "FASTRTPS_DEFAULT_PROFILES_FILE": profile,
-        "GLIBC_TUNABLES": f"{tunables}:{GLIBC_TUNABLES}" if tunables and GLIBC_TUNABLES not in tunables
-        else tunables or GLIBC_TUNABLES,
+        "FASTRTPS_DEFAULT_PROFILES_FILE" if fast_dds_2 else "FASTDDS_DEFAULT_PROFILES_FILE": profile,
+        "GLIBC_TUNABLES": tunables,
     }
 
 

@@ -80,3 +80,28 @@ def test_runtime_changes(name: str, value: object, problem: str | None) -> None:
 def test_start_up_validation() -> None:
     assert validate("device", "tpu") == "device must be one of auto, cpu, cuda"
     assert validate("qos_reliability", "reliable") is None
+
+
+def test_transport_env_per_distro_and_tunables() -> None:
+    from lane_sad_ros.launch_spec import GLIBC_TUNABLES, transport_env
+
+    here = transport_env("/cfg", {})
+    assert here == {"FASTDDS_DEFAULT_PROFILES_FILE": "/cfg/fastdds_shm.xml", "GLIBC_TUNABLES": GLIBC_TUNABLES}
+    humble = transport_env("/cfg", {"ROS_DISTRO": "humble", "GLIBC_TUNABLES": "glibc.pthread.rseq=0"})
+    assert humble["FASTRTPS_DEFAULT_PROFILES_FILE"] == "/cfg/fastdds_shm.xml"
+    assert humble["GLIBC_TUNABLES"] == f"glibc.pthread.rseq=0:{GLIBC_TUNABLES}"
+    assert transport_env("/c", {"GLIBC_TUNABLES": GLIBC_TUNABLES})["GLIBC_TUNABLES"] == GLIBC_TUNABLES
+
+
+def test_launch_parameters_from_launch_arguments() -> None:
+    from lane_sad_ros.launch_spec import launch_parameters, node_spec
+
+    assert launch_parameters() == {"use_sim_time": False}
+    p = launch_parameters(model="/m.pt", device="cuda", use_sim_time="true", debug="true")
+    assert p == {"use_sim_time": True, "checkpoint": "/m.pt", "device": "cuda",
+                 "publish_overlay": True, "publish_attention": True}
+    spec = node_spec("/p.yaml", "/cfg", image_topic="/front/image_raw", parameters=p)
+    args = spec.ros_args()
+    assert args[:5] == ["--ros-args", "-r", "__node:=lane_sad", "--params-file", "/p.yaml"]
+    assert "image:=/front/image_raw" in args and "camera_info:=/front/camera_info" in args
+    assert "use_sim_time:=true" in args and "checkpoint:=/m.pt" in args
