@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench train-default clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -18,6 +18,9 @@ demo: setup
 bench: setup
 	@mkdir -p bench/results
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b --out bench/results; done
+
+train-default: setup
+	bash tools/train_default.sh
 
 clean:
 	rm -rf build install log

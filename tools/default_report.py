@@ -1,0 +1,47 @@
+"""Score a checkpoint on the default model's held-out sets and write the Markdown report.
+
+usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD
+Sets: synthetic test split (per category), the real CULane clip never trained on, and the
+real TuSimple frames (never trained on). Numbers come from ``lane-sad eval``'s scorer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SETS = [
+    ("synthetic test (per category)", ["--format", "culane", "--list", "list/test.txt"], ""),
+    ("real CULane, held-out clip 06030822_0756", ["--format", "culane", "--list", "list/real_test.txt"], ""),
+    ("real TuSimple (LSTR sample, 1280x720)", ["--format", "tusimple", "--labels", "test_label.json"], "real_tusimple"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("mix", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    from lane_sad_core.cli.eval import table
+
+    parts = [f"# The shipped default model: {args.checkpoint.name}\n",
+             "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
+             "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows.\n"]
+    for title, extra, sub in SETS:
+        tmp = args.out.with_suffix(".tmp.json")
+        cmd = [sys.executable, "-m", "lane_sad_core", "eval", "--checkpoint", str(args.checkpoint),
+               "--data", str(args.mix / sub), *extra, "--json", str(tmp), "--device", "cpu"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        parts.append(f"## {title}\n\n{table(json.loads(tmp.read_text()))}\n")
+        tmp.unlink()
+    args.out.write_text("\n".join(parts))
+    print(args.out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
