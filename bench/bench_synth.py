@@ -22,7 +22,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lane_sad_core.data.synth.writer import FrameWriter, SynthSettings  # noqa: E402
+from lane_sad_core.data.synth.writer import FrameWriter, SynthSettings
 
 TARGET_FPS = 50.0
 
@@ -61,17 +61,20 @@ def main() -> int:
     lines = [
         "# Synthetic frame generation speed (one core)",
         "",
-        f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG (+ CULane "
-        f"mask PNG) + file writes; OpenCV single-threaded, process pinned to one CPU. "
-        f"Target: {TARGET_FPS:.0f} frames/s.",
+        f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG "
+        f"(+ CULane mask PNG) + file writes; OpenCV single-threaded, process pinned to one "
+        f"CPU. Target: {TARGET_FPS:.0f} frames/s.",
         "",
-        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target | texture build (s) |",
+        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target "
+        "| texture build (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for fmt, size, r in rows:
         fps_cpu, fps_wall = 1000 / r["cpu_ms"], 1000 / r["wall_ms"]
-        lines.append(f"| {fmt} | {size} | {fps_cpu:.1f} | {fps_wall:.1f} | {r['cpu_ms']:.1f} | "
-                     f"{fps_cpu / TARGET_FPS:.2f}x | {r['build_s']:.2f} |")
+        lines.append(
+            f"| {fmt} | {size} | {fps_cpu:.1f} | {fps_wall:.1f} | {r['cpu_ms']:.1f} | "
+            f"{fps_cpu / TARGET_FPS:.2f}x | {r['build_s']:.2f} |"
+        )
     table = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "synth.md").write_text(table)

@@ -13,8 +13,13 @@ from lane_sad_core.data.synth.writer import SynthSettings, generate, write_lists
 
 
 def _tree(out: Path, fmt: str) -> Path:
-    settings = SynthSettings(fmt, 8, seed=2, splits=(1.0, 0.0, 0.0),
-                             categories=(("normal", 1.0), ("curve", 1.0), ("cross", 1.0)))
+    settings = SynthSettings(
+        fmt,
+        8,
+        seed=2,
+        splits=(1.0, 0.0, 0.0),
+        categories=(("normal", 1.0), ("curve", 1.0), ("cross", 1.0)),
+    )
     write_lists(out, settings, list(generate(out, settings)))
     return out
 

@@ -156,7 +156,8 @@ class LaneDataset(Dataset, ABC):
         sx, sy = cfg.width / src_shape[1], cfg.height / (src_shape[0] - top)
         thickness = scaled_thickness(self.line_width, sx, sy)
         mapped = [
-            Lane(source_to_network(lane.points, src_shape, cfg), lane.slot) for lane in self.lanes(i)
+            Lane(source_to_network(lane.points, src_shape, cfg), lane.slot)
+            for lane in self.lanes(i)
         ]
         return rasterize_lanes(mapped, (cfg.height, cfg.width), thickness)
 

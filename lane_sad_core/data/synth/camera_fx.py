@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class CameraFx:
     """Per-frame camera response.
@@ -47,8 +46,13 @@ class CameraFx:
     clock: str
 
 
-def sample_fx(rng: np.random.Generator, night: bool, dashcam: bool,
-              jpeg_quality: tuple[float, float], noise_room: tuple[int, int]) -> CameraFx:
+def sample_fx(
+    rng: np.random.Generator,
+    night: bool,
+    dashcam: bool,
+    jpeg_quality: tuple[float, float],
+    noise_room: tuple[int, int],
+) -> CameraFx:
     """Camera response of a frame; night frames are noisier, blurrier and lifted."""
     wb = rng.normal(1.0, 0.03, size=3)
     return CameraFx(
@@ -135,8 +139,13 @@ class CameraModel:
         keep, add = hood_overlay(width, height)
         rows = np.flatnonzero(keep[..., 0].min(axis=1) < 255)
         row = int(rows[0]) if len(rows) else height
-        return cls(lens_shading(width, height, False), lens_shading(width, height, True),
-                   keep[row:].copy(), add[row:].copy(), row)
+        return cls(
+            lens_shading(width, height, False),
+            lens_shading(width, height, True),
+            keep[row:].copy(),
+            add[row:].copy(),
+            row,
+        )
 
     def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float) -> None:
         """Hood, colour response, lens shading and blur, at render size (in place).
@@ -150,8 +159,10 @@ class CameraModel:
         cv2.transform(img, colour_matrix(fx), dst=img)
         if fx.gamma != 1.0:
             cv2.LUT(img, gamma_lut(fx.gamma), dst=img)
-        cv2.multiply(img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255)
-        blur = int(round(fx.motion_blur * scale)) | 1
+        cv2.multiply(
+            img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255
+        )
+        blur = round(fx.motion_blur * scale) | 1
         if blur > 1:
             near = img[near_row:]
             cv2.blur(near, (1, blur), dst=near)

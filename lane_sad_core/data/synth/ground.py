@@ -70,27 +70,40 @@ class Surface:
     tracks: float
 
 
-def sample_surface(rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str) -> Surface:
+def sample_surface(
+    rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str
+) -> Surface:
     """Pavement material and defects of one frame."""
     materials = list(look.surfaces)
-    weights = np.array([0.45, 0.35, 0.2][: len(materials)] if environment == "highway"
-                       else [0.75, 0.25][: len(materials)])
+    weights = np.array(
+        [0.45, 0.35, 0.2][: len(materials)]
+        if environment == "highway"
+        else [0.75, 0.25][: len(materials)]
+    )
     material = str(rng.choice(materials, p=weights / weights.sum()))
     patches = tuple(
         Patch(s0, s0 + rng.uniform(0.6, 4.0), z0, z0 + rng.uniform(1.0, 12.0))
-        for s0, z0 in zip(rng.uniform(layout.left_edge, layout.right_edge, size=int(rng.integers(0, 6))),
-                          rng.uniform(3.0, 120.0, size=6), strict=False)
+        for s0, z0 in zip(
+            rng.uniform(layout.left_edge, layout.right_edge, size=int(rng.integers(0, 6))),
+            rng.uniform(3.0, 120.0, size=6),
+            strict=False,
+        )
     )
     cracks = []
     for _ in range(int(rng.integers(0, 10))):
-        steps = rng.normal(0, 0.25, size=(int(rng.integers(6, 30)), 2)) + (0.0, 0.35)
+        steps = rng.normal(0, 0.25, size=(int(rng.integers(6, 30)), 2)) + np.array([0.0, 0.35])
         start = (rng.uniform(layout.left_edge, layout.right_edge), rng.uniform(3.0, 80.0))
         cracks.append(start + np.cumsum(steps, axis=0))
     return Surface(
-        material=material, variant=int(rng.integers(2)), terrain=int(rng.integers(len(look.terrain))),
-        verge=int(rng.integers(len(look.verge))), wear=int(rng.integers(2)),
+        material=material,
+        variant=int(rng.integers(2)),
+        terrain=int(rng.integers(len(look.terrain))),
+        verge=int(rng.integers(len(look.verge))),
+        wear=int(rng.integers(2)),
         offsets=tuple((int(r), int(c)) for r, c in rng.integers(0, TILE_PAD, size=(3, 2))),
-        verge_width=float(rng.uniform(1.5, 5.0)), patches=patches, cracks=tuple(cracks),
+        verge_width=float(rng.uniform(1.5, 5.0)),
+        patches=patches,
+        cracks=tuple(cracks),
         joint_spacing=float(rng.uniform(4.0, 5.0)) if material == "concrete" else 0.0,
         tracks=float(rng.uniform(0.0, 0.07)),
     )
@@ -104,14 +117,18 @@ def _row(z: float) -> int:
     return int(np.clip(round(z / BEV_RES_Z), 0, BEV_ROWS))
 
 
-def compose_canvas(surface: Surface, layout: RoadLayout, bank: TextureBank) -> tuple[np.ndarray, np.ndarray]:
+def compose_canvas(
+    surface: Surface, layout: RoadLayout, bank: TextureBank
+) -> tuple[np.ndarray, np.ndarray]:
     """The bird's-eye grid of a frame: (rows, cols, 3) BGR and (rows, cols) paint condition."""
     (sr, sc), (tr, tc), (wr, wc) = surface.offsets
     condition = bank.wear[surface.wear][wr : wr + BEV_ROWS, wc : wc + BEV_COLS]
     canvas = bank.terrain[surface.terrain][tr : tr + BEV_ROWS, tc : tc + BEV_COLS].copy()
     verge = bank.verge[surface.verge]
-    for a, b in ((layout.left_edge - surface.verge_width, layout.left_edge),
-                 (layout.right_edge, layout.right_edge + surface.verge_width)):
+    for a, b in (
+        (layout.left_edge - surface.verge_width, layout.left_edge),
+        (layout.right_edge, layout.right_edge + surface.verge_width),
+    ):
         c0, c1 = _col(a), _col(b)
         canvas[:, c0:c1] = verge[tr : tr + BEV_ROWS, tc + c0 : tc + c1]
     pavement = bank.surfaces[surface.material][surface.variant]
@@ -160,9 +177,14 @@ def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np
     return map_x, map_y
 
 
-def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
-                  canvas: tuple[np.ndarray, np.ndarray], bank: TextureBank,
-                  grain_offset: int) -> tuple[int, np.ndarray]:
+def render_ground(
+    img: np.ndarray,
+    cam: Camera,
+    road: RoadShape,
+    canvas: tuple[np.ndarray, np.ndarray],
+    bank: TextureBank,
+    grain_offset: int,
+) -> tuple[int, np.ndarray]:
     """Lay the grid into the image below the horizon; returns (first row, paint condition).
 
     The grid is resampled at half resolution and enlarged: a grid cell (10 cm) spans
@@ -179,8 +201,11 @@ def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
     map_x, map_y = ground_maps(half, road, row0 // 2)
     offset = row0 - 2 * (row0 // 2)
     bgr, condition = (
-        cv2.resize(cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
-                   (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[offset : offset + height - row0]
+        cv2.resize(
+            cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
+            (width, 2 * map_x.shape[0]),
+            interpolation=cv2.INTER_LINEAR,
+        )[offset : offset + height - row0]
         for layer in canvas
     )
     grain = bank.grain[row0:height, grain_offset : grain_offset + width]
@@ -200,8 +225,9 @@ def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
 JOINT_RANGE = 70.0  # metres; further joints are thinner than a pixel
 
 
-def draw_surface_lines(img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface,
-                       layout: RoadLayout) -> None:
+def draw_surface_lines(
+    img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface, layout: RoadLayout
+) -> None:
     """Cracks (dark) and concrete slab joints (faint) as thin lines, in the image."""
     cracks = [np.stack(road.points(c[:, 0], c[:, 1]), 1) for c in surface.cracks]
     joints = []

@@ -78,8 +78,9 @@ class SceneRenderer:
         self.scale = preset.render_scale
         base = preset.camera().scaled(self.scale)
         horizon = float(base.horizon_rows(np.array([base.cx]))[0])
-        self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed,
-                                      (preset.width, preset.height))
+        self.bank = TextureBank.build(
+            self.look, base.width, base.height, horizon, seed, (preset.width, preset.height)
+        )
         self.camera_model = CameraModel.build(base.width, base.height)
         self.headlight = headlight_map(base)
         self.sprite = glow_sprite()
@@ -133,16 +134,22 @@ class SceneRenderer:
         for structure in side.structures:
             draw_structure(img, cam, road, structure)
 
-    def _objects(self, img: np.ndarray, scene: Scene, cam: Camera) -> list[tuple[float, float, float, str]]:
+    def _objects(
+        self, img: np.ndarray, scene: Scene, cam: Camera
+    ) -> list[tuple[float, float, float, str]]:
         """Trees, poles, vehicles and bridges far to near; returns lamps (u, v, px, kind).
 
         Consecutive trees in depth order are drawn together (one textured copy for all
         their crowns), which keeps occlusion right at a fraction of the cost.
         """
         road, side = scene.road, scene.roadside
-        items: list[tuple[float, str, object]] = [(t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)]
+        items: list[tuple[float, str, object]] = [
+            (t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)
+        ]
         items += [(p.distance, "pole", p) for p in pole_shapes(cam, road, side.poles)]
-        items += [(v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)]
+        items += [
+            (v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)
+        ]
         if side.overpass is not None:
             items.append((side.overpass.distance, "overpass", side.overpass))
         lamps: list[tuple[float, float, float, str]] = []
@@ -156,8 +163,10 @@ class SceneRenderer:
             if kind == "pole":
                 lamps += [(u, v, px, "street") for u, v, px in draw_pole(img, item)]
             elif kind == "vehicle":
-                lamps += [(u, v, px, "head" if head else "tail")
-                          for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)]
+                lamps += [
+                    (u, v, px, "head" if head else "tail")
+                    for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)
+                ]
             else:
                 draw_overpass(img, cam, road, item)
         self._trees(img, pending, scene.texture_offset)
@@ -167,10 +176,15 @@ class SceneRenderer:
         if trees:
             draw_trees(img, trees, self.bank, texture_offset, self.look.foliage, 12 * self.scale)
 
-    def _night(self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int) -> None:
+    def _night(
+        self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int
+    ) -> None:
         road = scene.road
-        pools = [lamp_pool(cam, road, p.lateral + p.arm, p.distance)
-                 for p in scene.roadside.poles if p.arm and p.sign is None]
+        pools = [
+            lamp_pool(cam, road, p.lateral + p.arm, p.distance)
+            for p in scene.roadside.poles
+            if p.arm and p.sign is None
+        ]
         apply_night(img, self.headlight, scene.light, pools, sky_rows)
         colors = {"street": (120, 200, 255), "head": (230, 240, 255), "tail": (60, 60, 255)}
         for u, v, px, kind in lamps:

@@ -24,8 +24,12 @@ BEV_ROWS = 1000
 TILE_PAD = 192  # extra rows/columns so crops can start at random offsets
 
 
-def fractal_noise(rng: np.random.Generator, shape: tuple[int, int],
-                  octaves: Sequence[tuple[float, float]], aspect: float = 1.0) -> np.ndarray:
+def fractal_noise(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    octaves: Sequence[tuple[float, float]],
+    aspect: float = 1.0,
+) -> np.ndarray:
     """Sum of smoothly upsampled random grids: (cell size in px along x, amplitude) each.
 
     ``aspect`` shrinks cells along y (rows), for grids whose rows are longer than columns.
@@ -50,11 +54,13 @@ def _speckle(rng: np.random.Generator, shape: tuple[int, int], density: float) -
     """Sparse bright/dark single-texel specks (aggregate stones in asphalt)."""
     specks = rng.random(shape, dtype=np.float32)
     return np.where(specks < density, 1.0, 0.0).astype(np.float32) - np.where(
-        specks > 1 - density, 1.0, 0.0).astype(np.float32)
+        specks > 1 - density, 1.0, 0.0
+    ).astype(np.float32)
 
 
-def surface_tile(rng: np.random.Generator, base: Sequence[float], spread: Sequence[float],
-                 shape: tuple[int, int]) -> np.ndarray:
+def surface_tile(
+    rng: np.random.Generator, base: Sequence[float], spread: Sequence[float], shape: tuple[int, int]
+) -> np.ndarray:
     """A road surface: blotches of 1-6 m, finer mottling and aggregate specks."""
     aspect = BEV_RES_X / BEV_RES_Z
     noise = fractal_noise(rng, shape, [(60, 0.7), (20, 0.5), (6, 0.35), (2, 0.25)], aspect)
@@ -123,8 +129,9 @@ class TextureBank:
     hills: np.ndarray
 
     @classmethod
-    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int,
-              output: tuple[int, int]) -> TextureBank:
+    def build(
+        cls, look: Look, width: int, height: int, horizon: float, seed: int, output: tuple[int, int]
+    ) -> TextureBank:
         """Make every tile; deterministic in ``seed``.
 
         Image-space tiles are for a ``width`` x ``height`` rendering with the horizon at row

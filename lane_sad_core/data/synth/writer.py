@@ -149,7 +149,7 @@ def tusimple_row(lane: Lane, h_samples: np.ndarray, width: int) -> list[int]:
     v, u = lane.points[::-1, 1], lane.points[::-1, 0]
     xs = np.interp(h_samples, v, u, left=np.nan, right=np.nan)
     valid = np.isfinite(xs) & (xs >= 0) & (xs <= width - 1)
-    return [int(round(x)) if ok else TUSIMPLE_ABSENT for x, ok in zip(xs, valid, strict=True)]
+    return [round(x) if ok else TUSIMPLE_ABSENT for x, ok in zip(xs, valid, strict=True)]
 
 
 def tusimple_h_samples(height: int) -> np.ndarray:
@@ -171,7 +171,12 @@ class FrameWriter:
         rng = np.random.default_rng([self.settings.seed, index])
         category = frame_category(rng, self.settings.categories)
         scene = sample_scene(rng, self.preset, category)
-        return self.renderer.render(scene), scene_lanes(scene), category, frame_split(index, self.settings.splits)
+        return (
+            self.renderer.render(scene),
+            scene_lanes(scene),
+            category,
+            frame_split(index, self.settings.splits),
+        )
 
     def write(self, index: int) -> FrameRecord:
         """Render frame ``index`` and write its image and labels."""
@@ -185,11 +190,20 @@ class FrameWriter:
         lo, hi = self.preset.jpeg_quality
         return int(lo + (hi - lo) * ((index * 0.7548776662) % 1.0))
 
-    def _write_culane(self, index: int, image: np.ndarray, lanes: list[Lane], category: str,
-                      split: str, quality: list[int]) -> FrameRecord:
+    def _write_culane(
+        self,
+        index: int,
+        image: np.ndarray,
+        lanes: list[Lane],
+        category: str,
+        split: str,
+        quality: list[int],
+    ) -> FrameRecord:
         h, w = image.shape[:2]
         rel = f"driver_synth/{index // CLIP_FRAMES:05d}.MP4/{index % CLIP_FRAMES:05d}"
-        rows = [lane for lane in (culane_rows(lane, w, h, 0.05 * w) for lane in lanes) if len(lane) >= 2]
+        rows = [
+            lane for lane in (culane_rows(lane, w, h, 0.05 * w) for lane in lanes) if len(lane) >= 2
+        ]
         exist = tuple(int(any(lane.slot == k for lane in rows)) for k in range(4))
         mask = rasterize_lanes(rows, (h, w), CULANE_MASK_WIDTH)
         image_path = self.out / f"{rel}.jpg"
@@ -199,10 +213,19 @@ class FrameWriter:
         mask_path = self.out / "laneseg_label_w16" / f"{rel}.png"
         mask_path.parent.mkdir(parents=True, exist_ok=True)
         mask_path.write_bytes(cv2.imencode(".png", mask, _PNG_FAST)[1].tobytes())
-        return FrameRecord(index, split, category, f"{rel}.jpg", f"laneseg_label_w16/{rel}.png", exist, None)
+        return FrameRecord(
+            index, split, category, f"{rel}.jpg", f"laneseg_label_w16/{rel}.png", exist, None
+        )
 
-    def _write_tusimple(self, index: int, image: np.ndarray, lanes: list[Lane], category: str,
-                        split: str, quality: list[int]) -> FrameRecord:
+    def _write_tusimple(
+        self,
+        index: int,
+        image: np.ndarray,
+        lanes: list[Lane],
+        category: str,
+        split: str,
+        quality: list[int],
+    ) -> FrameRecord:
         h, w = image.shape[:2]
         rel = f"clips/synth/{index:06d}/20.jpg"
         h_samples = tusimple_h_samples(h)
@@ -239,20 +262,30 @@ def _culane_lists(out: Path, records: Sequence[FrameRecord]) -> None:
         chosen = [r for r in records if r.split == split]
         write_culane_list(out / "list" / f"{split}.txt", [CulaneListEntry(r.image) for r in chosen])
         if split != "test":
-            write_culane_list(out / "list" / f"{split}_gt.txt",
-                              [CulaneListEntry(r.image, r.mask, r.exist) for r in chosen])
+            write_culane_list(
+                out / "list" / f"{split}_gt.txt",
+                [CulaneListEntry(r.image, r.mask, r.exist) for r in chosen],
+            )
     test = [r for r in records if r.split == "test"]
     for k, category in enumerate(CATEGORIES):
-        write_culane_list(out / "list" / "test_split" / f"test{k}_{category}.txt",
-                          [CulaneListEntry(r.image) for r in test if r.category == category])
+        write_culane_list(
+            out / "list" / "test_split" / f"test{k}_{category}.txt",
+            [CulaneListEntry(r.image) for r in test if r.category == category],
+        )
 
 
 def _tusimple_labels(out: Path, settings: SynthSettings, records: Sequence[FrameRecord]) -> None:
     h_samples = [int(y) for y in tusimple_h_samples(settings.preset().height)]
     names = {"train": "label_data_synth.json", "val": "val_label.json", "test": "test_label.json"}
     for split, name in names.items():
-        write_tusimple(out / name, [TusimpleRecord(r.image, h_samples, r.tusimple_lanes or [])
-                                    for r in records if r.split == split])
+        write_tusimple(
+            out / name,
+            [
+                TusimpleRecord(r.image, h_samples, r.tusimple_lanes or [])
+                for r in records
+                if r.split == split
+            ],
+        )
 
 
 _WORKER: FrameWriter | None = None
