@@ -31,13 +31,15 @@ class Silhouette:
 
 @dataclass(frozen=True)
 class Backdrop:
-    """Sky colours (zenith, horizon), cloud cover and far silhouettes, back to front."""
+    """Sky colours (zenith, horizon), cloud cover, far silhouettes (back to front), and the
+    haze distance: the ground fades towards the horizon colour as 1 - exp(-z / haze)."""
 
     zenith: Color
     horizon: Color
     clouds: float
     cloud_offset: int
     layers: tuple[Silhouette, ...]
+    haze: float
 
 
 def draw_sky(img: np.ndarray, cam: Camera, sky: Backdrop, bank: TextureBank) -> int:
@@ -76,8 +78,8 @@ def _profile(rng: np.random.Generator, width: int, roughness: float, kind: str) 
     profile = np.ones(n, np.float32)
     for sigma, weight in octaves:
         noise = cv2.GaussianBlur(rng.standard_normal((1, n)).astype(np.float32), (0, 0), sigma)[0]
-        profile += weight * noise / max(float(noise.std()), 1e-6)
-    return np.clip(profile, 0.05, None)
+        profile += weight * (noise - noise.mean()) / max(float(noise.std()), 1e-6)
+    return np.clip(profile, 0.05, 2.2)
 
 
 def draw_silhouette(
@@ -125,7 +127,7 @@ def sample_backdrop(
         layers.append(
             Silhouette(
                 "hills",
-                rng.uniform(0.03, 0.12),
+                rng.uniform(0.03, 0.09),
                 rng.uniform(0.6, 1.5),
                 rng.uniform(0.1, 0.3),
                 int(rng.integers(1 << 30)),
@@ -162,4 +164,7 @@ def sample_backdrop(
             )
         )
     clouds = rng.uniform(0.0, 0.5) if not overcast else rng.uniform(0.1, 0.3)
-    return Backdrop(zenith, horizon, float(clouds), int(rng.integers(0, 128)), tuple(layers))
+    haze = rng.uniform(250.0, 700.0) if environment == "urban" else rng.uniform(500.0, 1500.0)
+    return Backdrop(
+        zenith, horizon, float(clouds), int(rng.integers(0, 128)), tuple(layers), float(haze)
+    )

@@ -159,8 +159,11 @@ def _details(canvas: np.ndarray, surface: Surface, layout: RoadLayout, bank: Tex
                 cv2.multiply(band, scale, dst=band)
 
 
-def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np.ndarray]:
-    """remap() coordinates into the grid for image rows ``row0``..bottom (roll ignored)."""
+def ground_maps(
+    cam: Camera, road: RoadShape, row0: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """remap() coordinates into the grid for image rows ``row0``..bottom (roll ignored),
+    and each row's distance along the road."""
     rows = np.arange(row0, cam.height, dtype=np.float64)
     z, depth = cam.ground_rows(rows)
     far = ~np.isfinite(z) | (z > FAR_DISTANCE)
@@ -174,7 +177,7 @@ def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np
     map_x = rays[None, :] * gain[:, None] + shift[:, None]
     map_y = np.empty_like(map_x)
     map_y[:] = (z / BEV_RES_Z).astype(np.float32)[:, None]
-    return map_x, map_y
+    return map_x, map_y, z
 
 
 def render_ground(
@@ -184,29 +187,36 @@ def render_ground(
     canvas: tuple[np.ndarray, np.ndarray],
     bank: TextureBank,
     grain_offset: int,
+    haze: tuple[tuple[float, float, float], float],
 ) -> tuple[int, np.ndarray]:
     """Lay the grid into the image below the horizon; returns (first row, paint condition).
 
     The grid is resampled at half resolution and enlarged: a grid cell (10 cm) spans
     several pixels everywhere but at the horizon, so this loses nothing visible, halves
-    the cost, and softens the far rows where the grid would alias. Near-field grain comes
-    from the image-space grain tile. Where roll tilts the horizon, only pixels below it
-    are replaced.
+    the cost, and softens the far rows where the grid would alias. ``haze`` (colour,
+    distance) fades far rows towards the horizon colour, as the air does. Near-field grain
+    comes from the image-space grain tile. Where roll tilts the horizon, only pixels below
+    it are replaced.
     """
     height, width = img.shape[:2]
     ends = cam.horizon_rows(np.array([0.0, width - 1.0]))
     row0 = int(np.clip(np.floor(ends.min()), 0, height - 1))
     band_end = int(np.clip(np.ceil(ends.max()) + 1, row0, height))
     half = cam.scaled(0.5)
-    map_x, map_y = ground_maps(half, road, row0 // 2)
+    map_x, map_y, z = ground_maps(half, road, row0 // 2)
+    small = [
+        cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        for layer in canvas
+    ]
+    color, distance = haze
+    fade = (1.0 - np.exp(-z / distance)).astype(np.float32)[:, None, None]
+    small[0] = (small[0] * (1.0 - fade) + np.asarray(color, np.float32) * fade).astype(np.uint8)
     offset = row0 - 2 * (row0 // 2)
     bgr, condition = (
-        cv2.resize(
-            cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
-            (width, 2 * map_x.shape[0]),
-            interpolation=cv2.INTER_LINEAR,
-        )[offset : offset + height - row0]
-        for layer in canvas
+        cv2.resize(layer, (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[
+            offset : offset + height - row0
+        ]
+        for layer in small
     )
     grain = bank.grain[row0:height, grain_offset : grain_offset + width]
     cv2.addWeighted(bgr, 1.0, grain, 1.0, -128.0, dst=bgr)

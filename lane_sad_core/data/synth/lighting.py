@@ -95,7 +95,7 @@ def sample_lighting(
         glare = _sample_glare(rng, cam, night)
     return Lighting(
         night=night,
-        ambient=float(rng.uniform(0.06, 0.18)),
+        ambient=float(rng.uniform(0.08, 0.22)),
         shadow_depth=float(rng.uniform(0.4, 0.6))
         if not overcast
         else float(rng.uniform(0.2, 0.35)),

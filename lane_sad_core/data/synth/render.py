@@ -104,7 +104,10 @@ class SceneRenderer:
         img = np.empty((cam.height, cam.width, 3), np.uint8)
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
-        row0, condition = render_ground(img, cam, road, canvas, self.bank, scene.texture_offset)
+        haze = (scene.backdrop.horizon, scene.backdrop.haze)
+        row0, condition = render_ground(
+            img, cam, road, canvas, self.bank, scene.texture_offset, haze
+        )
         for layer in scene.backdrop.layers:
             draw_silhouette(img, cam, layer, scene.backdrop, self.bank, scene.texture_offset)
         draw_surface_lines(img, cam, road, scene.surface, layout)
