@@ -115,7 +115,6 @@ def sample_backdrop(
     overcast: bool,
     clear: tuple[Color, Color],
     grey: tuple[Color, Color],
-    width: int,
 ) -> Backdrop:
     """Sky and far layers of a frame."""
     zenith, horizon = grey if overcast else clear

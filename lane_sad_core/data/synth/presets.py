@@ -75,7 +75,7 @@ class SynthPreset:
     lane_counts: tuple[float, ...] = (1.0, 2.0, 2.0, 1.0, 0.0)
     label_gap_px: Range = (15.0, 60.0)
     environment: str = "urban"
-    jpeg_quality: Range = (78.0, 95.0)
+    jpeg_quality: Range = (88.0, 95.0)
     dashcam_prob: float = 0.0
     max_labelled: int = 4
     render_scale: float = 1.0

@@ -133,7 +133,7 @@ def _tree_row(
     trunk_w = rng.uniform(0.25, 0.45, size=n)
     stack = crown * rng.uniform(0.5, 1.0, size=n) * tall
     offset = side * rng.uniform(0.0, 1.0, size=n)
-    counts = rng.integers(6, 10, size=n) + np.round(tall * 2).astype(int)
+    counts = rng.integers(5, 8, size=n) + np.round(tall * 1.5).astype(int)
     owner = np.repeat(np.arange(n), counts)
     unit = rng.random((int(counts.sum()), 4))
     c, h, up = crown[owner], trunk_h[owner], unit[:, 2]

@@ -92,7 +92,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
         ),
         roadside=sampler(rng, layout, look),
         backdrop=sample_backdrop(
-            rng, preset.environment, overcast, look.sky_clear, look.sky_overcast, preset.width
+            rng, preset.environment, overcast, look.sky_clear, look.sky_overcast
         ),
         light=light,
         fx=sample_fx(
