@@ -7,7 +7,7 @@ trees and poles are single objects drawn in depth order with the traffic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -107,6 +107,20 @@ class Roadside:
     buildings: list[Building] = field(default_factory=list)
     embankments: list[Embankment] = field(default_factory=list)
     overpass: Overpass | None = None
+
+    def open_gap(self, z0: float, z1: float) -> None:
+        """Remove everything beside the road between distances z0 and z1 (a cross road)."""
+        kept = []
+        for st in self.structures:
+            kept += [replace(st, z1=min(st.z1, z0))] if st.z0 < z0 else []
+            kept += [replace(st, z0=max(st.z0, z1))] if st.z1 > z1 else []
+        self.structures = kept
+        self.trees = [t for t in self.trees if not z0 - 3.0 < t.distance < z1]
+        self.poles = [p for p in self.poles if not z0 < p.distance < z1]
+        self.buildings = [
+            b for b in self.buildings if b.distance + b.length < z0 or b.distance > z1
+        ]
+        self.embankments = []
 
 
 def _tree_row(

@@ -81,6 +81,12 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
     overcast = rng.random() < look.overcast_prob and category != "shadow"
     light = sample_lighting(rng, layout, category, overcast, camera)
     sampler = sample_urban if preset.environment == "urban" else sample_highway
+    roadside = sampler(rng, layout, look)
+    if layout.crossing is not None:
+        crossing = layout.crossing
+        roadside.open_gap(
+            crossing.distance - 2.0, crossing.distance + crossing.stripe_length + crossing.width
+        )
     return Scene(
         category=category,
         camera=camera,
@@ -90,7 +96,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
         traffic=sample_traffic(
             rng, layout, look, preset.environment, category == "crowd", light.night
         ),
-        roadside=sampler(rng, layout, look),
+        roadside=roadside,
         backdrop=sample_backdrop(
             rng, preset.environment, overcast, look.sky_clear, look.sky_overcast
         ),

@@ -44,6 +44,8 @@ class Vehicle:
         color: body colour (BGR).
         oncoming: True when it drives towards the camera (its front is seen).
         lights: True when its lights are on (night) or braking.
+        crossing: True when it drives across the road (at a crossroad): its long side
+            faces the camera.
     """
 
     kind: str
@@ -55,6 +57,7 @@ class Vehicle:
     color: tuple[float, float, float]
     oncoming: bool
     lights: bool
+    crossing: bool = False
 
 
 def _pick(rng: np.random.Generator, weights: np.ndarray) -> int:
@@ -113,15 +116,50 @@ def sample_traffic(
                 )
                 z += vehicles[-1].length
             z += rng.uniform(4.0, 12.0) if crowded else rng.uniform(12.0, 60.0)
+    if layout.crossing is not None:
+        vehicles += _cross_traffic(rng, layout, look, environment, night)
     return vehicles
+
+
+def _cross_traffic(
+    rng: np.random.Generator, layout: RoadLayout, look: Look, environment: str, night: bool
+) -> list[Vehicle]:
+    """A few vehicles driving across the intersection ahead."""
+    crossing = layout.crossing
+    assert crossing is not None  # only called for crossroads
+    start = crossing.distance + crossing.stripe_length + 2.0
+    out = []
+    for _ in range(int(rng.integers(1, 5))):
+        kind = _kind(rng, environment)
+        w, h, length, _, _ = KINDS[kind]
+        out.append(
+            Vehicle(
+                kind=kind,
+                lateral=float(rng.uniform(layout.left_edge - 25.0, layout.right_edge + 25.0)),
+                distance=float(start + rng.uniform(0.0, max(crossing.width - 6.0, 1.0))),
+                width=rng.uniform(*w),
+                height=rng.uniform(*h),
+                length=rng.uniform(*length),
+                color=_color(rng, look, kind),
+                oncoming=False,
+                lights=night,
+                crossing=True,
+            )
+        )
+    return out
+
+
+def _extent(v: Vehicle) -> tuple[float, float]:
+    """(across, along) the road: crossing vehicles are turned by 90 degrees."""
+    return (v.length, v.width) if v.crossing else (v.width, v.length)
 
 
 def footprints(road: RoadShape, vehicles: list[Vehicle], margin: float) -> np.ndarray:
     """(V, 8, 2) vehicle (x, z) polygons of the ground under each vehicle, grown by ``margin``."""
     lateral = np.array([v.lateral for v in vehicles])
-    half = np.array([v.width / 2 for v in vehicles]) + margin
+    half = np.array([_extent(v)[0] / 2 for v in vehicles]) + margin
     z0 = np.array([v.distance for v in vehicles]) - margin
-    z1 = np.array([v.distance + v.length for v in vehicles]) + margin
+    z1 = np.array([v.distance + _extent(v)[1] for v in vehicles]) + margin
     z = z0[:, None] + (z1 - z0)[:, None] * np.linspace(0.0, 1.0, 4)[None, :]
     return strip(road, lateral - half, lateral + half, z)
 
@@ -153,13 +191,14 @@ def vehicle_shapes(cam: Camera, road: RoadShape, vehicles: list[Vehicle]) -> lis
     if not vehicles:
         return []
     lat = np.array([v.lateral for v in vehicles])
-    half = np.array([v.width / 2 for v in vehicles])
+    half = np.array([_extent(v)[0] / 2 for v in vehicles])
     near = np.array([v.distance for v in vehicles])
-    clearance = np.array([KINDS[v.kind][3] for v in vehicles])
+    # A crossing vehicle's near face is its side, drawn from the ground with its wheels.
+    clearance = np.array([0.0 if v.crossing else KINDS[v.kind][3] for v in vehicles])
     height = np.array([v.height for v in vehicles])
     # Box corners [vehicle, near/far, left/right] and tyre corners [vehicle, tyre, inner/outer].
     s_box = np.stack([lat - half, lat + half], 1)[:, None, :]
-    z_box = np.stack([near, near + np.array([v.length for v in vehicles])], 1)[:, :, None]
+    z_box = np.stack([near, near + np.array([_extent(v)[1] for v in vehicles])], 1)[:, :, None]
     s_tyre = np.stack(
         [lat - half + 0.05, lat - half + 0.31, lat + half - 0.31, lat + half - 0.05], 1
     )
@@ -276,6 +315,25 @@ def _box_details(img: np.ndarray, face: np.ndarray, v: Vehicle) -> None:
         fill(img, [face_rect(face, 0.0, 1.0, 0.0, 0.1)], shade(body, 0.5))
 
 
+def _side_view(img: np.ndarray, face: np.ndarray, v: Vehicle) -> None:
+    """A vehicle seen from the side (crossing): body, cabin or box, windows, two wheels."""
+    body = shade(v.color, 0.8)
+    if v.kind in SILL:
+        sill = SILL[v.kind]
+        fill(img, [face_rect(face, 0.0, 1.0, 0.12, sill)], body)
+        cabin = face_point(face, np.array([0.08, 0.92, 0.72, 0.28]), np.array([sill, sill, 1, 1]))
+        fill(img, [cabin], shade(body, 0.95))
+        low = sill + 0.03
+        glass = face_point(face, np.array([0.14, 0.86, 0.7, 0.3]), np.array([low, low, 0.93, 0.93]))
+        fill(img, [glass], GLASS)
+    else:
+        fill(img, [face_rect(face, 0.0, 1.0, 0.1, 1.0)], body)
+        if v.kind != "truck":
+            fill(img, [face_rect(face, 0.04, 0.96, 0.55, 0.85)], GLASS)
+    wheels = [face_rect(face, a, a + 0.15, 0.0, 0.28) for a in (0.1, 0.75)]
+    fill(img, wheels, TYRE, disjoint=True)
+
+
 def draw_vehicle(
     img: np.ndarray, shape: VehicleShape, small: float = 14.0
 ) -> list[tuple[float, float, float, bool]]:
@@ -287,6 +345,9 @@ def draw_vehicle(
     v, faces = shape.vehicle, shape.faces
     near = faces["near"]
     size = float(np.linalg.norm(near[1] - near[0]))
+    if v.crossing:
+        _side_view(img, near, v)
+        return []
     car = v.kind in SILL
     detailed = size >= small
     if detailed:
