@@ -64,7 +64,7 @@ def sample_fx(
         black=float(rng.uniform(0.0, 0.04)),
         motion_blur=int(rng.choice([1, 1, 1, 3, 5]) if not night else rng.choice([3, 5, 7])),
         blur_sigma=float(rng.choice([0.0, 0.0, 0.6, 0.9])),
-        noise=float(rng.uniform(0.05, 0.25) if not night else rng.uniform(0.3, 0.6)),
+        noise=float(rng.uniform(0.05, 0.2) if not night else rng.uniform(0.2, 0.4)),
         noise_offset=(int(rng.integers(0, noise_room[0])), int(rng.integers(0, noise_room[1]))),
         jpeg_quality=int(rng.uniform(*jpeg_quality)),
         dashcam=dashcam,
@@ -147,10 +147,14 @@ class CameraModel:
             row,
         )
 
-    def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float) -> None:
-        """Hood, colour response, lens shading and blur, at render size (in place).
+    def optics(
+        self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float, noise_tile: np.ndarray
+    ) -> None:
+        """Hood, colour response, lens shading, blur and sensor noise, at render size.
 
         ``scale`` is the render size relative to the output, for blur lengths in pixels.
+        Noise is added before enlarging: the real frames' grain is soft too (CULane's
+        video was compressed and upscaled), and it keeps full-size work to the resize.
         """
         if fx.dashcam:
             hood = img[self.hood_row :]
@@ -168,13 +172,13 @@ class CameraModel:
             cv2.blur(near, (1, blur), dst=near)
         if fx.blur_sigma > 0 and scale == 1.0:
             cv2.GaussianBlur(img, (3, 3), fx.blur_sigma, dst=img)
-
-    def sensor(self, img: np.ndarray, fx: CameraFx, noise_tile: np.ndarray) -> None:
-        """Sensor noise and the recorder's clock, at output size (in place)."""
         h, w = img.shape[:2]
         ox, oy = fx.noise_offset
         noise = noise_tile[oy : oy + h, ox : ox + w]
         cv2.addWeighted(img, 1.0, noise, fx.noise, -128.0 * fx.noise, dst=img)
+
+    def overlay(self, img: np.ndarray, fx: CameraFx) -> None:
+        """The recorder's clock, drawn sharp at output size (in place)."""
         if fx.dashcam:
             _clock(img, fx.clock)
 

@@ -78,9 +78,7 @@ class SceneRenderer:
         self.scale = preset.render_scale
         base = preset.camera().scaled(self.scale)
         horizon = float(base.horizon_rows(np.array([base.cx]))[0])
-        self.bank = TextureBank.build(
-            self.look, base.width, base.height, horizon, seed, (preset.width, preset.height)
-        )
+        self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed)
         self.camera_model = CameraModel.build(base.width, base.height)
         self.headlight = headlight_map(base)
         self.sprite = glow_sprite()
@@ -88,14 +86,14 @@ class SceneRenderer:
     def render(self, scene: Scene) -> np.ndarray:
         """The frame (BGR uint8, preset size) of ``scene``.
 
-        The scene is drawn at ``render_scale`` of the output size, enlarged, then given
-        sensor noise at full size.
+        The scene and the camera response are drawn at ``render_scale`` of the output
+        size, enlarged, then stamped with the recorder's clock.
         """
         out_w, out_h = scene.camera.width, scene.camera.height
         img = self._draw(scene, scene.camera.scaled(self.scale))
         if img.shape[:2] != (out_h, out_w):
             img = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-        self.camera_model.sensor(img, scene.fx, self.bank.sensor)
+        self.camera_model.overlay(img, scene.fx)
         return img
 
     def _draw(self, scene: Scene, cam: Camera) -> np.ndarray:
@@ -119,7 +117,8 @@ class SceneRenderer:
             self._night(img, scene, cam, lamps, sky_rows)
         if scene.light.glare:
             apply_glare(img, self.sprite, scene.light.glare)
-        self.camera_model.optics(img, scene.fx, row0 + (cam.height - row0) // 3, self.scale)
+        near_row = row0 + (cam.height - row0) // 3
+        self.camera_model.optics(img, scene.fx, near_row, self.scale, self.bank.sensor)
         return img
 
     def _shadows(self, img: np.ndarray, scene: Scene, cam: Camera, row0: int) -> None:

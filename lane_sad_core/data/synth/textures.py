@@ -129,13 +129,11 @@ class TextureBank:
     hills: np.ndarray
 
     @classmethod
-    def build(
-        cls, look: Look, width: int, height: int, horizon: float, seed: int, output: tuple[int, int]
-    ) -> TextureBank:
+    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int) -> TextureBank:
         """Make every tile; deterministic in ``seed``.
 
         Image-space tiles are for a ``width`` x ``height`` rendering with the horizon at row
-        ``horizon``; the sensor-noise tile is for the ``output`` (width, height) frame.
+        ``horizon``.
         """
         rng = np.random.default_rng([seed, 0x7E47])
         shape = (BEV_ROWS + TILE_PAD, BEV_COLS + TILE_PAD)
@@ -150,7 +148,7 @@ class TextureBank:
             verge=[surface_tile(rng, b, s, shape) for b, s in look.verge],
             wear=[wear_tile(rng, shape) for _ in range(2)],
             grain=image_grain(rng, height, wide, horizon),
-            sensor=sensor_noise(rng, output[1] + TILE_PAD // 4, output[0] + TILE_PAD),
+            sensor=sensor_noise(rng, height + TILE_PAD // 4, wide),
             foliage=foliage_tile(rng, height, wide, look),
             clouds=cloud_tile(rng, height, wide),
             hills=hill_tile(rng, height, wide, look),
