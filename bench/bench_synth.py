@@ -54,6 +54,7 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for fmt, size in (("culane", "1640x590"), ("tusimple", "1280x720")):
         r = measure(fmt, args.frames, args.batches)
@@ -63,7 +64,8 @@ def main() -> int:
         "",
         f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG "
         f"(+ CULane mask PNG) + file writes; OpenCV single-threaded, process pinned to one "
-        f"CPU. Target: {TARGET_FPS:.0f} frames/s.",
+        f"CPU. Target: {TARGET_FPS:.0f} frames/s. Machine load average at the start: "
+        f"{load:.2f} (work on the other cores slows this one through shared caches).",
         "",
         "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target "
         "| texture build (s) |",
