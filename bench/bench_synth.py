@@ -22,7 +22,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lane_sad_core.data.synth.writer import FrameWriter, SynthSettings  # noqa: E402
+from lane_sad_core.data.synth.writer import FrameWriter, SynthSettings
 
 TARGET_FPS = 50.0
 
@@ -54,6 +54,7 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for fmt, size in (("culane", "1640x590"), ("tusimple", "1280x720")):
         r = measure(fmt, args.frames, args.batches)
@@ -61,17 +62,21 @@ def main() -> int:
     lines = [
         "# Synthetic frame generation speed (one core)",
         "",
-        f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG (+ CULane "
-        f"mask PNG) + file writes; OpenCV single-threaded, process pinned to one CPU. "
-        f"Target: {TARGET_FPS:.0f} frames/s.",
+        f"Median of {args.batches} batches of {args.frames} frames; render + labels + JPEG "
+        f"(+ CULane mask PNG) + file writes; OpenCV single-threaded, process pinned to one "
+        f"CPU. Target: {TARGET_FPS:.0f} frames/s. Machine load average at the start: "
+        f"{load:.2f} (work on the other cores slows this one through shared caches).",
         "",
-        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target | texture build (s) |",
+        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target "
+        "| texture build (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for fmt, size, r in rows:
         fps_cpu, fps_wall = 1000 / r["cpu_ms"], 1000 / r["wall_ms"]
-        lines.append(f"| {fmt} | {size} | {fps_cpu:.1f} | {fps_wall:.1f} | {r['cpu_ms']:.1f} | "
-                     f"{fps_cpu / TARGET_FPS:.2f}x | {r['build_s']:.2f} |")
+        lines.append(
+            f"| {fmt} | {size} | {fps_cpu:.1f} | {fps_wall:.1f} | {r['cpu_ms']:.1f} | "
+            f"{fps_cpu / TARGET_FPS:.2f}x | {r['build_s']:.2f} |"
+        )
     table = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "synth.md").write_text(table)

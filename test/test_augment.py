@@ -13,8 +13,17 @@ from lane_sad_core.data.augment import (
     sample_generator,
 )
 
-OFF = dict(max_shift=0.0, scale_range=(1.0, 1.0), max_rotation_deg=0.0, brightness=0.0,
-           contrast=0.0, saturation=0.0, color=0.0, noise_prob=0.0, blur_prob=0.0)
+OFF = dict(
+    max_shift=0.0,
+    scale_range=(1.0, 1.0),
+    max_rotation_deg=0.0,
+    brightness=0.0,
+    contrast=0.0,
+    saturation=0.0,
+    color=0.0,
+    noise_prob=0.0,
+    blur_prob=0.0,
+)
 
 
 def _sample(h: int = 40, w: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,8 +47,9 @@ def test_flip_target_mirrors_and_swaps_slots() -> None:
 
 def test_everything_off_returns_the_input_unchanged() -> None:
     image, seg, exist = _sample()
-    out_img, out_seg, out_exist = augment_sample(image, seg, exist, AugmentConfig(**OFF),
-                                                 np.random.default_rng(1), 4)
+    out_img, out_seg, out_exist = augment_sample(
+        image, seg, exist, AugmentConfig(**OFF), np.random.default_rng(1), 4
+    )
     assert np.array_equal(out_img, image)
     assert np.array_equal(out_seg, seg)
     assert np.array_equal(out_exist, exist)
@@ -48,7 +58,9 @@ def test_everything_off_returns_the_input_unchanged() -> None:
 def test_flip_moves_image_and_target_together() -> None:
     image, seg, exist = _sample()
     cfg = AugmentConfig(**OFF, hflip_prob=1.0)
-    out_img, out_seg, out_exist = augment_sample(image, seg, exist, cfg, np.random.default_rng(1), 4)
+    out_img, out_seg, out_exist = augment_sample(
+        image, seg, exist, cfg, np.random.default_rng(1), 4
+    )
     assert np.array_equal(out_img, image[:, ::-1])
     assert set(np.unique(out_seg[:, 63 - 12])) == {4}
     assert out_exist.tolist() == [0.0, 1.0, 0.0, 1.0]

@@ -27,5 +27,5 @@ def test_progressive_jpeg_is_read_too(tmp_path: Path) -> None:
 def test_not_an_image_raises_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "x.jpg"
     path.write_bytes(b"not an image")
-    with pytest.raises(FileNotFoundError, match="x.jpg"):
+    with pytest.raises(FileNotFoundError, match=r"x\.jpg"):
         image_size(path)

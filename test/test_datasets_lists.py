@@ -12,8 +12,12 @@ from lane_sad_core.errors import LabelError
 
 def test_round_trip_keeps_paths_masks_and_flags(tmp_path: Path) -> None:
     entries = [
-        CulaneListEntry("driver_1/a.MP4/00000.jpg", "laneseg_label_w16/driver_1/a.MP4/00000.png", (0, 1, 1, 0)),
-        CulaneListEntry("driver_1/a.MP4/00030.jpg", "laneseg_label_w16/driver_1/a.MP4/00030.png", (1, 1, 1, 1)),
+        CulaneListEntry(
+            "driver_1/a.MP4/00000.jpg", "laneseg_label_w16/driver_1/a.MP4/00000.png", (0, 1, 1, 0)
+        ),
+        CulaneListEntry(
+            "driver_1/a.MP4/00030.jpg", "laneseg_label_w16/driver_1/a.MP4/00030.png", (1, 1, 1, 1)
+        ),
     ]
     path = tmp_path / "list" / "train_gt.txt"
     write_culane_list(path, entries)
@@ -35,7 +39,10 @@ def test_image_only_lines_have_no_mask_or_flags(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("/a.jpg /a.png 1 1 2 1\n", r"train_gt\.txt:1: existence flags must be 0 or 1"),
-        ("/a.jpg /a.png 1 1 1 1\n/b.jpg /b.png 1 1\n", r"train_gt\.txt:2: 4 fields, earlier lines have 6"),
+        (
+            "/a.jpg /a.png 1 1 1 1\n/b.jpg /b.png 1 1\n",
+            r"train_gt\.txt:2: 4 fields, earlier lines have 6",
+        ),
         ("/a.jpg 1 1 1 1\n", r"train_gt\.txt:1: existence flags without a mask path"),
     ],
 )

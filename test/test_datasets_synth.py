@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,13 @@ from lane_sad_core.data.synth.writer import SynthSettings, generate, write_lists
 
 
 def _tree(out: Path, fmt: str) -> Path:
-    settings = SynthSettings(fmt, 8, seed=2, splits=(1.0, 0.0, 0.0),
-                             categories=(("normal", 1.0), ("curve", 1.0), ("cross", 1.0)))
+    settings = SynthSettings(
+        fmt,
+        8,
+        seed=2,
+        splits=(1.0, 0.0, 0.0),
+        categories=(("normal", 1.0), ("curve", 1.0), ("cross", 1.0)),
+    )
     write_lists(out, settings, list(generate(out, settings)))
     return out
 
@@ -56,3 +62,14 @@ def test_synthetic_tusimple_through_the_tusimple_dataset(tmp_path: Path) -> None
         if ds.category(i) != "cross":
             assert 2 in slots and 3 in slots
             assert np.isin(np.unique(sample["seg"].numpy()), [0] + [s + 1 for s in slots]).all()
+
+
+def test_absent_masks_fall_back_to_the_lines(culane_root: Path, tmp_path: Path) -> None:
+    """A CULane download without laneseg_label_w16 still trains: targets come from lines."""
+    copy = tmp_path / "copy"
+    shutil.copytree(culane_root, copy, ignore=shutil.ignore_patterns("laneseg_label_w16"))
+    without = CULaneDataset(copy, "list/train_gt.txt")
+    from_lines = CULaneDataset(culane_root, "list/train.txt")
+    for i in range(len(without)):
+        assert torch.equal(without[i]["seg"], from_lines[i]["seg"])
+        assert torch.equal(without[i]["exist"], from_lines[i]["exist"])

@@ -12,8 +12,26 @@ from lane_sad_core.cli import main
 
 def test_writes_a_tree_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ts"
-    code = main(["synth", "--format", "tusimple", "--num", "3", "--out", str(out), "--seed", "5",
-                 "--categories", "night", "curve:3", "--split", "1,0,0", "--focal", "950"])
+    code = main(
+        [
+            "synth",
+            "--format",
+            "tusimple",
+            "--num",
+            "3",
+            "--out",
+            str(out),
+            "--seed",
+            "5",
+            "--categories",
+            "night",
+            "curve:3",
+            "--split",
+            "1,0,0",
+            "--focal",
+            "950",
+        ]
+    )
     assert code == 0
     assert "wrote 3 tusimple frames" in capsys.readouterr().out
     meta = json.loads((out / "meta.json").read_text())
@@ -32,15 +50,18 @@ def test_writes_a_tree_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--num", "0"], "--num and --workers must be at least 1"),
     ],
 )
-def test_bad_options_exit_2_with_a_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          argv: list[str], message: str) -> None:
+def test_bad_options_exit_2_with_a_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     base = ["synth", "--format", "culane", "--num", "2", "--out", str(tmp_path / "o")]
     assert main(base + argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("lane-sad synth: error:") and message in err
 
 
-def test_refuses_to_write_into_a_non_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_to_write_into_a_non_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "keep.txt").write_text("x")
     assert main(["synth", "--format", "culane", "--num", "1", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err

@@ -23,7 +23,9 @@ def test_level_camera_puts_ground_points_at_f_h_over_z_below_centre() -> None:
 
 def test_pitch_moves_the_horizon_and_rows_invert_to_distance() -> None:
     cam = Camera.centred(1280, 720, focal=1000.0, mount_height=1.6, pitch=math.radians(5.0))
-    assert cam.horizon_rows(np.array([640.0]))[0] == pytest.approx(360 - 1000 * math.tan(math.radians(5)))
+    assert cam.horizon_rows(np.array([640.0]))[0] == pytest.approx(
+        360 - 1000 * math.tan(math.radians(5))
+    )
     z = np.array([5.0, 12.0, 60.0])
     rows = cam.project_ground(np.zeros(3), z)[0][:, 1]
     assert cam.ground_rows(rows)[0] == pytest.approx(z)
@@ -60,8 +62,16 @@ def test_offsets_along_the_normal_keep_lanes_parallel_in_curves() -> None:
 
 
 def test_dashes_follow_the_pattern_and_are_clipped_to_the_range() -> None:
-    m = Marking(lateral=1.8, style="dashed", color=(255, 255, 255), width=0.1, wear=0.0,
-                dash=3.0, gap=9.0, phase=2.0)
+    m = Marking(
+        lateral=1.8,
+        style="dashed",
+        color=(255, 255, 255),
+        width=0.1,
+        wear=0.0,
+        dash=3.0,
+        gap=9.0,
+        phase=2.0,
+    )
     spans = dash_intervals(m, 0.0, 40.0)
     # Dashes start at 2 + 12 k and last 3 m; the last one is cut at 40 m.
     assert spans.tolist() == [[2.0, 5.0], [14.0, 17.0], [26.0, 29.0], [38.0, 40.0]]

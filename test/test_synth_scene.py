@@ -25,8 +25,17 @@ def _scenes(category: str, name: str = "culane") -> list:
 def test_aliases_and_unknown_names() -> None:
     assert canonical_category("Crowded") == "crowd"
     assert canonical_category("dazzle") == "hlight"
-    assert set(CATEGORIES) == {"normal", "crowd", "hlight", "shadow", "noline", "arrow", "curve",
-                               "cross", "night"}
+    assert set(CATEGORIES) == {
+        "normal",
+        "crowd",
+        "hlight",
+        "shadow",
+        "noline",
+        "arrow",
+        "curve",
+        "cross",
+        "night",
+    }
     with pytest.raises(ConfigError, match="unknown category 'fog'"):
         canonical_category("fog")
 
@@ -61,8 +70,10 @@ def test_slots_are_the_four_boundaries_around_the_ego_lane() -> None:
 
 
 def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
-    counts = [len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal")))
-              for i in range(100)]
+    counts = [
+        len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal")))
+        for i in range(100)
+    ]
     assert max(counts) == 5 and min(counts) >= 2
     assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
 
@@ -74,14 +85,17 @@ def test_labels_sit_on_painted_pixels(name: str) -> None:
     renderer = SceneRenderer(preset, seed=0)
     renderer.bank.wear = [np.full_like(tile, 255) for tile in renderer.bank.wear]  # no flaking
     scene = sample_scene(np.random.default_rng(11), preset, "normal")
-    scene.layout.markings = [replace(m, style="solid", wear=0.0, color=(255, 255, 255))
-                             for m in scene.layout.markings]
+    scene.layout.markings = [
+        replace(m, style="solid", wear=0.0, color=(255, 255, 255)) for m in scene.layout.markings
+    ]
     scene.layout.arrows = []
     scene.traffic = []
     scene.roadside = Roadside()
     scene.light = Lighting(False, 1.0, 0.0, (), (), 0.0)
     scene.surface = replace(scene.surface, tracks=0.0, patches=(), cracks=())
-    scene.fx = CameraFx(1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, "")
+    scene.fx = CameraFx(
+        1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, ""
+    )
     image = renderer.render(scene).astype(int).sum(axis=2)
     lanes = scene_lanes(scene)
     assert len(lanes) >= 2
@@ -89,8 +103,12 @@ def test_labels_sit_on_painted_pixels(name: str) -> None:
     hits = []
     for lane in lanes:
         pts = np.round(lane.points).astype(int)
-        near = ((pts[:, 1] > horizon + 60) & (pts[:, 1] < preset.height)
-                & (pts[:, 0] >= 30) & (pts[:, 0] < preset.width - 30))
+        near = (
+            (pts[:, 1] > horizon + 60)
+            & (pts[:, 1] < preset.height)
+            & (pts[:, 0] >= 30)
+            & (pts[:, 0] < preset.width - 30)
+        )
         for u, v in pts[near]:
             hits.append(image[v, u] > image[v, u - 25] + 60 and image[v, u] > image[v, u + 25] + 60)
     assert len(hits) > 20

@@ -10,7 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from lane_sad_core.data.formats import TUSIMPLE_ABSENT, read_culane_lines, read_culane_list, read_tusimple
+from lane_sad_core.data.formats import (
+    TUSIMPLE_ABSENT,
+    read_culane_lines,
+    read_culane_list,
+    read_tusimple,
+)
 from lane_sad_core.data.synth.scene import CATEGORIES
 from lane_sad_core.data.synth.writer import (
     SynthSettings,
@@ -30,18 +35,27 @@ def _build(out: Path, settings: SynthSettings, workers: int = 1) -> Path:
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def culane_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("culane"), SynthSettings("culane", NUM, seed=7, splits=(0.5, 0.2, 0.3)))
+    return _build(
+        tmp_path_factory.mktemp("culane"),
+        SynthSettings("culane", NUM, seed=7, splits=(0.5, 0.2, 0.3)),
+    )
 
 
 @pytest.fixture(scope="module")
 def tusimple_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory.mktemp("tusimple"), SynthSettings("tusimple", NUM, seed=7, splits=(0.5, 0.2, 0.3)))
+    return _build(
+        tmp_path_factory.mktemp("tusimple"),
+        SynthSettings("tusimple", NUM, seed=7, splits=(0.5, 0.2, 0.3)),
+    )
 
 
 def test_culane_layout_and_lists(culane_tree: Path) -> None:
@@ -67,7 +81,9 @@ def test_culane_flags_lines_and_masks_agree(culane_tree: Path) -> None:
         image = cv2.imread(str(culane_tree / entry.image))
         mask = cv2.imread(str(culane_tree / entry.mask), cv2.IMREAD_UNCHANGED)
         lanes = read_culane_lines((culane_tree / entry.image).with_suffix(".lines.txt"))
-        assert image.shape == (590, 1640, 3) and mask.shape == (590, 1640) and mask.dtype == np.uint8
+        assert (
+            image.shape == (590, 1640, 3) and mask.shape == (590, 1640) and mask.dtype == np.uint8
+        )
         assert sum(entry.exist) == len(lanes)
         present = sorted(int(v) for v in np.unique(mask) if v)
         assert present == [k + 1 for k, e in enumerate(entry.exist) if e]
@@ -76,7 +92,7 @@ def test_culane_flags_lines_and_masks_agree(culane_tree: Path) -> None:
             ys = lane.points[:, 1]
             assert ys[0] <= 590 and np.all(np.diff(ys) == -10)  # CULane rows: bottom up, step 10
             inside = [(x, y) for x, y in lane.points if 0 <= x < 1640 and y < 590]
-            assert all(mask[int(y), int(round(x))] == slot + 1 for x, y in inside[::3])
+            assert all(mask[int(y), round(x)] == slot + 1 for x, y in inside[::3])
 
 
 def test_crossroad_frames_have_no_lanes(culane_tree: Path) -> None:
@@ -87,8 +103,11 @@ def test_crossroad_frames_have_no_lanes(culane_tree: Path) -> None:
 
 
 def test_tusimple_labels(tusimple_tree: Path) -> None:
-    records = [r for name in ("label_data_synth.json", "val_label.json", "test_label.json")
-               for r in read_tusimple(tusimple_tree / name)]
+    records = [
+        r
+        for name in ("label_data_synth.json", "val_label.json", "test_label.json")
+        for r in read_tusimple(tusimple_tree / name)
+    ]
     assert len(records) == NUM
     for rec in records:
         assert rec.h_samples == list(range(160, 711, 10))

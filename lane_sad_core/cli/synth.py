@@ -27,18 +27,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (dataset root)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument(
-        "--categories", nargs="+", metavar="NAME[:WEIGHT]",
+        "--categories",
+        nargs="+",
+        metavar="NAME[:WEIGHT]",
         help="categories to draw from, with optional weights (default: all nine equally): "
         "normal crowd hlight shadow noline arrow curve cross night (aliases: crowded, dazzle)",
     )
     parser.add_argument("--workers", type=int, default=1, help="processes (output is identical)")
-    parser.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
-                        help="split fractions (default 0.8,0.1,0.1)")
+    parser.add_argument(
+        "--split",
+        default="0.8,0.1,0.1",
+        metavar="TRAIN,VAL,TEST",
+        help="split fractions (default 0.8,0.1,0.1)",
+    )
     parser.add_argument("--size", metavar="WxH", help="image size (default: 1640x590 / 1280x720)")
     parser.add_argument("--focal", type=float, help="focal length in pixels")
     parser.add_argument("--camera-height", type=float, help="camera height above the road, metres")
-    parser.add_argument("--pitch", type=float, help="camera pitch in degrees, positive looks down "
-                        "(default: the dataset's horizon row)")
+    parser.add_argument(
+        "--pitch",
+        type=float,
+        help="camera pitch in degrees, positive looks down (default: the dataset's horizon row)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)
 
@@ -70,7 +79,9 @@ def _splits(text: str) -> tuple[float, float, float]:
     except ValueError:
         raise ConfigError(f"--split must be three numbers like 0.8,0.1,0.1, got '{text}'") from None
     if len(values) != 3 or min(values) < 0 or sum(values) <= 0:
-        raise ConfigError(f"--split must be three non-negative numbers with a positive sum, got '{text}'")
+        raise ConfigError(
+            f"--split must be three non-negative numbers with a positive sum, got '{text}'"
+        )
     return values[0], values[1], values[2]
 
 
@@ -78,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
     """Generate the data set; prints where it went and what it holds."""
     from tqdm import tqdm
 
-    from lane_sad_core.data.synth.writer import SynthSettings, generate, parse_categories, write_lists
+    from lane_sad_core.data.synth.writer import (
+        SynthSettings,
+        generate,
+        parse_categories,
+        write_lists,
+    )
     from lane_sad_core.errors import ConfigError
 
     if args.num < 1 or args.workers < 1:
@@ -86,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
         raise ConfigError(f"{args.out} is not empty (use --overwrite to write into it)")
     settings = SynthSettings(
-        format=args.format, num=args.num, seed=args.seed,
-        categories=parse_categories(args.categories), splits=_splits(args.split),
+        format=args.format,
+        num=args.num,
+        seed=args.seed,
+        categories=parse_categories(args.categories),
+        splits=_splits(args.split),
         overrides=_overrides(args),
     )
     settings.preset()  # validate overrides before starting workers
@@ -95,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     records = list(tqdm(frames, total=args.num, unit="frame", desc=f"synth {args.format}"))
     write_lists(args.out, settings, records)
     counts = {s: sum(r.split == s for r in records) for s in ("train", "val", "test")}
-    print(f"wrote {len(records)} {args.format} frames to {args.out} "
-          f"(train {counts['train']}, val {counts['val']}, test {counts['test']})")
+    print(
+        f"wrote {len(records)} {args.format} frames to {args.out} "
+        f"(train {counts['train']}, val {counts['val']}, test {counts['test']})"
+    )
     return 0

@@ -70,7 +70,9 @@ def sample_generator(cfg: AugmentConfig, epoch: int, index: int) -> np.random.Ge
     return np.random.default_rng([cfg.seed, epoch, index])
 
 
-def flip_target(seg: np.ndarray, exist: np.ndarray, num_slots: int) -> tuple[np.ndarray, np.ndarray]:
+def flip_target(
+    seg: np.ndarray, exist: np.ndarray, num_slots: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mirror a slot map and existence vector: slot k becomes num_slots - 1 - k.
 
     Mirroring puts the ego-left boundary on the right, so its label must become the
@@ -81,7 +83,9 @@ def flip_target(seg: np.ndarray, exist: np.ndarray, num_slots: int) -> tuple[np.
     return np.ascontiguousarray(lut[seg[:, ::-1]]), exist[::-1].copy()
 
 
-def affine_matrix(cfg: AugmentConfig, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def affine_matrix(
+    cfg: AugmentConfig, rng: np.random.Generator, width: int, height: int
+) -> np.ndarray:
     """A random 2x3 shift/scale/rotation about the image centre."""
     angle = rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg)
     scale = rng.uniform(*cfg.scale_range)
@@ -130,11 +134,19 @@ def augment_sample(
         image = np.ascontiguousarray(image[:, ::-1])
         seg, exist = flip_target(seg, exist, num_slots)
     image = cv2.warpAffine(
-        image, matrix, (width, height), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
+        image,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
     )
     seg = cv2.warpAffine(
-        seg, matrix, (width, height), flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE_INDEX,
+        seg,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=IGNORE_INDEX,
     )
     return photometric(image, cfg, rng), seg, exist

@@ -10,10 +10,10 @@ Both return the same sample dict, built the way the ENet-SAD training code build
 * ``"exist"``: float32 (K,), 1 where the slot's lane is labelled;
 * ``"index"``: the sample index.
 
-Targets: CULane's ``laneseg_label_w16`` masks are used when the list names them (resized
-with nearest neighbour, as the official code does); otherwise lanes are drawn at network
-size with the source line width (16 px by default) scaled to it, which matches those
-masks (see :mod:`lane_sad_core.data.raster`).
+Targets: CULane's ``laneseg_label_w16`` masks are used when the list names them and they
+are on disk (resized with nearest neighbour, as the official code does); otherwise lanes
+are drawn at network size with the source line width (16 px by default) scaled to it,
+which matches those masks (see :mod:`lane_sad_core.data.raster`).
 
 Ground truth for scoring is :meth:`LaneDataset.lanes`: polylines in source pixels with
 their slots, never augmented.
@@ -22,6 +22,7 @@ their slots, never augmented.
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,7 @@ TUSIMPLE_INPUT = (640, 368)
 # Line width of CULane's official masks, in source pixels (laneseg_label_w16).
 CULANE_LINE_WIDTH = 16.0
 META_FILE = "meta.json"
+_LOG = logging.getLogger(__name__)
 
 
 def culane_preprocess() -> PreprocessConfig:
@@ -156,7 +158,8 @@ class LaneDataset(Dataset, ABC):
         sx, sy = cfg.width / src_shape[1], cfg.height / (src_shape[0] - top)
         thickness = scaled_thickness(self.line_width, sx, sy)
         mapped = [
-            Lane(source_to_network(lane.points, src_shape, cfg), lane.slot) for lane in self.lanes(i)
+            Lane(source_to_network(lane.points, src_shape, cfg), lane.slot)
+            for lane in self.lanes(i)
         ]
         return rasterize_lanes(mapped, (cfg.height, cfg.width), thickness)
 
@@ -214,6 +217,7 @@ class CULaneDataset(LaneDataset):
                 )
         self._images = [self.root / e.image for e in self.entries]
         self._categories = {**_meta_categories(self.root), **self._split_categories()}
+        self._warned_masks = False
 
     def _split_categories(self) -> dict[str, str]:
         """Image -> category from ``list/test_split/testN_<category>.txt``."""
@@ -251,13 +255,22 @@ class CULaneDataset(LaneDataset):
         return assign_slots(lanes, width, height, self.num_slots)
 
     def _mask(self, i: int) -> np.ndarray | None:
+        """The listed ``laneseg_label_w16`` mask; None (draw from the lines) when the list
+        names none or the masks were not downloaded (the file is absent)."""
         entry = self.entries[i]
         if entry.mask is None:
             return None
         path = self.root / entry.mask
+        if not path.is_file():
+            if not self._warned_masks:
+                _LOG.warning(
+                    "%s: mask %s absent, drawing targets from .lines.txt", self.list_file, path
+                )
+                self._warned_masks = True
+            return None
         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if mask is None:
-            raise FileNotFoundError(2, "missing or unreadable mask", str(path))
+            raise LabelError(f"{path}: not a readable mask image")
         if int(mask.max()) > self.num_slots:
             raise LabelError(f"{path}: mask value {int(mask.max())} > num_slots={self.num_slots}")
         return mask

@@ -25,7 +25,7 @@ _SHIFT = 4  # cv2 fixed-point bits: lines keep sub-pixel positions
 
 def scaled_thickness(source_width_px: float, scale_x: float, scale_y: float) -> int:
     """A line width given at source resolution, at a target scaled by (scale_x, scale_y)."""
-    return max(1, int(round(source_width_px * float(np.sqrt(scale_x * scale_y)))))
+    return max(1, round(source_width_px * float(np.sqrt(scale_x * scale_y))))
 
 
 def rasterize_lanes(lanes: Sequence[Lane], shape: tuple[int, int], thickness: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from lane_sad_core.data.synth.scene import CATEGORIES, Scene, canonical_category
 from lane_sad_core.data.synth.writer import (
     FrameRecord,
     FrameWriter,
+    SynthFrame,
     SynthSettings,
     generate,
     parse_categories,
@@ -24,6 +25,7 @@ __all__ = [
     "FrameWriter",
     "Scene",
     "SceneRenderer",
+    "SynthFrame",
     "SynthPreset",
     "SynthSettings",
     "canonical_category",

@@ -39,23 +39,35 @@ class Camera:
     roll: float = 0.0
 
     @classmethod
-    def centred(cls, width: int, height: int, focal: float, mount_height: float, pitch: float,
-                roll: float = 0.0) -> Camera:
+    def centred(
+        cls,
+        width: int,
+        height: int,
+        focal: float,
+        mount_height: float,
+        pitch: float,
+        roll: float = 0.0,
+    ) -> Camera:
         """A camera with its principal point at the image centre."""
         return cls(width, height, focal, width / 2.0, height / 2.0, mount_height, pitch, roll)
 
     def jittered(self, pitch: float, roll: float, height_scale: float) -> Camera:
         """The same camera moved by a pitch/roll offset and a height factor (a bumpy ride)."""
         return replace(
-            self, pitch=self.pitch + pitch, roll=self.roll + roll,
+            self,
+            pitch=self.pitch + pitch,
+            roll=self.roll + roll,
             mount_height=self.mount_height * height_scale,
         )
 
     def scaled(self, factor: float) -> Camera:
         """The same camera rendering an image ``factor`` times the size (pixel centres kept)."""
         return replace(
-            self, width=int(round(self.width * factor)), height=int(round(self.height * factor)),
-            focal=self.focal * factor, cx=(self.cx + 0.5) * factor - 0.5,
+            self,
+            width=round(self.width * factor),
+            height=round(self.height * factor),
+            focal=self.focal * factor,
+            cx=(self.cx + 0.5) * factor - 0.5,
             cy=(self.cy + 0.5) * factor - 0.5,
         )
 
@@ -68,7 +80,9 @@ class Camera:
         roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
         return roll @ pitch
 
-    def project_xyz(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def project_xyz(
+        self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Project vehicle coordinates (broadcastable arrays); returns (..., 2) pixels and depths.
 
         Points nearer than :data:`NEAR_DEPTH` to the image plane get their depth clamped,
@@ -84,11 +98,13 @@ class Camera:
         u, v = np.broadcast_arrays(u, v)
         return np.stack([u, v], axis=-1), zc
 
-    def project_ground(self, x: np.ndarray, z: np.ndarray,
-                       above: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def project_ground(
+        self, x: np.ndarray, z: np.ndarray, above: np.ndarray | float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Project points at lateral ``x``, distance ``z``, ``above`` metres over the road."""
-        return self.project_xyz(np.asarray(x, float), self.mount_height - np.asarray(above, float),
-                                np.asarray(z, float))
+        return self.project_xyz(
+            np.asarray(x, float), self.mount_height - np.asarray(above, float), np.asarray(z, float)
+        )
 
     def horizon_rows(self, u: np.ndarray) -> np.ndarray:
         """Image row of the horizon at columns ``u`` (a straight line when rolled)."""

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class CameraFx:
     """Per-frame camera response.
@@ -47,8 +46,13 @@ class CameraFx:
     clock: str
 
 
-def sample_fx(rng: np.random.Generator, night: bool, dashcam: bool,
-              jpeg_quality: tuple[float, float], noise_room: tuple[int, int]) -> CameraFx:
+def sample_fx(
+    rng: np.random.Generator,
+    night: bool,
+    dashcam: bool,
+    jpeg_quality: tuple[float, float],
+    noise_room: tuple[int, int],
+) -> CameraFx:
     """Camera response of a frame; night frames are noisier, blurrier and lifted."""
     wb = rng.normal(1.0, 0.03, size=3)
     return CameraFx(
@@ -60,7 +64,7 @@ def sample_fx(rng: np.random.Generator, night: bool, dashcam: bool,
         black=float(rng.uniform(0.0, 0.04)),
         motion_blur=int(rng.choice([1, 1, 1, 3, 5]) if not night else rng.choice([3, 5, 7])),
         blur_sigma=float(rng.choice([0.0, 0.0, 0.6, 0.9])),
-        noise=float(rng.uniform(0.05, 0.25) if not night else rng.uniform(0.3, 0.6)),
+        noise=float(rng.uniform(0.05, 0.2) if not night else rng.uniform(0.2, 0.4)),
         noise_offset=(int(rng.integers(0, noise_room[0])), int(rng.integers(0, noise_room[1]))),
         jpeg_quality=int(rng.uniform(*jpeg_quality)),
         dashcam=dashcam,
@@ -135,13 +139,22 @@ class CameraModel:
         keep, add = hood_overlay(width, height)
         rows = np.flatnonzero(keep[..., 0].min(axis=1) < 255)
         row = int(rows[0]) if len(rows) else height
-        return cls(lens_shading(width, height, False), lens_shading(width, height, True),
-                   keep[row:].copy(), add[row:].copy(), row)
+        return cls(
+            lens_shading(width, height, False),
+            lens_shading(width, height, True),
+            keep[row:].copy(),
+            add[row:].copy(),
+            row,
+        )
 
-    def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float) -> None:
-        """Hood, colour response, lens shading and blur, at render size (in place).
+    def optics(
+        self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float, noise_tile: np.ndarray
+    ) -> None:
+        """Hood, colour response, lens shading, blur and sensor noise, at render size.
 
         ``scale`` is the render size relative to the output, for blur lengths in pixels.
+        Noise is added before enlarging: the real frames' grain is soft too (CULane's
+        video was compressed and upscaled), and it keeps full-size work to the resize.
         """
         if fx.dashcam:
             hood = img[self.hood_row :]
@@ -150,20 +163,22 @@ class CameraModel:
         cv2.transform(img, colour_matrix(fx), dst=img)
         if fx.gamma != 1.0:
             cv2.LUT(img, gamma_lut(fx.gamma), dst=img)
-        cv2.multiply(img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255)
-        blur = int(round(fx.motion_blur * scale)) | 1
+        cv2.multiply(
+            img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255
+        )
+        blur = round(fx.motion_blur * scale) | 1
         if blur > 1:
             near = img[near_row:]
             cv2.blur(near, (1, blur), dst=near)
         if fx.blur_sigma > 0 and scale == 1.0:
             cv2.GaussianBlur(img, (3, 3), fx.blur_sigma, dst=img)
-
-    def sensor(self, img: np.ndarray, fx: CameraFx, noise_tile: np.ndarray) -> None:
-        """Sensor noise and the recorder's clock, at output size (in place)."""
         h, w = img.shape[:2]
         ox, oy = fx.noise_offset
         noise = noise_tile[oy : oy + h, ox : ox + w]
         cv2.addWeighted(img, 1.0, noise, fx.noise, -128.0 * fx.noise, dst=img)
+
+    def overlay(self, img: np.ndarray, fx: CameraFx) -> None:
+        """The recorder's clock, drawn sharp at output size (in place)."""
         if fx.dashcam:
             _clock(img, fx.clock)
 

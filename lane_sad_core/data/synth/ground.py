@@ -70,27 +70,40 @@ class Surface:
     tracks: float
 
 
-def sample_surface(rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str) -> Surface:
+def sample_surface(
+    rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str
+) -> Surface:
     """Pavement material and defects of one frame."""
     materials = list(look.surfaces)
-    weights = np.array([0.45, 0.35, 0.2][: len(materials)] if environment == "highway"
-                       else [0.75, 0.25][: len(materials)])
+    weights = np.array(
+        [0.45, 0.35, 0.2][: len(materials)]
+        if environment == "highway"
+        else [0.75, 0.25][: len(materials)]
+    )
     material = str(rng.choice(materials, p=weights / weights.sum()))
     patches = tuple(
         Patch(s0, s0 + rng.uniform(0.6, 4.0), z0, z0 + rng.uniform(1.0, 12.0))
-        for s0, z0 in zip(rng.uniform(layout.left_edge, layout.right_edge, size=int(rng.integers(0, 6))),
-                          rng.uniform(3.0, 120.0, size=6), strict=False)
+        for s0, z0 in zip(
+            rng.uniform(layout.left_edge, layout.right_edge, size=int(rng.integers(0, 6))),
+            rng.uniform(3.0, 120.0, size=6),
+            strict=False,
+        )
     )
     cracks = []
     for _ in range(int(rng.integers(0, 10))):
-        steps = rng.normal(0, 0.25, size=(int(rng.integers(6, 30)), 2)) + (0.0, 0.35)
+        steps = rng.normal(0, 0.25, size=(int(rng.integers(6, 30)), 2)) + np.array([0.0, 0.35])
         start = (rng.uniform(layout.left_edge, layout.right_edge), rng.uniform(3.0, 80.0))
         cracks.append(start + np.cumsum(steps, axis=0))
     return Surface(
-        material=material, variant=int(rng.integers(2)), terrain=int(rng.integers(len(look.terrain))),
-        verge=int(rng.integers(len(look.verge))), wear=int(rng.integers(2)),
+        material=material,
+        variant=int(rng.integers(2)),
+        terrain=int(rng.integers(len(look.terrain))),
+        verge=int(rng.integers(len(look.verge))),
+        wear=int(rng.integers(2)),
         offsets=tuple((int(r), int(c)) for r, c in rng.integers(0, TILE_PAD, size=(3, 2))),
-        verge_width=float(rng.uniform(1.5, 5.0)), patches=patches, cracks=tuple(cracks),
+        verge_width=float(rng.uniform(1.5, 5.0)),
+        patches=patches,
+        cracks=tuple(cracks),
         joint_spacing=float(rng.uniform(4.0, 5.0)) if material == "concrete" else 0.0,
         tracks=float(rng.uniform(0.0, 0.07)),
     )
@@ -104,14 +117,18 @@ def _row(z: float) -> int:
     return int(np.clip(round(z / BEV_RES_Z), 0, BEV_ROWS))
 
 
-def compose_canvas(surface: Surface, layout: RoadLayout, bank: TextureBank) -> tuple[np.ndarray, np.ndarray]:
+def compose_canvas(
+    surface: Surface, layout: RoadLayout, bank: TextureBank
+) -> tuple[np.ndarray, np.ndarray]:
     """The bird's-eye grid of a frame: (rows, cols, 3) BGR and (rows, cols) paint condition."""
     (sr, sc), (tr, tc), (wr, wc) = surface.offsets
     condition = bank.wear[surface.wear][wr : wr + BEV_ROWS, wc : wc + BEV_COLS]
     canvas = bank.terrain[surface.terrain][tr : tr + BEV_ROWS, tc : tc + BEV_COLS].copy()
     verge = bank.verge[surface.verge]
-    for a, b in ((layout.left_edge - surface.verge_width, layout.left_edge),
-                 (layout.right_edge, layout.right_edge + surface.verge_width)):
+    for a, b in (
+        (layout.left_edge - surface.verge_width, layout.left_edge),
+        (layout.right_edge, layout.right_edge + surface.verge_width),
+    ):
         c0, c1 = _col(a), _col(b)
         canvas[:, c0:c1] = verge[tr : tr + BEV_ROWS, tc + c0 : tc + c1]
     pavement = bank.surfaces[surface.material][surface.variant]
@@ -142,8 +159,11 @@ def _details(canvas: np.ndarray, surface: Surface, layout: RoadLayout, bank: Tex
                 cv2.multiply(band, scale, dst=band)
 
 
-def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np.ndarray]:
-    """remap() coordinates into the grid for image rows ``row0``..bottom (roll ignored)."""
+def ground_maps(
+    cam: Camera, road: RoadShape, row0: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """remap() coordinates into the grid for image rows ``row0``..bottom (roll ignored),
+    and each row's distance along the road."""
     rows = np.arange(row0, cam.height, dtype=np.float64)
     z, depth = cam.ground_rows(rows)
     far = ~np.isfinite(z) | (z > FAR_DISTANCE)
@@ -157,31 +177,46 @@ def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np
     map_x = rays[None, :] * gain[:, None] + shift[:, None]
     map_y = np.empty_like(map_x)
     map_y[:] = (z / BEV_RES_Z).astype(np.float32)[:, None]
-    return map_x, map_y
+    return map_x, map_y, z
 
 
-def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
-                  canvas: tuple[np.ndarray, np.ndarray], bank: TextureBank,
-                  grain_offset: int) -> tuple[int, np.ndarray]:
+def render_ground(
+    img: np.ndarray,
+    cam: Camera,
+    road: RoadShape,
+    canvas: tuple[np.ndarray, np.ndarray],
+    bank: TextureBank,
+    grain_offset: int,
+    haze: tuple[tuple[float, float, float], float],
+) -> tuple[int, np.ndarray]:
     """Lay the grid into the image below the horizon; returns (first row, paint condition).
 
     The grid is resampled at half resolution and enlarged: a grid cell (10 cm) spans
     several pixels everywhere but at the horizon, so this loses nothing visible, halves
-    the cost, and softens the far rows where the grid would alias. Near-field grain comes
-    from the image-space grain tile. Where roll tilts the horizon, only pixels below it
-    are replaced.
+    the cost, and softens the far rows where the grid would alias. ``haze`` (colour,
+    distance) fades far rows towards the horizon colour, as the air does. Near-field grain
+    comes from the image-space grain tile. Where roll tilts the horizon, only pixels below
+    it are replaced.
     """
     height, width = img.shape[:2]
     ends = cam.horizon_rows(np.array([0.0, width - 1.0]))
     row0 = int(np.clip(np.floor(ends.min()), 0, height - 1))
     band_end = int(np.clip(np.ceil(ends.max()) + 1, row0, height))
     half = cam.scaled(0.5)
-    map_x, map_y = ground_maps(half, road, row0 // 2)
+    map_x, map_y, z = ground_maps(half, road, row0 // 2)
+    small = [
+        cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        for layer in canvas
+    ]
+    color, distance = haze
+    fade = (1.0 - np.exp(-z / distance)).astype(np.float32)[:, None, None]
+    small[0] = (small[0] * (1.0 - fade) + np.asarray(color, np.float32) * fade).astype(np.uint8)
     offset = row0 - 2 * (row0 // 2)
     bgr, condition = (
-        cv2.resize(cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
-                   (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[offset : offset + height - row0]
-        for layer in canvas
+        cv2.resize(layer, (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[
+            offset : offset + height - row0
+        ]
+        for layer in small
     )
     grain = bank.grain[row0:height, grain_offset : grain_offset + width]
     cv2.addWeighted(bgr, 1.0, grain, 1.0, -128.0, dst=bgr)
@@ -200,8 +235,9 @@ def render_ground(img: np.ndarray, cam: Camera, road: RoadShape,
 JOINT_RANGE = 70.0  # metres; further joints are thinner than a pixel
 
 
-def draw_surface_lines(img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface,
-                       layout: RoadLayout) -> None:
+def draw_surface_lines(
+    img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface, layout: RoadLayout
+) -> None:
     """Cracks (dark) and concrete slab joints (faint) as thin lines, in the image."""
     cracks = [np.stack(road.points(c[:, 0], c[:, 1]), 1) for c in surface.cracks]
     joints = []

@@ -70,8 +70,9 @@ class RoadLayout:
         return (k - self.ego) * self.lane_width
 
 
-def sample_road_shape(rng: np.random.Generator, preset: SynthPreset, lane_width: float,
-                      curved: bool) -> RoadShape:
+def sample_road_shape(
+    rng: np.random.Generator, preset: SynthPreset, lane_width: float, curved: bool
+) -> RoadShape:
     """Centreline: nearly straight, or a real bend (radius 120-450 m) for ``curve``."""
     limit = lane_width / 2 - 0.55
     offset = float(np.clip(rng.normal(0.0, preset.lateral_offset_std), -limit, limit))
@@ -91,8 +92,9 @@ def _wear(rng: np.random.Generator, noline: bool) -> float:
     return float(np.clip(rng.beta(1.6, 5.0), 0.0, 0.9))
 
 
-def _edge_style(rng: np.random.Generator, preset: SynthPreset, left: bool,
-                divided: bool) -> tuple[str, tuple[int, int, int]]:
+def _edge_style(
+    rng: np.random.Generator, preset: SynthPreset, left: bool, divided: bool
+) -> tuple[str, tuple[int, int, int]]:
     if preset.environment == "highway":
         if rng.random() < 0.1:
             return "none", WHITE
@@ -119,9 +121,16 @@ def _slot_of(j: int, preset: SynthPreset, extra_side: int) -> int:
     return -1
 
 
-def sample_markings(rng: np.random.Generator, preset: SynthPreset, n_lanes: int, ego: int,
-                    lane_width: float, divided: bool, centre_line: int | None,
-                    noline: bool) -> list[Marking]:
+def sample_markings(
+    rng: np.random.Generator,
+    preset: SynthPreset,
+    n_lanes: int,
+    ego: int,
+    lane_width: float,
+    divided: bool,
+    centre_line: int | None,
+    noline: bool,
+) -> list[Marking]:
     """Paint of every boundary, left to right; ``centre_line`` is the opposing-traffic line."""
     width = rng.uniform(*preset.marking_width)
     dash = rng.uniform(*preset.dash_length)
@@ -140,12 +149,19 @@ def sample_markings(rng: np.random.Generator, preset: SynthPreset, n_lanes: int,
         if noline and rng.random() < 0.25:
             style = "none"
         slot = _slot_of(j, preset, extra_side) if style != "none" or noline else -1
-        markings.append(Marking(
-            lateral=(j + 0.5) * lane_width, style=style, color=_paint(rng, color),
-            width=width * (1.5 if style == "dots" else rng.uniform(0.95, 1.05)),
-            wear=_wear(rng, noline), dash=dash, gap=gap, phase=float(rng.uniform(0, dash + gap)),
-            slot=slot,
-        ))
+        markings.append(
+            Marking(
+                lateral=(j + 0.5) * lane_width,
+                style=style,
+                color=_paint(rng, color),
+                width=width * (1.5 if style == "dots" else rng.uniform(0.95, 1.05)),
+                wear=_wear(rng, noline),
+                dash=dash,
+                gap=gap,
+                phase=float(rng.uniform(0, dash + gap)),
+                slot=slot,
+            )
+        )
     return markings
 
 
@@ -157,7 +173,9 @@ def _paint(rng: np.random.Generator, color: tuple[int, int, int]) -> tuple[int, 
     return tuple(int(c) for c in np.clip(tone * rng.uniform(0.82, 1.0), 0, 255))
 
 
-def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) -> tuple[RoadLayout, RoadShape]:
+def sample_layout(
+    rng: np.random.Generator, preset: SynthPreset, category: str
+) -> tuple[RoadLayout, RoadShape]:
     """Lanes, paint and centreline of one frame of ``category``."""
     lane_width = float(rng.uniform(*preset.lane_width))
     counts = np.asarray(preset.lane_counts, float)
@@ -172,11 +190,15 @@ def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) 
         oncoming = int(rng.integers(1, ego + 1))
         centre_line = oncoming
     shape = sample_road_shape(rng, preset, lane_width, curved=category == "curve")
-    markings = sample_markings(rng, preset, n_lanes, ego, lane_width, divided, centre_line,
-                               noline=category == "noline")
+    markings = sample_markings(
+        rng, preset, n_lanes, ego, lane_width, divided, centre_line, noline=category == "noline"
+    )
     shoulder = (0.3, 1.2) if preset.environment == "urban" else (0.8, 3.2)
     layout = RoadLayout(
-        lane_width=lane_width, n_lanes=n_lanes, ego=ego, oncoming=oncoming,
+        lane_width=lane_width,
+        n_lanes=n_lanes,
+        ego=ego,
+        oncoming=oncoming,
         left_edge=(-ego - 0.5) * lane_width - rng.uniform(*shoulder),
         right_edge=(n_lanes - ego - 0.5) * lane_width + rng.uniform(*shoulder),
         markings=markings,
@@ -190,9 +212,11 @@ def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) 
 
 def _make_crossing(rng: np.random.Generator, layout: RoadLayout) -> None:
     """An intersection ahead: no lane is labelled and the paint starts past the crossing."""
-    crossing = Crossing(distance=float(rng.uniform(6.0, 22.0)),
-                        stripe_length=float(rng.uniform(3.0, 5.0)),
-                        width=float(rng.uniform(18.0, 32.0)))
+    crossing = Crossing(
+        distance=float(rng.uniform(6.0, 22.0)),
+        stripe_length=float(rng.uniform(3.0, 5.0)),
+        width=float(rng.uniform(18.0, 32.0)),
+    )
     layout.crossing = crossing
     resume = crossing.distance + crossing.stripe_length + crossing.width
     layout.markings = [replace(m, slot=-1, z_start=resume) for m in layout.markings]
@@ -205,11 +229,16 @@ def _sample_arrows(rng: np.random.Generator, layout: RoadLayout, many: bool) -> 
         if not many and k != layout.ego:
             continue
         if k == layout.ego or rng.random() < 0.6:
-            arrows.append(Arrow(
-                kind=str(rng.choice(ARROW_KINDS)), lateral=layout.lane_centre(k),
-                distance=float(rng.uniform(7.0, 30.0)), length=float(rng.uniform(4.5, 6.0)),
-                color=_paint(rng, WHITE), wear=float(rng.beta(1.5, 5.0)),
-            ))
+            arrows.append(
+                Arrow(
+                    kind=str(rng.choice(ARROW_KINDS)),
+                    lateral=layout.lane_centre(k),
+                    distance=float(rng.uniform(7.0, 30.0)),
+                    length=float(rng.uniform(4.5, 6.0)),
+                    color=_paint(rng, WHITE),
+                    wear=float(rng.beta(1.5, 5.0)),
+                )
+            )
     return arrows
 
 
@@ -219,18 +248,39 @@ def _arrow_outline(kind: str, length: float) -> list[np.ndarray]:
     shaft_top = length - head_l
     out = []
     if kind.startswith("straight"):
-        out.append(np.array([[-shaft_w, 0], [shaft_w, 0], [shaft_w, shaft_top],
-                             [head_w, shaft_top], [0, length], [-head_w, shaft_top],
-                             [-shaft_w, shaft_top]]))
+        out.append(
+            np.array(
+                [
+                    [-shaft_w, 0],
+                    [shaft_w, 0],
+                    [shaft_w, shaft_top],
+                    [head_w, shaft_top],
+                    [0, length],
+                    [-head_w, shaft_top],
+                    [-shaft_w, shaft_top],
+                ]
+            )
+        )
     for side in ("left", "right"):
         if side not in kind:
             continue
         base = 0.45 * length if kind.startswith("straight") else shaft_top
         # Left-turn head in (s, z - base) units of ~1 m, stretched along z because the
         # painted arrows are elongated to read well in perspective.
-        turn = np.array([[-shaft_w, -base], [shaft_w, -base], [shaft_w, 0.0], [0.0, 0.7],
-                         [-0.9, 0.9], [-0.9, 1.4], [-1.6, 0.55], [-0.9, -0.3], [-0.9, 0.2],
-                         [-shaft_w, -0.2]])
+        turn = np.array(
+            [
+                [-shaft_w, -base],
+                [shaft_w, -base],
+                [shaft_w, 0.0],
+                [0.0, 0.7],
+                [-0.9, 0.9],
+                [-0.9, 1.4],
+                [-1.6, 0.55],
+                [-0.9, -0.3],
+                [-0.9, 0.2],
+                [-shaft_w, -0.2],
+            ]
+        )
         stretch = length / 4.0
         turn[2:, 1] *= stretch
         turn[:, 1] += base

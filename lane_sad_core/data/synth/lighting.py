@@ -56,25 +56,36 @@ def _blob(rng: np.random.Generator, s: float, z: float, rx: float, rz: float) ->
     return np.stack([s + rx * radius * np.cos(angles), z + rz * radius * np.sin(angles)], 1)
 
 
-def sample_shadows(rng: np.random.Generator, layout: RoadLayout, strong: bool) -> tuple[np.ndarray, ...]:
+def sample_shadows(
+    rng: np.random.Generator, layout: RoadLayout, strong: bool
+) -> tuple[np.ndarray, ...]:
     """Tree-crown blobs and building edges across the road (many when ``strong``)."""
     shadows = []
     n_trees = int(rng.integers(12, 40)) if strong else int(rng.integers(0, 6))
     side = rng.choice([layout.left_edge, layout.right_edge])
     for _ in range(n_trees):
-        s = side + rng.normal(0.0, 4.0) if rng.random() < 0.7 else rng.uniform(layout.left_edge, layout.right_edge)
-        shadows.append(_blob(rng, s, rng.uniform(3.0, 70.0), rng.uniform(1.0, 3.5), rng.uniform(1.5, 5.0)))
+        s = (
+            side + rng.normal(0.0, 4.0)
+            if rng.random() < 0.7
+            else rng.uniform(layout.left_edge, layout.right_edge)
+        )
+        shadows.append(
+            _blob(rng, s, rng.uniform(3.0, 70.0), rng.uniform(1.0, 3.5), rng.uniform(1.5, 5.0))
+        )
     if strong and rng.random() < 0.4:
         edge = rng.uniform(layout.left_edge, layout.right_edge)
         z0 = rng.uniform(2.0, 20.0)
         z1 = z0 + rng.uniform(15.0, 80.0)
         far_side = layout.left_edge - 5 if rng.random() < 0.5 else layout.right_edge + 5
-        shadows.append(np.array([[edge, z0], [far_side, z0], [far_side, z1], [edge + rng.normal(0, 3), z1]]))
+        shadows.append(
+            np.array([[edge, z0], [far_side, z0], [far_side, z1], [edge + rng.normal(0, 3), z1]])
+        )
     return tuple(shadows)
 
 
-def sample_lighting(rng: np.random.Generator, layout: RoadLayout, category: str, overcast: bool,
-                    cam: Camera) -> Lighting:
+def sample_lighting(
+    rng: np.random.Generator, layout: RoadLayout, category: str, overcast: bool, cam: Camera
+) -> Lighting:
     """Night, shadows and glare for a frame of ``category``."""
     night = category == "night" or (category == "hlight" and rng.random() < 0.6)
     strong = category == "shadow"
@@ -83,9 +94,14 @@ def sample_lighting(rng: np.random.Generator, layout: RoadLayout, category: str,
     if category == "hlight":
         glare = _sample_glare(rng, cam, night)
     return Lighting(
-        night=night, ambient=float(rng.uniform(0.06, 0.18)),
-        shadow_depth=float(rng.uniform(0.4, 0.6)) if not overcast else float(rng.uniform(0.2, 0.35)),
-        shadows=shadows, glare=tuple(glare), sky_glow=float(rng.uniform(0.0, 0.6)),
+        night=night,
+        ambient=float(rng.uniform(0.08, 0.22)),
+        shadow_depth=float(rng.uniform(0.4, 0.6))
+        if not overcast
+        else float(rng.uniform(0.2, 0.35)),
+        shadows=shadows,
+        glare=tuple(glare),
+        sky_glow=float(rng.uniform(0.0, 0.6)),
     )
 
 
@@ -94,13 +110,24 @@ def _sample_glare(rng: np.random.Generator, cam: Camera, night: bool) -> list[Gl
     if night:  # oncoming headlights, a pair, on the left half
         u = 0.5 + rng.uniform(-0.35, 0.1)
         v = horizon + rng.uniform(0.0, 0.12)
-        return [Glare(u + du, v, rng.uniform(0.1, 0.22), rng.uniform(0.7, 1.0), (235, 245, 255))
-                for du in (0.0, rng.uniform(0.03, 0.06))]
-    return [Glare(rng.uniform(0.1, 0.9), horizon - rng.uniform(0.02, 0.25), rng.uniform(0.2, 0.4),
-                  rng.uniform(0.6, 1.0), (215, 240, 255))]
+        return [
+            Glare(u + du, v, rng.uniform(0.1, 0.22), rng.uniform(0.7, 1.0), (235, 245, 255))
+            for du in (0.0, rng.uniform(0.03, 0.06))
+        ]
+    return [
+        Glare(
+            rng.uniform(0.1, 0.9),
+            horizon - rng.uniform(0.02, 0.25),
+            rng.uniform(0.2, 0.4),
+            rng.uniform(0.6, 1.0),
+            (215, 240, 255),
+        )
+    ]
 
 
-def draw_shadows(shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, light: Lighting) -> None:
+def draw_shadows(
+    shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, light: Lighting
+) -> None:
     """Cast shadows into the shade layer (255 lit)."""
     value = 255.0 * (1.0 - light.shadow_depth)
     polys = []
@@ -120,12 +147,20 @@ def apply_shade(img: np.ndarray, row0: int, shade_layer: np.ndarray, blur: int) 
 def glow_sprite(size: int = 257) -> np.ndarray:
     """A radial glow (uint8, peak 255): bright core and a long soft tail, like lens bloom."""
     r = np.hypot(*np.meshgrid(np.linspace(-1, 1, size), np.linspace(-1, 1, size)))
-    glow = 0.6 * np.exp(-(r / 0.08) ** 2) + 0.4 / (1 + (r / 0.18) ** 2) ** 1.5
+    glow = 0.6 * np.exp(-((r / 0.08) ** 2)) + 0.4 / (1 + (r / 0.18) ** 2) ** 1.5
     return np.clip(255.0 * glow * np.clip(1.2 - r, 0, 1), 0, 255).astype(np.uint8)
 
 
-def add_glow(img: np.ndarray, sprite: np.ndarray, u: float, v: float, radius: float,
-             color: tuple[float, float, float], strength: float, stretch: float = 1.0) -> None:
+def add_glow(
+    img: np.ndarray,
+    sprite: np.ndarray,
+    u: float,
+    v: float,
+    radius: float,
+    color: tuple[float, float, float],
+    strength: float,
+    stretch: float = 1.0,
+) -> None:
     """Add a glow of ``radius`` pixels centred at (u, v); ``stretch`` elongates it downwards.
 
     The sprite is resized, then turned into colour with a 3x1 ``cv2.transform`` and added
@@ -146,8 +181,13 @@ def add_glow(img: np.ndarray, sprite: np.ndarray, u: float, v: float, radius: fl
 NIGHT_SCALE = 4  # the night light layer is computed at 1/4 resolution: it is smooth
 
 
-def apply_night(img: np.ndarray, headlight: np.ndarray, light: Lighting,
-                pools: list[np.ndarray], horizon_row: int) -> None:
+def apply_night(
+    img: np.ndarray,
+    headlight: np.ndarray,
+    light: Lighting,
+    pools: list[np.ndarray],
+    horizon_row: int,
+) -> None:
     """Relight the frame for night: ambient + headlight pool + lamp pools + city glow.
 
     ``headlight`` is the low-resolution pool from :func:`headlight_map`. The light layer
@@ -163,17 +203,24 @@ def apply_night(img: np.ndarray, headlight: np.ndarray, light: Lighting,
         lamp = np.zeros((hq, wq), np.uint8)
         fill(lamp, [p / NIGHT_SCALE for p in pools], 255, antialias=False)
         lamp = cv2.blur(lamp, (9, 9))
-        cv2.add(layer, cv2.transform(lamp, np.array([[0.12], [0.22], [0.32]], np.float32)), dst=layer)
+        cv2.add(
+            layer, cv2.transform(lamp, np.array([[0.12], [0.22], [0.32]], np.float32)), dst=layer
+        )
     glow_rows = min(hq, horizon_row // NIGHT_SCALE)
     if light.sky_glow > 0 and glow_rows > 0:
         ramp = np.linspace(0, 1, glow_rows, dtype=np.float32) ** 2 * light.sky_glow
         sky = (ramp[:, None, None] * np.asarray((8, 18, 30), np.float32)).astype(np.uint8)
-        cv2.add(layer[:glow_rows], np.ascontiguousarray(np.broadcast_to(sky, (glow_rows, wq, 3))),
-                dst=layer[:glow_rows])
-    cv2.multiply(img, cv2.resize(layer, (w, h), interpolation=cv2.INTER_LINEAR), dst=img, scale=1 / UNIT)
+        cv2.add(
+            layer[:glow_rows],
+            np.ascontiguousarray(np.broadcast_to(sky, (glow_rows, wq, 3))),
+            dst=layer[:glow_rows],
+        )
+    cv2.multiply(
+        img, cv2.resize(layer, (w, h), interpolation=cv2.INTER_LINEAR), dst=img, scale=1 / UNIT
+    )
 
 
-def headlight_map(cam: Camera, strength: float = 1.6) -> np.ndarray:
+def headlight_map(cam: Camera, strength: float = 1.1) -> np.ndarray:
     """Image-space pool of the ego car's low beams on the road, in light-layer units,
     at 1/:data:`NIGHT_SCALE` resolution.
 
@@ -185,7 +232,7 @@ def headlight_map(cam: Camera, strength: float = 1.6) -> np.ndarray:
     road = np.isfinite(z)
     z, depth = np.where(road, z, 1e6), np.where(road, depth, 0.0)
     x = (np.arange(cam.width) - cam.cx)[None, :] / cam.focal * depth[:, None]
-    beam = np.exp(-((x / (0.9 + 0.28 * z[:, None])) ** 2))
+    beam = np.exp(-((x / (0.7 + 0.2 * z[:, None])) ** 2))
     falloff = np.where(road, (z / 10.0) ** 1.5 / (1 + (z / 10.0) ** 3.5), 0.0)
     full = np.clip(UNIT * strength * beam * falloff[:, None], 0, 255).astype(np.uint8)
     size = (-(-cam.width // NIGHT_SCALE), -(-cam.height // NIGHT_SCALE))
@@ -211,5 +258,12 @@ def apply_glare(img: np.ndarray, sprite: np.ndarray, glare: tuple[Glare, ...]) -
         add_glow(img, sprite, u, v, radius * 0.3, (255, 255, 255), 2.5 * g.strength)
         cx, cy = w / 2, h / 2
         for t, size in ((-0.4, 0.15), (-0.8, 0.08), (0.5, 0.05)):
-            add_glow(img, sprite, cx + t * (u - cx), cy + t * (v - cy), radius * size,
-                     (180, 220, 200), 0.5 * g.strength)
+            add_glow(
+                img,
+                sprite,
+                cx + t * (u - cx),
+                cy + t * (v - cy),
+                radius * size,
+                (180, 220, 200),
+                0.5 * g.strength,
+            )

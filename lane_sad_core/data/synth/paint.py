@@ -32,8 +32,15 @@ def _layers(cam: Camera, road: RoadShape, layout: RoadLayout, row0: int, z_near:
         yield ground_uv(cam, batch) - shift, WHITE, 0.85
 
 
-def paint_road(img: np.ndarray, cam: Camera, road: RoadShape, layout: RoadLayout, row0: int,
-               condition: np.ndarray, z_near: float = 0.8) -> None:
+def paint_road(
+    img: np.ndarray,
+    cam: Camera,
+    road: RoadShape,
+    layout: RoadLayout,
+    row0: int,
+    condition: np.ndarray,
+    z_near: float = 0.8,
+) -> None:
     """Blend all paint into image rows ``row0``.. using the paint condition map."""
     rows = img.shape[0] - row0
     alpha = np.zeros((rows, img.shape[1]), np.uint8)

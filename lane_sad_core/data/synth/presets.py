@@ -75,7 +75,7 @@ class SynthPreset:
     lane_counts: tuple[float, ...] = (1.0, 2.0, 2.0, 1.0, 0.0)
     label_gap_px: Range = (15.0, 60.0)
     environment: str = "urban"
-    jpeg_quality: Range = (78.0, 95.0)
+    jpeg_quality: Range = (88.0, 95.0)
     dashcam_prob: float = 0.0
     max_labelled: int = 4
     render_scale: float = 1.0
@@ -95,18 +95,44 @@ class SynthPreset:
 
 PRESETS: dict[str, SynthPreset] = {
     "culane": SynthPreset(
-        name="culane", width=1640, height=590, focal=1000.0, mount_height=1.35, horizon=0.645,
-        lane_width=(3.0, 3.6), lateral_offset_std=0.4, marking_width=(0.055, 0.085),
-        dash_length=(2.0, 6.0), dash_gap=(4.0, 9.0), lane_counts=(0.4, 1.5, 3.0, 1.5, 0.4),
-        label_gap_px=(12.0, 45.0), environment="urban", dashcam_prob=0.85, max_labelled=4,
-        jpeg_quality=(88.0, 95.0), render_scale=0.5,
+        name="culane",
+        width=1640,
+        height=590,
+        focal=1000.0,
+        mount_height=1.35,
+        horizon=0.645,
+        lane_width=(3.0, 3.6),
+        lateral_offset_std=0.4,
+        marking_width=(0.045, 0.075),
+        dash_length=(2.0, 6.0),
+        dash_gap=(4.0, 9.0),
+        lane_counts=(0.4, 1.5, 3.0, 1.5, 0.4),
+        label_gap_px=(12.0, 45.0),
+        environment="urban",
+        dashcam_prob=0.85,
+        max_labelled=4,
+        jpeg_quality=(88.0, 95.0),
+        render_scale=0.5,
     ),
     "tusimple": SynthPreset(
-        name="tusimple", width=1280, height=720, focal=1000.0, mount_height=1.6, horizon=0.335,
-        lane_width=(3.5, 3.8), lateral_offset_std=0.45, marking_width=(0.07, 0.105),
-        dash_length=(2.8, 3.2), dash_gap=(8.5, 9.5), lane_counts=(0.1, 1.0, 2.0, 2.0, 1.0),
-        label_gap_px=(6.0, 30.0), environment="highway", dashcam_prob=0.0, max_labelled=5,
-        jpeg_quality=(90.0, 95.0), render_scale=0.75,
+        name="tusimple",
+        width=1280,
+        height=720,
+        focal=1000.0,
+        mount_height=1.6,
+        horizon=0.335,
+        lane_width=(3.5, 3.8),
+        lateral_offset_std=0.45,
+        marking_width=(0.07, 0.105),
+        dash_length=(2.8, 3.2),
+        dash_gap=(8.5, 9.5),
+        lane_counts=(0.1, 1.0, 2.0, 2.0, 1.0),
+        label_gap_px=(6.0, 30.0),
+        environment="highway",
+        dashcam_prob=0.0,
+        max_labelled=5,
+        jpeg_quality=(90.0, 95.0),
+        render_scale=0.75,
     ),
 }
 

@@ -78,8 +78,7 @@ class SceneRenderer:
         self.scale = preset.render_scale
         base = preset.camera().scaled(self.scale)
         horizon = float(base.horizon_rows(np.array([base.cx]))[0])
-        self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed,
-                                      (preset.width, preset.height))
+        self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed)
         self.camera_model = CameraModel.build(base.width, base.height)
         self.headlight = headlight_map(base)
         self.sprite = glow_sprite()
@@ -87,14 +86,14 @@ class SceneRenderer:
     def render(self, scene: Scene) -> np.ndarray:
         """The frame (BGR uint8, preset size) of ``scene``.
 
-        The scene is drawn at ``render_scale`` of the output size, enlarged, then given
-        sensor noise at full size.
+        The scene and the camera response are drawn at ``render_scale`` of the output
+        size, enlarged, then stamped with the recorder's clock.
         """
         out_w, out_h = scene.camera.width, scene.camera.height
         img = self._draw(scene, scene.camera.scaled(self.scale))
         if img.shape[:2] != (out_h, out_w):
             img = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-        self.camera_model.sensor(img, scene.fx, self.bank.sensor)
+        self.camera_model.overlay(img, scene.fx)
         return img
 
     def _draw(self, scene: Scene, cam: Camera) -> np.ndarray:
@@ -103,7 +102,10 @@ class SceneRenderer:
         img = np.empty((cam.height, cam.width, 3), np.uint8)
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
-        row0, condition = render_ground(img, cam, road, canvas, self.bank, scene.texture_offset)
+        haze = (scene.backdrop.horizon, scene.backdrop.haze)
+        row0, condition = render_ground(
+            img, cam, road, canvas, self.bank, scene.texture_offset, haze
+        )
         for layer in scene.backdrop.layers:
             draw_silhouette(img, cam, layer, scene.backdrop, self.bank, scene.texture_offset)
         draw_surface_lines(img, cam, road, scene.surface, layout)
@@ -115,7 +117,8 @@ class SceneRenderer:
             self._night(img, scene, cam, lamps, sky_rows)
         if scene.light.glare:
             apply_glare(img, self.sprite, scene.light.glare)
-        self.camera_model.optics(img, scene.fx, row0 + (cam.height - row0) // 3, self.scale)
+        near_row = row0 + (cam.height - row0) // 3
+        self.camera_model.optics(img, scene.fx, near_row, self.scale, self.bank.sensor)
         return img
 
     def _shadows(self, img: np.ndarray, scene: Scene, cam: Camera, row0: int) -> None:
@@ -133,16 +136,22 @@ class SceneRenderer:
         for structure in side.structures:
             draw_structure(img, cam, road, structure)
 
-    def _objects(self, img: np.ndarray, scene: Scene, cam: Camera) -> list[tuple[float, float, float, str]]:
+    def _objects(
+        self, img: np.ndarray, scene: Scene, cam: Camera
+    ) -> list[tuple[float, float, float, str]]:
         """Trees, poles, vehicles and bridges far to near; returns lamps (u, v, px, kind).
 
         Consecutive trees in depth order are drawn together (one textured copy for all
         their crowns), which keeps occlusion right at a fraction of the cost.
         """
         road, side = scene.road, scene.roadside
-        items: list[tuple[float, str, object]] = [(t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)]
+        items: list[tuple[float, str, object]] = [
+            (t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)
+        ]
         items += [(p.distance, "pole", p) for p in pole_shapes(cam, road, side.poles)]
-        items += [(v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)]
+        items += [
+            (v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)
+        ]
         if side.overpass is not None:
             items.append((side.overpass.distance, "overpass", side.overpass))
         lamps: list[tuple[float, float, float, str]] = []
@@ -156,8 +165,10 @@ class SceneRenderer:
             if kind == "pole":
                 lamps += [(u, v, px, "street") for u, v, px in draw_pole(img, item)]
             elif kind == "vehicle":
-                lamps += [(u, v, px, "head" if head else "tail")
-                          for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)]
+                lamps += [
+                    (u, v, px, "head" if head else "tail")
+                    for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)
+                ]
             else:
                 draw_overpass(img, cam, road, item)
         self._trees(img, pending, scene.texture_offset)
@@ -167,10 +178,15 @@ class SceneRenderer:
         if trees:
             draw_trees(img, trees, self.bank, texture_offset, self.look.foliage, 12 * self.scale)
 
-    def _night(self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int) -> None:
+    def _night(
+        self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int
+    ) -> None:
         road = scene.road
-        pools = [lamp_pool(cam, road, p.lateral + p.arm, p.distance)
-                 for p in scene.roadside.poles if p.arm and p.sign is None]
+        pools = [
+            lamp_pool(cam, road, p.lateral + p.arm, p.distance)
+            for p in scene.roadside.poles
+            if p.arm and p.sign is None
+        ]
         apply_night(img, self.headlight, scene.light, pools, sky_rows)
         colors = {"street": (120, 200, 255), "head": (230, 240, 255), "tail": (60, 60, 255)}
         for u, v, px, kind in lamps:

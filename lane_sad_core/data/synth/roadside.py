@@ -7,7 +7,7 @@ trees and poles are single objects drawn in depth order with the traffic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -16,9 +16,15 @@ from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.layout import RoadLayout
 from lane_sad_core.data.synth.looks import Look
 from lane_sad_core.data.synth.road import RoadShape, geometric_samples
-from lane_sad_core.data.synth.shapes import fill, ground_uv, masked_copy, shade, tile_source, visible_rows
+from lane_sad_core.data.synth.shapes import (
+    fill,
+    ground_uv,
+    masked_copy,
+    shade,
+    tile_source,
+    visible_rows,
+)
 from lane_sad_core.data.synth.textures import TextureBank
-
 
 WINDOW_RANGE = 90.0  # metres; further windows are a pixel or less and are not drawn
 
@@ -102,9 +108,30 @@ class Roadside:
     embankments: list[Embankment] = field(default_factory=list)
     overpass: Overpass | None = None
 
+    def open_gap(self, z0: float, z1: float) -> None:
+        """Remove everything beside the road between distances z0 and z1 (a cross road)."""
+        kept = []
+        for st in self.structures:
+            kept += [replace(st, z1=min(st.z1, z0))] if st.z0 < z0 else []
+            kept += [replace(st, z0=max(st.z0, z1))] if st.z1 > z1 else []
+        self.structures = kept
+        self.trees = [t for t in self.trees if not z0 - 3.0 < t.distance < z1]
+        self.poles = [p for p in self.poles if not z0 < p.distance < z1]
+        self.buildings = [
+            b for b in self.buildings if b.distance + b.length < z0 or b.distance > z1
+        ]
+        self.embankments = []
 
-def _tree_row(rng: np.random.Generator, lateral: float, side: int, painted: bool,
-              spacing: tuple[float, float], tall: float, z_max: float = 110.0) -> list[Tree]:
+
+def _tree_row(
+    rng: np.random.Generator,
+    lateral: float,
+    side: int,
+    painted: bool,
+    spacing: tuple[float, float],
+    tall: float,
+    z_max: float = 110.0,
+) -> list[Tree]:
     """A row of trees beside the road, every ``spacing`` metres up to ``z_max``.
 
     ``tall`` is how many crown radii the foliage stacks up (Beijing's poplars and willows
@@ -120,16 +147,25 @@ def _tree_row(rng: np.random.Generator, lateral: float, side: int, painted: bool
     trunk_w = rng.uniform(0.25, 0.45, size=n)
     stack = crown * rng.uniform(0.5, 1.0, size=n) * tall
     offset = side * rng.uniform(0.0, 1.0, size=n)
-    counts = rng.integers(6, 10, size=n) + np.round(tall * 2).astype(int)
+    counts = rng.integers(5, 8, size=n) + np.round(tall * 1.5).astype(int)
     owner = np.repeat(np.arange(n), counts)
     unit = rng.random((int(counts.sum()), 4))
     c, h, up = crown[owner], trunk_h[owner], unit[:, 2]
     taper = 1.0 - 0.5 * up * (tall > 1.5)
-    blobs = np.stack([c * 0.7 * (2 * unit[:, 0] - 1) * taper, c * 0.55 * (2 * unit[:, 1] - 1),
-                      h + c * 0.4 + stack[owner] * up, c * (0.4 + 0.35 * unit[:, 3]) * taper], 1)
+    blobs = np.stack(
+        [
+            c * 0.7 * (2 * unit[:, 0] - 1) * taper,
+            c * 0.55 * (2 * unit[:, 1] - 1),
+            h + c * 0.4 + stack[owner] * up,
+            c * (0.4 + 0.35 * unit[:, 3]) * taper,
+        ],
+        1,
+    )
     parts = np.split(blobs, np.cumsum(counts)[:-1])
-    return [Tree(lateral + offset[k], z[k], trunk_h[k], trunk_w[k], crown[k], painted, parts[k])
-            for k in range(n)]
+    return [
+        Tree(lateral + offset[k], z[k], trunk_h[k], trunk_w[k], crown[k], painted, parts[k])
+        for k in range(n)
+    ]
 
 
 def _buildings(rng: np.random.Generator, look: Look, lateral: float, side: int) -> list[Building]:
@@ -137,15 +173,28 @@ def _buildings(rng: np.random.Generator, look: Look, lateral: float, side: int) 
     while z < 160.0:
         length = rng.uniform(15.0, 45.0)
         color = look.building_colors[int(rng.integers(len(look.building_colors)))]
-        out.append(Building(lateral + side * rng.uniform(0.0, 6.0), z, length,
-                            rng.uniform(8.0, 40.0), rng.uniform(10.0, 20.0),
-                            shade(color, rng.uniform(0.8, 1.1))))
+        out.append(
+            Building(
+                lateral + side * rng.uniform(0.0, 6.0),
+                z,
+                length,
+                rng.uniform(8.0, 40.0),
+                rng.uniform(10.0, 20.0),
+                shade(color, rng.uniform(0.8, 1.1)),
+            )
+        )
         z += length + rng.uniform(3.0, 25.0)
     return out
 
 
-def _poles(rng: np.random.Generator, lateral: float, side: int, spacing: float,
-           sign_color: tuple[float, float, float], sign_prob: float) -> list[Pole]:
+def _poles(
+    rng: np.random.Generator,
+    lateral: float,
+    side: int,
+    spacing: float,
+    sign_color: tuple[float, float, float],
+    sign_prob: float,
+) -> list[Pole]:
     out, z = [], rng.uniform(5.0, spacing)
     while z < 150.0:
         sign = None
@@ -162,17 +211,25 @@ def sample_urban(rng: np.random.Generator, layout: RoadLayout, look: Look) -> Ro
     for sign, edge in ((-1, layout.left_edge), (1, layout.right_edge)):
         side.structures.append(Structure("kerb", edge, 0.15, (150, 150, 152)))
         if rng.random() < 0.4:
-            side.structures.append(Structure("fence", edge + sign * 0.3, rng.uniform(0.9, 1.3),
-                                             (175, 178, 180)))
+            side.structures.append(
+                Structure("fence", edge + sign * 0.3, rng.uniform(0.9, 1.3), (175, 178, 180))
+            )
         walk = rng.uniform(3.0, 7.0)
         if rng.random() < 0.75:
-            side.trees += _tree_row(rng, edge + sign * walk, sign, rng.random() < 0.7, (5.0, 10.0),
-                                    tall=rng.uniform(1.5, 4.0))
+            side.trees += _tree_row(
+                rng,
+                edge + sign * walk,
+                sign,
+                rng.random() < 0.7,
+                (5.0, 10.0),
+                tall=rng.uniform(1.5, 4.0),
+            )
         if rng.random() < 0.25:
             side.buildings += _buildings(rng, look, edge + sign * rng.uniform(12.0, 30.0), sign)
         if rng.random() < 0.7:
-            side.poles += _poles(rng, edge + sign * 0.6, sign, rng.uniform(28.0, 40.0),
-                                 (150, 80, 20), 0.25)
+            side.poles += _poles(
+                rng, edge + sign * 0.6, sign, rng.uniform(28.0, 40.0), (150, 80, 20), 0.25
+            )
     return side
 
 
@@ -181,23 +238,43 @@ def sample_highway(rng: np.random.Generator, layout: RoadLayout, look: Look) -> 
     side = Roadside()
     kind = str(rng.choice(["barrier", "guardrail", "none"], p=[0.6, 0.25, 0.15]))
     if kind == "barrier":
-        side.structures.append(Structure("barrier", layout.left_edge, rng.uniform(0.8, 1.1), look.barrier))
+        side.structures.append(
+            Structure("barrier", layout.left_edge, rng.uniform(0.8, 1.1), look.barrier)
+        )
     elif kind == "guardrail":
-        side.structures.append(Structure("guardrail", layout.left_edge - 0.3, 0.75, (165, 168, 170)))
+        side.structures.append(
+            Structure("guardrail", layout.left_edge - 0.3, 0.75, (165, 168, 170))
+        )
     if rng.random() < 0.4:
-        side.structures.append(Structure("guardrail", layout.right_edge + 0.6, 0.75, (165, 168, 170)))
+        side.structures.append(
+            Structure("guardrail", layout.right_edge + 0.6, 0.75, (165, 168, 170))
+        )
     for sign, edge in ((-1, layout.left_edge), (1, layout.right_edge)):
         if rng.random() < 0.45:
-            side.embankments.append(Embankment(edge + sign * rng.uniform(2.0, 8.0),
-                                               sign * rng.uniform(10.0, 30.0), rng.uniform(4.0, 14.0)))
+            side.embankments.append(
+                Embankment(
+                    edge + sign * rng.uniform(2.0, 8.0),
+                    sign * rng.uniform(10.0, 30.0),
+                    rng.uniform(4.0, 14.0),
+                )
+            )
         if rng.random() < 0.5:
-            side.trees += _tree_row(rng, edge + sign * rng.uniform(6.0, 20.0), sign, False, (12.0, 40.0),
-                                    tall=rng.uniform(0.5, 1.5))
+            side.trees += _tree_row(
+                rng,
+                edge + sign * rng.uniform(6.0, 20.0),
+                sign,
+                False,
+                (12.0, 40.0),
+                tall=rng.uniform(0.5, 1.5),
+            )
     if rng.random() < 0.35:
-        side.poles += _poles(rng, layout.left_edge - 0.4, -1, rng.uniform(40.0, 60.0), (60, 110, 20), 0.1)
+        side.poles += _poles(
+            rng, layout.left_edge - 0.4, -1, rng.uniform(40.0, 60.0), (60, 110, 20), 0.1
+        )
     if rng.random() < 0.15:
-        side.overpass = Overpass(rng.uniform(40.0, 140.0), rng.uniform(5.0, 6.5),
-                                 rng.uniform(1.2, 2.2), (150, 155, 158))
+        side.overpass = Overpass(
+            rng.uniform(40.0, 140.0), rng.uniform(5.0, 6.5), rng.uniform(1.2, 2.2), (150, 155, 158)
+        )
     return side
 
 
@@ -206,8 +283,14 @@ def _along(road: RoadShape, lateral: float | np.ndarray, z: np.ndarray) -> np.nd
     return np.stack(np.broadcast_arrays(x, zz), -1)
 
 
-def _face(cam: Camera, road: RoadShape, lateral: float | np.ndarray, z: np.ndarray,
-          low: float | np.ndarray, high: float | np.ndarray) -> np.ndarray:
+def _face(
+    cam: Camera,
+    road: RoadShape,
+    lateral: float | np.ndarray,
+    z: np.ndarray,
+    low: float | np.ndarray,
+    high: float | np.ndarray,
+) -> np.ndarray:
     """Vertical faces along the road between heights low and high.
 
     z of shape (N,) gives one (2N, 2) polygon; z of shape (K, N) (with ``lateral``, ``low``
@@ -228,9 +311,18 @@ def draw_structure(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure)
     z = geometric_samples(st.z0, st.z1, 24)
     if st.kind == "guardrail":
         fill(img, [_face(cam, road, st.lateral, z, 0.45, st.height)], st.color)
-        fill(img, [_face(cam, road, st.lateral, z, st.height - 0.06, st.height)], shade(st.color, 1.25))
+        fill(
+            img,
+            [_face(cam, road, st.lateral, z, st.height - 0.06, st.height)],
+            shade(st.color, 1.25),
+        )
         posts = _pairs(np.arange(st.z0 + 1.0, min(st.z1, 80.0), 2.0), 0.12)
-        fill(img, _face(cam, road, st.lateral, posts, 0.0, st.height - 0.05), (70, 72, 74), disjoint=True)
+        fill(
+            img,
+            _face(cam, road, st.lateral, posts, 0.0, st.height - 0.05),
+            (70, 72, 74),
+            disjoint=True,
+        )
         return
     if st.kind == "fence":
         _draw_fence(img, cam, road, st, z)
@@ -238,10 +330,16 @@ def draw_structure(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure)
     fill(img, [_face(cam, road, st.lateral, z, 0.0, st.height)], st.color)
     if st.kind == "barrier":
         fill(img, [_face(cam, road, st.lateral, z, 0.0, 0.12)], shade(st.color, 0.7))
-        fill(img, [_face(cam, road, st.lateral, z, st.height - 0.05, st.height)], shade(st.color, 1.2))
+        fill(
+            img,
+            [_face(cam, road, st.lateral, z, st.height - 0.05, st.height)],
+            shade(st.color, 1.2),
+        )
 
 
-def _draw_fence(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure, z: np.ndarray) -> None:
+def _draw_fence(
+    img: np.ndarray, cam: Camera, road: RoadShape, st: Structure, z: np.ndarray
+) -> None:
     """A see-through railing: rails, posts, and bars that merge into a band far away."""
     far = z[z >= 40.0]
     if len(far) > 1:
@@ -252,15 +350,23 @@ def _draw_fence(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure, z:
         fill(layer, [band - (0, top)], st.color)
         cv2.addWeighted(rows, 0.55, layer, 0.45, 0.0, dst=rows)
     bars = _pairs(np.arange(st.z0 + 0.2, min(st.z1, 40.0), 0.35), 0.04)
-    fill(img, _face(cam, road, st.lateral, bars, 0.1, st.height), shade(st.color, 0.9), disjoint=True)
+    fill(
+        img, _face(cam, road, st.lateral, bars, 0.1, st.height), shade(st.color, 0.9), disjoint=True
+    )
     posts = _pairs(np.arange(st.z0 + 1.0, min(st.z1, 200.0), 2.5), 0.1)
-    fill(img, _face(cam, road, st.lateral, posts, 0.0, st.height + 0.05), shade(st.color, 0.8), disjoint=True)
+    fill(
+        img,
+        _face(cam, road, st.lateral, posts, 0.0, st.height + 0.05),
+        shade(st.color, 0.8),
+        disjoint=True,
+    )
     for low, high in ((0.08, 0.16), (st.height - 0.08, st.height + 0.02)):
         fill(img, [_face(cam, road, st.lateral, z, low, high)], st.color)
 
 
-def draw_embankment(img: np.ndarray, cam: Camera, road: RoadShape, emb: Embankment,
-                    bank: TextureBank, offset: int) -> None:
+def draw_embankment(
+    img: np.ndarray, cam: Camera, road: RoadShape, emb: Embankment, bank: TextureBank, offset: int
+) -> None:
     """A slope from the ground line up to its crest, textured with brush."""
     z = geometric_samples(2.0, 220.0, 30)
     foot = ground_uv(cam, _along(road, emb.lateral, z))
@@ -294,8 +400,18 @@ def draw_overpass(img: np.ndarray, cam: Camera, road: RoadShape, ov: Overpass) -
     under = ground_uv(cam, _along(road, s, ov.distance + 8.0), ov.clearance)
     fill(img, [np.concatenate([low, under[::-1]])], shade(ov.color, 0.35))
     pillars = np.array([[-14.0], [14.0]])
-    fill(img, _face(cam, road, pillars, np.tile([ov.distance + 1.0, ov.distance + 2.0], (2, 1)),
-                    0.0, ov.clearance), shade(ov.color, 0.75))
+    fill(
+        img,
+        _face(
+            cam,
+            road,
+            pillars,
+            np.tile([ov.distance + 1.0, ov.distance + 2.0], (2, 1)),
+            0.0,
+            ov.clearance,
+        ),
+        shade(ov.color, 0.75),
+    )
     fill(img, [np.concatenate([low, high[::-1]])], ov.color)
     rail = ground_uv(cam, xz, ov.clearance + ov.thickness + 1.0)
     fill(img, [np.concatenate([high, rail[::-1]])], shade(ov.color, 0.8))
@@ -333,12 +449,20 @@ def tree_shapes(cam: Camera, road: RoadShape, trees: list[Tree]) -> list[TreeSha
     circles = uv[:, None, :] + (radius[:, None] * wobble)[..., None] * ring
     circles = circles[depth > 0.5]
     owner = owner[depth > 0.5]
-    return [TreeShape(t.distance, trunks[k], paint[k] if t.painted else None, circles[owner == k])
-            for k, t in enumerate(trees)]
+    return [
+        TreeShape(t.distance, trunks[k], paint[k] if t.painted else None, circles[owner == k])
+        for k, t in enumerate(trees)
+    ]
 
 
-def draw_trees(img: np.ndarray, trees: list[TreeShape], bank: TextureBank, offset: int,
-               foliage: tuple[float, float, float], small: float) -> None:
+def draw_trees(
+    img: np.ndarray,
+    trees: list[TreeShape],
+    bank: TextureBank,
+    offset: int,
+    foliage: tuple[float, float, float],
+    small: float,
+) -> None:
     """Trunks, whitewashed feet and crowns of trees at similar depth, crowns in one copy
     (flat foliage colour when all crowns are under ``small`` pixels tall)."""
     fill(img, [t.trunk for t in trees], (52, 60, 66))

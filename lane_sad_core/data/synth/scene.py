@@ -27,8 +27,14 @@ from lane_sad_core.errors import ConfigError
 
 # CULane's nine test categories, named as its list/test_split files name them.
 CATEGORIES = ("normal", "crowd", "hlight", "shadow", "noline", "arrow", "curve", "cross", "night")
-ALIASES = {"crowded": "crowd", "dazzle": "hlight", "dazzle_light": "hlight", "no_line": "noline",
-           "crossroad": "cross", "curved": "curve"}
+ALIASES = {
+    "crowded": "crowd",
+    "dazzle": "hlight",
+    "dazzle_light": "hlight",
+    "no_line": "noline",
+    "crossroad": "cross",
+    "curved": "curve",
+}
 
 
 def canonical_category(name: str) -> str:
@@ -75,19 +81,33 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
     overcast = rng.random() < look.overcast_prob and category != "shadow"
     light = sample_lighting(rng, layout, category, overcast, camera)
     sampler = sample_urban if preset.environment == "urban" else sample_highway
+    roadside = sampler(rng, layout, look)
+    if layout.crossing is not None:
+        crossing = layout.crossing
+        roadside.open_gap(
+            crossing.distance - 2.0, crossing.distance + crossing.stripe_length + crossing.width
+        )
     return Scene(
         category=category,
         camera=camera,
         road=road,
         layout=layout,
         surface=sample_surface(rng, look, layout, preset.environment),
-        traffic=sample_traffic(rng, layout, look, preset.environment, category == "crowd", light.night),
-        roadside=sampler(rng, layout, look),
-        backdrop=sample_backdrop(rng, preset.environment, overcast, look.sky_clear, look.sky_overcast,
-                                 preset.width),
+        traffic=sample_traffic(
+            rng, layout, look, preset.environment, category == "crowd", light.night
+        ),
+        roadside=roadside,
+        backdrop=sample_backdrop(
+            rng, preset.environment, overcast, look.sky_clear, look.sky_overcast
+        ),
         light=light,
-        fx=sample_fx(rng, light.night, rng.random() < preset.dashcam_prob, preset.jpeg_quality,
-                     (TILE_PAD, TILE_PAD // 4)),
+        fx=sample_fx(
+            rng,
+            light.night,
+            rng.random() < preset.dashcam_prob,
+            preset.jpeg_quality,
+            (TILE_PAD, TILE_PAD // 4),
+        ),
         label_gap_px=float(rng.uniform(*preset.label_gap_px)),
         texture_offset=int(rng.integers(0, TILE_PAD)),
     )

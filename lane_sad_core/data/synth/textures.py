@@ -24,8 +24,12 @@ BEV_ROWS = 1000
 TILE_PAD = 192  # extra rows/columns so crops can start at random offsets
 
 
-def fractal_noise(rng: np.random.Generator, shape: tuple[int, int],
-                  octaves: Sequence[tuple[float, float]], aspect: float = 1.0) -> np.ndarray:
+def fractal_noise(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    octaves: Sequence[tuple[float, float]],
+    aspect: float = 1.0,
+) -> np.ndarray:
     """Sum of smoothly upsampled random grids: (cell size in px along x, amplitude) each.
 
     ``aspect`` shrinks cells along y (rows), for grids whose rows are longer than columns.
@@ -50,11 +54,13 @@ def _speckle(rng: np.random.Generator, shape: tuple[int, int], density: float) -
     """Sparse bright/dark single-texel specks (aggregate stones in asphalt)."""
     specks = rng.random(shape, dtype=np.float32)
     return np.where(specks < density, 1.0, 0.0).astype(np.float32) - np.where(
-        specks > 1 - density, 1.0, 0.0).astype(np.float32)
+        specks > 1 - density, 1.0, 0.0
+    ).astype(np.float32)
 
 
-def surface_tile(rng: np.random.Generator, base: Sequence[float], spread: Sequence[float],
-                 shape: tuple[int, int]) -> np.ndarray:
+def surface_tile(
+    rng: np.random.Generator, base: Sequence[float], spread: Sequence[float], shape: tuple[int, int]
+) -> np.ndarray:
     """A road surface: blotches of 1-6 m, finer mottling and aggregate specks."""
     aspect = BEV_RES_X / BEV_RES_Z
     noise = fractal_noise(rng, shape, [(60, 0.7), (20, 0.5), (6, 0.35), (2, 0.25)], aspect)
@@ -123,12 +129,11 @@ class TextureBank:
     hills: np.ndarray
 
     @classmethod
-    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int,
-              output: tuple[int, int]) -> TextureBank:
+    def build(cls, look: Look, width: int, height: int, horizon: float, seed: int) -> TextureBank:
         """Make every tile; deterministic in ``seed``.
 
         Image-space tiles are for a ``width`` x ``height`` rendering with the horizon at row
-        ``horizon``; the sensor-noise tile is for the ``output`` (width, height) frame.
+        ``horizon``.
         """
         rng = np.random.default_rng([seed, 0x7E47])
         shape = (BEV_ROWS + TILE_PAD, BEV_COLS + TILE_PAD)
@@ -143,7 +148,7 @@ class TextureBank:
             verge=[surface_tile(rng, b, s, shape) for b, s in look.verge],
             wear=[wear_tile(rng, shape) for _ in range(2)],
             grain=image_grain(rng, height, wide, horizon),
-            sensor=sensor_noise(rng, output[1] + TILE_PAD // 4, output[0] + TILE_PAD),
+            sensor=sensor_noise(rng, height + TILE_PAD // 4, wide),
             foliage=foliage_tile(rng, height, wide, look),
             clouds=cloud_tile(rng, height, wide),
             hills=hill_tile(rng, height, wide, look),

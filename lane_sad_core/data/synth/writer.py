@@ -117,6 +117,18 @@ def frame_category(rng: np.random.Generator, categories: tuple[tuple[str, float]
     return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
 
+@dataclass
+class SynthFrame:
+    """A rendered frame before it is written: image, labels in image pixels, its tags."""
+
+    index: int
+    image: np.ndarray
+    lanes: list[Lane]
+    category: str
+    split: str
+    jpeg_quality: int
+
+
 @dataclass(frozen=True)
 class FrameRecord:
     """What the list and label files need to know about a written frame."""
@@ -149,7 +161,7 @@ def tusimple_row(lane: Lane, h_samples: np.ndarray, width: int) -> list[int]:
     v, u = lane.points[::-1, 1], lane.points[::-1, 0]
     xs = np.interp(h_samples, v, u, left=np.nan, right=np.nan)
     valid = np.isfinite(xs) & (xs >= 0) & (xs <= width - 1)
-    return [int(round(x)) if ok else TUSIMPLE_ABSENT for x, ok in zip(xs, valid, strict=True)]
+    return [round(x) if ok else TUSIMPLE_ABSENT for x, ok in zip(xs, valid, strict=True)]
 
 
 def tusimple_h_samples(height: int) -> np.ndarray:
@@ -165,53 +177,63 @@ class FrameWriter:
         self.settings = settings
         self.preset = settings.preset()
         self.renderer = SceneRenderer(self.preset, settings.seed)
+        self._folders: set[Path] = set()
 
-    def render(self, index: int) -> tuple[np.ndarray, list[Lane], str, str]:
-        """(image, lanes, category, split) of frame ``index``, nothing written."""
+    def _folder(self, path: Path) -> None:
+        """Create ``path`` once (clip folders hold many frames; mkdir costs a syscall)."""
+        if path not in self._folders:
+            path.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path)
+
+    def render(self, index: int) -> SynthFrame:
+        """Frame ``index`` in memory, nothing written."""
         rng = np.random.default_rng([self.settings.seed, index])
-        category = frame_category(rng, self.settings.categories)
-        scene = sample_scene(rng, self.preset, category)
-        return self.renderer.render(scene), scene_lanes(scene), category, frame_split(index, self.settings.splits)
+        scene = sample_scene(rng, self.preset, frame_category(rng, self.settings.categories))
+        return SynthFrame(
+            index=index,
+            image=self.renderer.render(scene),
+            lanes=scene_lanes(scene),
+            category=scene.category,
+            split=frame_split(index, self.settings.splits),
+            jpeg_quality=scene.fx.jpeg_quality,
+        )
 
     def write(self, index: int) -> FrameRecord:
         """Render frame ``index`` and write its image and labels."""
-        image, lanes, category, split = self.render(index)
-        quality = [cv2.IMWRITE_JPEG_QUALITY, self._quality(index)]
+        frame = self.render(index)
         if self.settings.format == "culane":
-            return self._write_culane(index, image, lanes, category, split, quality)
-        return self._write_tusimple(index, image, lanes, category, split, quality)
+            return self._write_culane(frame)
+        return self._write_tusimple(frame)
 
-    def _quality(self, index: int) -> int:
-        lo, hi = self.preset.jpeg_quality
-        return int(lo + (hi - lo) * ((index * 0.7548776662) % 1.0))
+    def _jpeg(self, path: Path, frame: SynthFrame) -> None:
+        self._folder(path.parent)
+        quality = [cv2.IMWRITE_JPEG_QUALITY, frame.jpeg_quality]
+        path.write_bytes(cv2.imencode(".jpg", frame.image, quality)[1].tobytes())
 
-    def _write_culane(self, index: int, image: np.ndarray, lanes: list[Lane], category: str,
-                      split: str, quality: list[int]) -> FrameRecord:
-        h, w = image.shape[:2]
+    def _write_culane(self, frame: SynthFrame) -> FrameRecord:
+        h, w = frame.image.shape[:2]
+        index = frame.index
         rel = f"driver_synth/{index // CLIP_FRAMES:05d}.MP4/{index % CLIP_FRAMES:05d}"
-        rows = [lane for lane in (culane_rows(lane, w, h, 0.05 * w) for lane in lanes) if len(lane) >= 2]
+        rows = [culane_rows(lane, w, h, 0.05 * w) for lane in frame.lanes]
+        rows = [lane for lane in rows if len(lane) >= 2]
         exist = tuple(int(any(lane.slot == k for lane in rows)) for k in range(4))
-        mask = rasterize_lanes(rows, (h, w), CULANE_MASK_WIDTH)
-        image_path = self.out / f"{rel}.jpg"
-        image_path.parent.mkdir(parents=True, exist_ok=True)
-        image_path.write_bytes(cv2.imencode(".jpg", image, quality)[1].tobytes())
+        self._jpeg(self.out / f"{rel}.jpg", frame)
         (self.out / f"{rel}.lines.txt").write_text(format_culane_lines(rows))
         mask_path = self.out / "laneseg_label_w16" / f"{rel}.png"
-        mask_path.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(mask_path.parent)
+        mask = rasterize_lanes(rows, (h, w), CULANE_MASK_WIDTH)
         mask_path.write_bytes(cv2.imencode(".png", mask, _PNG_FAST)[1].tobytes())
-        return FrameRecord(index, split, category, f"{rel}.jpg", f"laneseg_label_w16/{rel}.png", exist, None)
+        mask_rel = f"laneseg_label_w16/{rel}.png"
+        return FrameRecord(index, frame.split, frame.category, f"{rel}.jpg", mask_rel, exist, None)
 
-    def _write_tusimple(self, index: int, image: np.ndarray, lanes: list[Lane], category: str,
-                        split: str, quality: list[int]) -> FrameRecord:
-        h, w = image.shape[:2]
-        rel = f"clips/synth/{index:06d}/20.jpg"
+    def _write_tusimple(self, frame: SynthFrame) -> FrameRecord:
+        h, w = frame.image.shape[:2]
+        rel = f"clips/synth/{frame.index:06d}/20.jpg"
         h_samples = tusimple_h_samples(h)
-        rows = [tusimple_row(lane, h_samples, w) for lane in lanes]
+        rows = [tusimple_row(lane, h_samples, w) for lane in frame.lanes]
         rows = [row for row in rows if sum(x != TUSIMPLE_ABSENT for x in row) >= 2]
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(cv2.imencode(".jpg", image, quality)[1].tobytes())
-        return FrameRecord(index, split, category, rel, None, None, rows)
+        self._jpeg(self.out / rel, frame)
+        return FrameRecord(frame.index, frame.split, frame.category, rel, None, None, rows)
 
 
 def write_lists(out: Path, settings: SynthSettings, records: Sequence[FrameRecord]) -> None:
@@ -239,20 +261,30 @@ def _culane_lists(out: Path, records: Sequence[FrameRecord]) -> None:
         chosen = [r for r in records if r.split == split]
         write_culane_list(out / "list" / f"{split}.txt", [CulaneListEntry(r.image) for r in chosen])
         if split != "test":
-            write_culane_list(out / "list" / f"{split}_gt.txt",
-                              [CulaneListEntry(r.image, r.mask, r.exist) for r in chosen])
+            write_culane_list(
+                out / "list" / f"{split}_gt.txt",
+                [CulaneListEntry(r.image, r.mask, r.exist) for r in chosen],
+            )
     test = [r for r in records if r.split == "test"]
     for k, category in enumerate(CATEGORIES):
-        write_culane_list(out / "list" / "test_split" / f"test{k}_{category}.txt",
-                          [CulaneListEntry(r.image) for r in test if r.category == category])
+        write_culane_list(
+            out / "list" / "test_split" / f"test{k}_{category}.txt",
+            [CulaneListEntry(r.image) for r in test if r.category == category],
+        )
 
 
 def _tusimple_labels(out: Path, settings: SynthSettings, records: Sequence[FrameRecord]) -> None:
     h_samples = [int(y) for y in tusimple_h_samples(settings.preset().height)]
     names = {"train": "label_data_synth.json", "val": "val_label.json", "test": "test_label.json"}
     for split, name in names.items():
-        write_tusimple(out / name, [TusimpleRecord(r.image, h_samples, r.tusimple_lanes or [])
-                                    for r in records if r.split == split])
+        write_tusimple(
+            out / name,
+            [
+                TusimpleRecord(r.image, h_samples, r.tusimple_lanes or [])
+                for r in records
+                if r.split == split
+            ],
+        )
 
 
 _WORKER: FrameWriter | None = None
