@@ -82,3 +82,22 @@ def cut(path: Path, fraction: float) -> None:
     """Truncate a file to ``fraction`` of its size, as an interrupted copy leaves it."""
     with path.open("r+b") as handle:
         handle.truncate(int(path.stat().st_size * fraction))
+
+
+def read_bag(bag: Path) -> tuple[dict[str, tuple[str, int, str]], dict[str, list[tuple[int, object]]]]:
+    """Every message of a bag, decoded, read with rosbags' own Reader (not lane_sad's).
+
+    Returns:
+        topic -> (type, count, type hash), and topic -> [(log time, message)] in time order.
+    """
+    from rosbags.rosbag2 import Reader
+
+    from lane_sad_ros.bag import typestore
+
+    store = typestore()
+    out: dict[str, list] = {}
+    with Reader(bag) as reader:
+        topics = {c.topic: (c.msgtype, c.msgcount, c.digest) for c in reader.connections}
+        for conn, timestamp, raw in reader.messages():
+            out.setdefault(conn.topic, []).append((timestamp, store.deserialize_cdr(raw, conn.msgtype)))
+    return topics, out

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from bagutil import cut, lane_sad_here, real_culane_list, real_tusimple_root, synth_culane
+from bagutil import cut, lane_sad_here, read_bag, real_culane_list, real_tusimple_root, synth_culane
 
 from lane_sad_core.data.datasets import CULaneDataset, TusimpleDataset
 from lane_sad_core.data.formats import read_tusimple
@@ -45,25 +45,12 @@ def synth_bag(request: pytest.FixtureRequest, synth_bags: dict[str, Path]) -> tu
     return synth_bags[request.param], request.param
 
 
-def _read_all(bag: Path) -> tuple[dict, dict[str, list[tuple[int, object]]]]:
-    """Every message of a bag, decoded, read with rosbags' own Reader (not lane_sad's)."""
-    from rosbags.rosbag2 import Reader
-
-    store = typestore()
-    out: dict[str, list] = {}
-    with Reader(bag) as reader:
-        topics = {c.topic: (c.msgtype, c.msgcount, c.digest) for c in reader.connections}
-        for conn, timestamp, raw in reader.messages():
-            out.setdefault(conn.topic, []).append((timestamp, store.deserialize_cdr(raw, conn.msgtype)))
-    return topics, out
-
-
 def test_synthetic_bag_has_every_frame_with_its_ground_truth(synth: tuple[Path, str],
                                                              synth_bag: tuple[Path, str]) -> None:
     bag, storage = synth_bag
     dataset = CULaneDataset(*synth)
     order = sorted(range(len(dataset)), key=lambda i: str(dataset.image_path(i)))
-    topics, msgs = _read_all(bag)
+    topics, msgs = read_bag(bag)
     assert {name: (t, n) for name, (t, n, _) in topics.items()} == {
         T.CAMERA: ("sensor_msgs/msg/Image", 8), T.GT: ("lane_sad/msg/LaneArray", 8),
         T.GT_INFO: ("std_msgs/msg/String", 8)}
@@ -159,7 +146,7 @@ def test_real_culane_sequence_in_recording_order(real_data: Path, tmp_path: Path
     assert lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
                          "--out", bag, "--max-frames", 4) == 0
     dataset = CULaneDataset(root, list_file)
-    _, msgs = _read_all(bag)
+    _, msgs = read_bag(bag)
     infos = [json.loads(m.data)["image"] for _, m in msgs[T.GT_INFO]]
     # sorted paths = frame order within the first clip (00270 is an empty label file)
     assert infos == [f"driver_161_90frame/06030819_0755.MP4/{n}.jpg" for n in ("00000", "00180", "00270", "00360")]
@@ -179,7 +166,7 @@ def test_real_tusimple_bag_keeps_label_rows(real_data: Path, tmp_path: Path) -> 
                          "--out", bag, "--storage", "sqlite3") == 0
     records = {r.raw_file: r for r in read_tusimple(root / labels)}
     dataset = TusimpleDataset(root, labels)
-    _, msgs = _read_all(bag)
+    _, msgs = read_bag(bag)
     infos = [json.loads(m.data) for _, m in msgs[T.GT_INFO]]
     assert [i["image"] for i in infos] == sorted(records) and len(infos) == 7
     for info, (_, gt), (_, img) in zip(infos, msgs[T.GT], msgs[T.CAMERA]):
