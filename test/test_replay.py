@@ -16,7 +16,7 @@ from lane_sad_ros.bag import BagReader
 from lane_sad_ros.bag import topics as T
 from lane_sad_ros.bag.convert import lanes_from_message, stamp_ns
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # each test starts the node (~5-15 s)
 
 FRAMES = 8
 RECORDED = {T.LANES, T.DIAGNOSTICS, T.SENT, T.RECEIVED, T.GT, T.GT_INFO}
