@@ -75,6 +75,15 @@ def test_synthetic_bag_has_every_frame_with_its_ground_truth(synth: tuple[Path, 
     assert len({gt.model_name for _, gt in msgs[T.GT]}) > 1  # the synthetic categories vary
 
 
+def test_reader_returns_only_the_topics_asked_for(synth_bag: tuple[Path, str]) -> None:
+    bag, _ = synth_bag
+    with BagReader(bag) as reader:
+        assert reader.storage == synth_bag[1] and reader.damage is None
+        assert [t.name for t, _, _ in reader.messages([T.GT])] == [T.GT] * 8
+        assert list(reader.messages(["/not/in/the/bag"])) == []
+        assert (reader.start_ns, reader.end_ns) == (1_000_000_000, 1_350_000_000)
+
+
 def test_metadata_is_rosbag2s(synth_bag: tuple[Path, str]) -> None:
     bag, storage = synth_bag
     meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]

@@ -158,6 +158,8 @@ class BagReader:
             raise BagError(self.damage)
         assert self._reader is not None, "BagReader used before open()"
         conns = [c for c in self._reader.connections if c.topic in wanted]
+        if not conns:
+            return  # (rosbags reads an empty connection list as "all topics")
         try:
             for conn, timestamp, data in self._reader.messages(connections=conns):
                 yield self.topics[conn.topic], timestamp, data
