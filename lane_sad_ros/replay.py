@@ -45,7 +45,7 @@ from lane_sad_ros.bag.errors import BagError, ReplayError
 from lane_sad_ros.bag.reader import BagReader, TopicInfo
 from lane_sad_ros.bag.types import typestore
 from lane_sad_ros.bag.writer import BagWriter
-from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, node_spec
+from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, PROFILE_FILE, node_spec
 
 WARMUP_FRAME_ID = "lane_sad_replay_warmup"
 RECORDED = {topics.LANES: "lane_sad/msg/LaneArray", topics.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
@@ -144,9 +144,11 @@ def node_command(cfg: ReplayConfig, image: TopicInfo) -> tuple[list[str], dict[s
     base = image.name.removesuffix("/compressed") if compressed else image.name
     if compressed:
         params["compressed_input"] = True
+    # The profile's real path: Fast DDS 3 loads a symlinked file (colcon --symlink-install)
+    # once per variable, FASTDDS_ and FASTRTPS_, and logs the second load as an error.
+    config_dir = (share / "config" / PROFILE_FILE).resolve().parent
     spec = node_spec(params_file=str(cfg.params_file or share / "config" / "lane_sad.yaml"),
-                     config_dir=share / "config", image_topic=base, parameters=params,
-                     current_env=dict(os.environ))
+                     config_dir=config_dir, image_topic=base, parameters=params, current_env=dict(os.environ))
     if compressed:
         spec.remappings.append(("image/compressed", image.name))
     exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
@@ -272,10 +274,11 @@ def _start_node(link: _Link, proc: subprocess.Popen, log: Path, image: TopicInfo
     warm = dataclasses.replace(first, header=dataclasses.replace(first.header, frame_id=WARMUP_FRAME_ID))
     raw = bytes(typestore().serialize_cdr(warm, warm.__msgtype__))
     link.publish_clock(first_ns)
+    link.publish(image.name, raw)
     while not link.warm.wait(0.5):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise _node_failure(proc, log, "node never answered the warm-up frame")
-        link.publish(image.name, raw)
+        link.publish(image.name, raw)  # best-effort frames can be lost: send again
 
 
 def _stop_node(proc: subprocess.Popen) -> None:
