@@ -69,7 +69,6 @@ class BagWriter:
             raise BagError(f"cannot write bag {self.path}: {exc}") from None
         self._connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
-        self.counts: dict[str, int] = {}
 
     def open(self) -> BagWriter:
         """Create the bag folder and its storage file."""
@@ -90,10 +89,6 @@ class BagWriter:
                     offered_qos_profiles=qos if qos is not None else [RECORDED_QOS])
             except Exception as exc:  # WriterError, or a type the typestore does not know
                 raise BagError(f"{self.path}: cannot add topic {topic} ({msgtype}): {exc}") from None
-            self.counts[topic] = 0
-
-    def has_topic(self, topic: str) -> bool:
-        return topic in self._connections
 
     def write(self, topic: str, timestamp_ns: int, msg: Any) -> None:
         """Serialise a rosbags message to CDR and write it."""
@@ -103,7 +98,6 @@ class BagWriter:
         """Write an already serialised (CDR) message."""
         with self._lock:
             self._writer.write(self._connections[topic], int(timestamp_ns), data)
-            self.counts[topic] += 1
 
     def set_custom_data(self, key: str, value: str) -> None:
         """A ``custom_data`` entry of metadata.yaml (set before :meth:`close`)."""
