@@ -1,0 +1,87 @@
+"""A replay bag (or any bag with the node's ``/lanes``) as per-frame records for the report.
+
+Frames are matched by header stamp: the ground truth's (``/lanes_gt``), the node's answer
+(``/lanes``, whose header is copied from the image) and the replay's timing records
+(``/replay/sent``, ``/replay/received``). Ground truth comes from the bag itself, from
+another bag (the camera bag the replay played), or from the data set's labels, matched
+through the image paths in the bag's ``/lanes_gt/info``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lane_sad_core.data.datasets import LaneDataset
+from lane_sad_core.infer.bag_report import BagFrame
+from lane_sad_ros.bag import topics
+from lane_sad_ros.bag.convert import lanes_from_message, stamp_ns
+from lane_sad_ros.bag.dataset_bag import FrameInfo, h_samples, relative_key
+from lane_sad_ros.bag.errors import BagError
+from lane_sad_ros.bag.reader import BagReader
+
+
+def _frame(frames: dict[int, BagFrame], ns: int) -> BagFrame:
+    if ns not in frames:
+        frames[ns] = BagFrame(ns)
+    return frames[ns]
+
+
+def frame_infos(bag: str | Path) -> dict[int, FrameInfo]:
+    """``/lanes_gt/info`` of a bag: stamp -> image path (and TuSimple rows)."""
+    with BagReader(bag) as reader:
+        if topics.GT_INFO not in reader.topics:
+            raise BagError(f"{bag}: no {topics.GT_INFO} topic to match data set labels by image path")
+        infos = [FrameInfo.from_json(reader.decode(t, raw).data) for t, _, raw in reader.messages([topics.GT_INFO])]
+    return {info.stamp_ns: info for info in infos}
+
+
+def ground_truth_from_bag(bag: str | Path) -> dict[int, BagFrame]:
+    """The ``/lanes_gt`` frames of a bag, with ``/lanes_gt/info`` where present."""
+    frames: dict[int, BagFrame] = {}
+    with BagReader(bag) as reader:
+        if topics.GT not in reader.topics:
+            raise BagError(f"{bag}: no ground truth topic {topics.GT} (topics: {', '.join(sorted(reader.topics))})")
+        for topic, _, raw in reader.messages([topics.GT, topics.GT_INFO]):
+            msg = reader.decode(topic, raw)
+            if topic.name == topics.GT_INFO:
+                info = FrameInfo.from_json(msg.data)
+                frame = _frame(frames, info.stamp_ns)
+                frame.image, frame.h_samples = info.image, info.h_samples
+                continue
+            frame = _frame(frames, stamp_ns(msg.header.stamp))
+            frame.gt = lanes_from_message(msg)
+            frame.size = (int(msg.image_height), int(msg.image_width))
+            prefix = topics.GT_MODEL_PREFIX
+            frame.category = msg.model_name[len(prefix):] if msg.model_name.startswith(prefix) else "unknown"
+    return frames
+
+
+def ground_truth_from_dataset(dataset: LaneDataset, infos: dict[int, FrameInfo]) -> dict[int, BagFrame]:
+    """Labels of ``dataset`` for the frames ``infos`` names (images not in it are skipped)."""
+    index = {relative_key(dataset, i): i for i in range(len(dataset))}
+    frames = {}
+    for ns, info in infos.items():
+        i = index.get(info.image)
+        if i is not None:
+            frames[ns] = BagFrame(ns, gt=dataset.lanes(i), size=dataset.source_size(i),
+                                  category=dataset.category(i), h_samples=h_samples(dataset, i), image=info.image)
+    return frames
+
+
+def add_answers(bag: str | Path, frames: dict[int, BagFrame], lanes_topic: str = topics.LANES) -> None:
+    """Add the node's answers and the replay's send/receive times from ``bag`` to ``frames``."""
+    with BagReader(bag) as reader:
+        if lanes_topic not in reader.topics:
+            raise BagError(f"{bag}: no {lanes_topic} topic (topics: {', '.join(sorted(reader.topics))})")
+        wanted = [t for t in (lanes_topic, topics.SENT, topics.RECEIVED) if t in reader.topics]
+        for topic, _, raw in reader.messages(wanted):
+            msg = reader.decode(topic, raw)
+            frame = _frame(frames, stamp_ns(msg.header.stamp))
+            if topic.name == lanes_topic:
+                frame.pred = lanes_from_message(msg)
+                frame.processing_ms, frame.inference_ms = float(msg.processing_ms), float(msg.inference_ms)
+                frame.size = frame.size or (int(msg.image_height), int(msg.image_width))
+            elif topic.name == topics.SENT:
+                frame.sent_ns = stamp_ns(msg.time_ref)
+            else:
+                frame.received_ns = stamp_ns(msg.time_ref)

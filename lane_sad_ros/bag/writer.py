@@ -1,0 +1,117 @@
+"""Writing rosbag2 bags that ``ros2 bag`` reads: metadata.yaml, MCAP or sqlite3, CDR.
+
+rosbags' writer produces the layout; one addition makes the MCAP files complete: rosbag2's
+MCAP plugin stores each topic's RIHS01 type hash in the channel's ``topic_type_hash``
+metadata (besides ``offered_qos_profiles``) and reads it back into the topic metadata, so
+it is written here too.
+
+:class:`BagWriter` always closes the storage, also when the code writing it fails: a bag
+cut short by an error is valid up to the last message written (replay relies on this).
+"""
+
+from __future__ import annotations
+
+import threading
+from io import BytesIO
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rosbags.interfaces import Connection, Qos
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.storage_mcap import Channel, McapWriter, write_channel, write_string
+
+from lane_sad_ros.bag.errors import BagError
+from lane_sad_ros.bag.types import RECORDED_QOS, typestore
+
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+BAG_VERSION = 9  # metadata version rosbag2 writes since Jazzy
+
+
+class _Rosbag2McapWriter(McapWriter):
+    """rosbags' MCAP storage, with the channel metadata rosbag2's MCAP plugin writes."""
+
+    def add_connection(self, connection: Connection, offered_qos_profiles: str) -> None:
+        metadata = BytesIO()
+        for key, value in (("offered_qos_profiles", offered_qos_profiles),
+                           ("topic_type_hash", connection.digest)):
+            write_string(metadata, key)
+            write_string(metadata, value)
+        self.channels.append(Channel(connection.id, connection.msgtype, connection.topic,
+                                     connection.ext.serialization_format, metadata.getvalue()))
+        self.channel_stats[connection.id] = 0
+        write_channel(self.chunk.bio, self.channels[-1], self.schemas)
+
+
+class _Writer(Writer):
+    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+
+
+class BagWriter:
+    """A bag being written, one connection per topic; thread-safe ``write``.
+
+    Args:
+        path: the bag folder to create (must not exist).
+        storage: ``"mcap"`` or ``"sqlite3"``.
+
+    Raises:
+        BagError: unknown storage, or ``path`` exists.
+    """
+
+    def __init__(self, path: str | Path, storage: str = "mcap") -> None:
+        if storage not in STORAGES:
+            raise BagError(f"unknown bag storage '{storage}' (known: {', '.join(STORAGES)})")
+        self.path = Path(path)
+        self.storage = storage
+        try:
+            self._writer = _Writer(self.path, version=BAG_VERSION, storage_plugin=STORAGES[storage])
+        except WriterError as exc:
+            raise BagError(f"cannot write bag {self.path}: {exc}") from None
+        self._connections: dict[str, Connection] = {}
+        self._lock = threading.Lock()
+
+    def open(self) -> BagWriter:
+        """Create the bag folder and its storage file."""
+        try:
+            self._writer.open()
+        except (WriterError, OSError) as exc:
+            raise BagError(f"cannot write bag {self.path}: {exc}") from None
+        return self
+
+    def add_topic(self, topic: str, msgtype: str, *, msgdef: str | None = None, type_hash: str | None = None,
+                  qos: list[Qos] | None = None) -> None:
+        """Declare ``topic``; the definition and hash come from the typestore unless given
+        (topics copied from another bag keep theirs)."""
+        with self._lock:
+            try:
+                self._connections[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=typestore(), msgdef=msgdef or None, rihs01=type_hash or None,
+                    offered_qos_profiles=qos if qos is not None else [RECORDED_QOS])
+            except Exception as exc:  # WriterError, or a type the typestore does not know
+                raise BagError(f"{self.path}: cannot add topic {topic} ({msgtype}): {exc}") from None
+
+    def write(self, topic: str, timestamp_ns: int, msg: Any) -> None:
+        """Serialise a rosbags message to CDR and write it."""
+        self.write_raw(topic, timestamp_ns, typestore().serialize_cdr(msg, msg.__msgtype__))
+
+    def write_raw(self, topic: str, timestamp_ns: int, data: bytes | memoryview) -> None:
+        """Write an already serialised (CDR) message."""
+        with self._lock:
+            self._writer.write(self._connections[topic], int(timestamp_ns), data)
+
+    def set_custom_data(self, key: str, value: str) -> None:
+        """A ``custom_data`` entry of metadata.yaml (set before :meth:`close`)."""
+        self._writer.set_custom_data(key, value)
+
+    def close(self) -> None:
+        """Finish the storage file and write metadata.yaml."""
+        with self._lock:
+            if self._writer.storage is not None:
+                self._writer.close()
+
+    def __enter__(self) -> BagWriter:
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
