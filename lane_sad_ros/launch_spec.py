@@ -32,7 +32,9 @@ def transport_env(config_dir: str | Path, current: dict[str, str] | None = None)
     GLIBC_TUNABLES are kept, ours appended.
     """
     current = current or {}
-    profile = str(Path(config_dir) / PROFILE_FILE)
+    # Resolved: through colcon's symlink install Fast DDS would load the file twice and log
+    # an XML parser error for the second copy.
+    profile = str((Path(config_dir) / PROFILE_FILE).resolve())
     fast_dds_2 = current.get("ROS_DISTRO", "") in FAST_DDS_2_DISTROS
     tunables = current.get("GLIBC_TUNABLES", "")
     if GLIBC_TUNABLES not in tunables:

@@ -85,7 +85,7 @@ def test_start_up_validation() -> None:
 def test_transport_env_per_distro_and_tunables() -> None:
     from lane_sad_ros.launch_spec import GLIBC_TUNABLES, transport_env
 
-    here = transport_env("/cfg", {})
+    here = transport_env("/cfg", {})  # /cfg does not exist: resolve() keeps the path
     assert here == {"FASTDDS_DEFAULT_PROFILES_FILE": "/cfg/fastdds_shm.xml", "GLIBC_TUNABLES": GLIBC_TUNABLES}
     humble = transport_env("/cfg", {"ROS_DISTRO": "humble", "GLIBC_TUNABLES": "glibc.pthread.rseq=0"})
     assert humble["FASTRTPS_DEFAULT_PROFILES_FILE"] == "/cfg/fastdds_shm.xml"

@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("mix", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    from lane_sad_core.cli.eval import table
+    from lane_sad_core.infer.evaluate import markdown_table
 
     parts = [f"# The shipped default model: {args.checkpoint.name}\n",
              "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
@@ -36,7 +36,7 @@ def main() -> int:
         cmd = [sys.executable, "-m", "lane_sad_core", "eval", "--checkpoint", str(args.checkpoint),
                "--data", str(args.mix / sub), *extra, "--json", str(tmp), "--device", "cpu"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        parts.append(f"## {title}\n\n{table(json.loads(tmp.read_text()))}\n")
+        parts.append(f"## {title}\n\n{markdown_table(json.loads(tmp.read_text()))}\n")
         tmp.unlink()
     args.out.write_text("\n".join(parts))
     print(args.out.read_text())

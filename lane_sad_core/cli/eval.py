@@ -36,28 +36,12 @@ def build_eval_dataset(args: argparse.Namespace):
     return TusimpleDataset(args.data, args.labels)
 
 
-def table(report: dict) -> str:
-    """The scores as a Markdown table, total first."""
-    head = ("| split | frames | F1 | precision | recall | TP | FP | FN | TuSimple acc | FP rate | FN rate |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-
-    def fmt(v: float | None) -> str:
-        return "—" if v is None else f"{v:.4f}"
-
-    rows = [head]
-    for name, r in [("total", report["total"]), *report["categories"].items()]:
-        rows.append(f"| {name} | {r['frames']} | {fmt(r['f1'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
-                    f"{r['tp']} | {r['fp']} | {r['fn']} | {fmt(r['tusimple_accuracy'])} | "
-                    f"{fmt(r['tusimple_fp'])} | {fmt(r['tusimple_fn'])} |")
-    return "\n".join(rows)
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lane_sad_core.data.formats import TusimpleRecord, lanes_to_tusimple_row, write_culane_lines
     from lane_sad_core.infer.detector import LaneDetector
-    from lane_sad_core.infer.evaluate import evaluate_dataset
+    from lane_sad_core.infer.evaluate import evaluate_dataset, markdown_table
 
     detector = LaneDetector(args.checkpoint, args.device)
     dataset = build_eval_dataset(args)
@@ -79,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         from lane_sad_core.data.formats import write_tusimple
 
         write_tusimple(args.pred_out / "predictions.json", records)
-    print(table(report))
+    print(markdown_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -318,6 +318,10 @@ class TusimpleDataset(LaneDataset):
     def _category_key(self, i: int) -> str:
         return self.records[i].raw_file
 
+    def h_samples(self, i: int) -> list[int]:
+        """The label rows of sample ``i`` (TuSimple scores predictions at these rows)."""
+        return list(self.records[i].h_samples)
+
     def lanes(self, i: int) -> list[Lane]:
         """The record's lanes (absent rows dropped) in slots by bottom x."""
         height, width = self.source_size(i)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lane_sad_core.cli.eval import table
+from lane_sad_core.infer.evaluate import markdown_table
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.lanes import Lane
 
@@ -147,7 +147,7 @@ def markdown(report: BagReport, title: str, plots: dict[str, str]) -> str:
              "## Accuracy", "",
              f"Official metrics (CULane F1 at IoU > 0.5, TuSimple accuracy/FP/FN) on the "
              f"{report.scores['total']['frames']} answered frames with ground truth:", "",
-             table(report.scores), ""]
+             markdown_table(report.scores), ""]
     total = report.scores_with_missing["total"]
     lines += [f"With the {fr['missing']} missing frames counted as frames without lanes: "
               f"F1 {_fmt(total['f1'], 4)}, precision {_fmt(total['precision'], 4)}, "

@@ -108,3 +108,19 @@ def evaluate_dataset(detector, dataset, indices: Iterable[int] | None = None, ba
             h_samples = getattr(dataset, "h_samples", lambda _: None)(i)
             score_frame(report, dataset.category(i), det.lanes, dataset.lanes(i), image.shape[:2], h_samples)
     return report
+
+
+def markdown_table(report: dict) -> str:
+    """The scores as a Markdown table, total first."""
+    head = ("| split | frames | F1 | precision | recall | TP | FP | FN | TuSimple acc | FP rate | FN rate |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.4f}"
+
+    rows = [head]
+    for name, r in [("total", report["total"]), *report["categories"].items()]:
+        rows.append(f"| {name} | {r['frames']} | {fmt(r['f1'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
+                    f"{r['tp']} | {r['fp']} | {r['fn']} | {fmt(r['tusimple_accuracy'])} | "
+                    f"{fmt(r['tusimple_fp'])} | {fmt(r['tusimple_fn'])} |")
+    return "\n".join(rows)
