@@ -16,7 +16,7 @@ from lane_sad_core import __version__
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("synth", "score", "train", "eval", "infer")
+COMMANDS: tuple[str, ...] = ("synth", "score", "train", "eval", "infer", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
