@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-BACKENDS = ("torch",)
+BACKENDS = ("torch", "onnxruntime", "tensorrt")  # lane_sad_core.infer.backends.BACKENDS
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = ("best_effort", "reliable")
 
@@ -20,7 +20,7 @@ class NodeParams:
 
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
-    backend: str = "torch"
+    backend: str = "torch"  # onnxruntime / tensorrt: the .onnx / .engine beside the checkpoint; torch fallback
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1

@@ -21,8 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "tensorrt"),
+                   help="what runs the network; onnxruntime/tensorrt run the .onnx/.engine beside the "
+                   "checkpoint (or given as --checkpoint) and fall back to torch with a warning")
     p.add_argument("--attention", action="store_true",
-                   help="also write the distilled blocks' attention blended over each image")
+                   help="also write the distilled blocks' attention blended over each image (torch backend)")
     p.set_defaults(func=run)
 
 
@@ -69,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from lane_sad_core.errors import LaneSadError
     from lane_sad_core.infer.detector import LaneDetector
 
-    detector = LaneDetector(args.checkpoint, args.device)
+    detector = LaneDetector(args.checkpoint, args.device, backend=args.backend)
+    if args.attention and detector.model is None:
+        raise LaneSadError(f"--attention needs the torch backend; {detector.backend_name} models "
+                           "carry only the lane outputs")
     args.out.mkdir(parents=True, exist_ok=True)
     for path in tqdm(list(expand_inputs(args.inputs)), desc="infer", unit="file"):
         if path.suffix.lower() in VIDEO_SUFFIXES:

@@ -1,11 +1,13 @@
 """The lane detector the ROS node and ``lane-sad infer`` call: BGR image in, lanes out.
 
-One code path for CPU and CUDA: the same preprocessing (from the checkpoint), the same
-post-processing on the CPU; only the network runs on the device. Holds no ROS.
+One code path for every backend and device: the same preprocessing (from the model's
+metadata) and the same post-processing on the CPU; only the network call differs (see
+:mod:`lane_sad_core.infer.backends`). Holds no ROS.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,13 +18,15 @@ import numpy as np
 import torch
 
 from lane_sad_core.data.preprocess import PreprocessConfig, preprocess
-from lane_sad_core.distill.attention import attention_display
 from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import CheckpointError
+from lane_sad_core.infer.backends import Backend, BackendError, TorchBackend, make_backend, torch_fallback_for
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
 from lane_sad_core.lanes import Lane
 from lane_sad_core.models import LaneModel
-from lane_sad_core.train.checkpoint import ModelMeta, load_model
+from lane_sad_core.train.checkpoint import ModelMeta
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "enet_sad_default.pt"
 
@@ -55,26 +59,42 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 class LaneDetector:
-    """Loads a checkpoint once and detects lanes in BGR frames.
+    """Loads a model once and detects lanes in BGR frames.
 
     Args:
-        checkpoint: a checkpoint written by ``save_checkpoint``; None uses
-            :data:`DEFAULT_CHECKPOINT`.
+        checkpoint: a ``.pt`` checkpoint written by ``save_checkpoint``, or an exported
+            ``.onnx`` / ``.engine`` file; None uses :data:`DEFAULT_CHECKPOINT`. A backend
+            given a file of another kind runs the sibling of its own kind
+            (``model.pt`` -> ``model.onnx``), see :func:`~lane_sad_core.infer.backends.make_backend`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         postprocess: decoding parameters; defaults to :class:`PostprocessConfig`.
+        backend: ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``. When it cannot load
+            here and a ``.pt`` checkpoint is at hand (given, or beside the given file), the
+            detector logs one warning naming the reason and runs the torch backend on that
+            checkpoint instead, so a node configured for TensorRT still comes up on a
+            machine without it; ``backend_name`` says what runs. Without a ``.pt`` to fall
+            back to it raises.
 
     Attributes:
-        model: the network, in eval mode on ``device``.
-        meta: the checkpoint's model name, config, classes and preprocessing.
+        backend: what runs the network (:class:`~lane_sad_core.infer.backends.Backend`).
+        backend_name: its name, after any fallback.
+        model: the PyTorch network for the torch backend, else None.
+        meta: the model's name, config, classes and preprocessing.
+        device: where the network runs.
         attention_blocks: blocks whose attention ``detect(..., with_attention=True)`` shows
-            (the ones SAD distils by default).
+            (the ones SAD distils by default). Only the torch backend computes attention:
+            the exported graphs stop at the two outputs the lanes need, since attention is a
+            debugging view and extra outputs would cost every frame a copy; other backends
+            return ``attention=None`` (logged once).
 
     Raises:
-        CheckpointError: the checkpoint is missing (including the default one) or invalid.
+        CheckpointError: the model file is missing (including the default one) or invalid.
+        BackendError: the backend cannot load and there is no ``.pt`` to fall back to.
+        ConfigError: unknown backend name.
     """
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "auto",
-                 postprocess: PostprocessConfig | None = None) -> None:
+                 postprocess: PostprocessConfig | None = None, backend: str = "torch") -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
                 raise CheckpointError(
@@ -82,27 +102,27 @@ class LaneDetector:
                     "train a model with `lane-sad train` and pass its checkpoint"
                 )
             checkpoint = DEFAULT_CHECKPOINT
-        self.device = resolve_device(device)
-        model, meta = load_model(checkpoint, self.device)
-        self._attach(model, meta, postprocess)
+        self._attach(_load_backend(backend, Path(checkpoint), device), postprocess)
 
     @classmethod
     def from_model(cls, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None = None
                    ) -> LaneDetector:
         """A detector around a model already in memory (training validation), on its device."""
         detector = cls.__new__(cls)
-        detector.device = next(model.parameters()).device
-        detector._attach(model, meta, postprocess)
+        detector._attach(TorchBackend(model, meta), postprocess)
         return detector
 
-    def _attach(self, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None) -> None:
-        self.model, self.meta = model, meta
+    def _attach(self, backend: Backend, postprocess: PostprocessConfig | None) -> None:
+        self.backend, self.meta, self.device = backend, backend.meta, backend.device
+        self.backend_name = backend.name
+        self.model = backend.model if isinstance(backend, TorchBackend) else None
         self.postprocess = postprocess or PostprocessConfig()
-        self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks
+        self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks if self.model else ()
+        self._warned_attention = False
 
     @property
     def preprocess(self) -> PreprocessConfig:
-        """The preprocessing stored with the checkpoint."""
+        """The preprocessing stored with the model."""
         return self.meta.preprocess
 
     def detect(self, image_bgr: np.ndarray, with_attention: bool = False) -> Detection:
@@ -113,7 +133,7 @@ class LaneDetector:
         """Lanes in several images at once (one network call); timings are per batch."""
         t0 = time.perf_counter()
         images = [_as_bgr(image) for image in images_bgr]
-        batch = torch.from_numpy(np.stack([preprocess(image, self.preprocess) for image in images]))
+        batch = np.stack([preprocess(image, self.preprocess) for image in images])
         t1 = time.perf_counter()
         prob, exist, attention = self._infer(batch, with_attention)
         t2 = time.perf_counter()
@@ -127,21 +147,29 @@ class LaneDetector:
             for i in range(len(images))
         ]
 
-    @torch.inference_mode()
-    def _infer(self, batch: torch.Tensor, with_attention: bool
+    def _infer(self, batch: np.ndarray, with_attention: bool
                ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
-        x = batch.to(self.device, non_blocking=True)
-        if with_attention:
-            outputs, blocks = self.model.forward_blocks(x, self.attention_blocks)
-        else:
-            outputs, blocks = self.model(x), {}
-        prob = torch.softmax(outputs["seg"].float(), dim=1).cpu().numpy()
-        exist = torch.sigmoid(outputs["exist"].float()).cpu().numpy()
-        if not with_attention:
-            return prob, exist, None
-        size = tuple(x.shape[-2:])
-        attention = {name: attention_display(act, size).cpu().numpy() for name, act in blocks.items()}
-        return prob, exist, attention
+        if with_attention and isinstance(self.backend, TorchBackend):
+            return self.backend.run_with_attention(batch, self.attention_blocks)
+        if with_attention and not self._warned_attention:
+            log.warning("attention maps need the torch backend; the %s backend returns none", self.backend_name)
+            self._warned_attention = True
+        prob, exist = self.backend.run(batch)
+        return prob, exist, None
+
+
+def _load_backend(name: str, checkpoint: Path, device: str) -> Backend:
+    """``make_backend``, falling back to torch on a ``.pt`` checkpoint when ``name`` cannot load."""
+    try:
+        return make_backend(name, checkpoint, device)
+    except (BackendError, CheckpointError) as exc:
+        fallback = torch_fallback_for(checkpoint) if name != "torch" else None
+        if fallback is None:
+            if name == "torch":
+                raise
+            raise type(exc)(f"{exc}; no .pt checkpoint beside {checkpoint} to fall back to") from None
+        log.warning("backend %s unavailable: %s; falling back to torch with %s", name, exc, fallback)
+        return make_backend("torch", fallback, device)
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
