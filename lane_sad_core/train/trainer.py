@@ -99,6 +99,18 @@ def sad_config_for(cfg: TrainConfig, model: LaneModel) -> SADConfig | None:
     return sad
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def make_optimizer(model: nn.Module, o) -> torch.optim.Optimizer:
+    """The configured optimizer (SGD as the paper, or AdamW for short schedules)."""
+    if o.name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    if o.name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    raise ConfigError(f"optim.name must be one of {OPTIMIZERS}, got {o.name!r}")
+
+
 class Trainer:
     """One run; :meth:`run` trains to ``optim.iterations`` and returns ``model.pt``."""
 
@@ -116,9 +128,10 @@ class Trainer:
         if self.bpe == 0:
             raise ConfigError(f"{len(self.train_set)} training images cannot fill one batch of "
                               f"{cfg.optim.batch_size} x {self.dist.world} process(es)")
+        if cfg.model.init and resume is None:
+            self._init_weights(Path(cfg.model.init))
         o = cfg.optim
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=o.lr, momentum=o.momentum,
-                                         weight_decay=o.weight_decay)
+        self.optimizer = make_optimizer(self.model, o)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: max(0.0, 1.0 - it / o.iterations) ** o.poly_power)
         self.use_amp = cfg.amp and self.device.type == "cuda"
@@ -132,6 +145,16 @@ class Trainer:
         self.forward = (nn.parallel.DistributedDataParallel(forward) if self.dist.world > 1 else forward)
 
     # --- state ---------------------------------------------------------------------------
+    def _init_weights(self, path: Path) -> None:
+        """Start from another checkpoint's weights (same model name and shapes)."""
+        ckpt = load_checkpoint(path)
+        if ckpt.get("model_name") != self.model.arch:
+            raise ConfigError(f"model.init {path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}")
+        try:
+            self.model.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as exc:
+            raise ConfigError(f"model.init {path} does not fit the configured model: {exc}") from None
+
     def _restore(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
         if ckpt.get("model_name") != self.model.arch:
