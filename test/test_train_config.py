@@ -54,3 +54,16 @@ def test_override_syntax_errors() -> None:
         apply_overrides({}, ["optim.lr"])
     with pytest.raises(ConfigError, match="name is not a section"):
         apply_overrides({"name": "x"}, ["name.sub=1"])
+
+
+def test_optimizer_choice() -> None:
+    import torch
+
+    from lane_sad_core.train.trainer import make_optimizer
+
+    model = torch.nn.Linear(2, 2)
+    assert isinstance(make_optimizer(model, config_from_dict({"optim": {"name": "adamw"}}).optim), torch.optim.AdamW)
+    sgd = make_optimizer(model, config_from_dict({}).optim)
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.9
+    with pytest.raises(ConfigError, match="optim.name must be one of"):
+        make_optimizer(model, config_from_dict({"optim": {"name": "lbfgs"}}).optim)
