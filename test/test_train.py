@@ -130,3 +130,17 @@ def test_ddp_two_processes_on_cpu_with_gloo(tmp_path: Path, synth_root: Path) ->
     ckpt = torch.load(run / "last.pt", weights_only=True)
     assert ckpt["iteration"] == 4 and len(ckpt["rng"]) == 2  # both ranks' RNG states saved
     assert [int(r["iteration"]) for r in rows(run)] == [2, 4]  # one log, written by rank 0
+
+
+def test_init_from_a_checkpoint(tmp_path: Path, synth_root: Path) -> None:
+    cfg = write_config(tmp_path, synth_root, **{"optim.iterations": 2, "schedule.val_every": 100})
+    assert train(cfg, name="base").returncode == 0
+    base = tmp_path / "runs" / "base" / "model.pt"
+    ok = train(cfg, "--set", f"model.init={base}", "--set", "optim.name=adamw", "--set", "optim.lr=0.0", name="ft")
+    assert ok.returncode == 0, ok.stderr
+    a = torch.load(base, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "runs" / "ft" / "model.pt", weights_only=True)["state_dict"]
+    convs = [k for k in a if k.endswith("weight") and a[k].dim() == 4]
+    assert all(torch.equal(a[k], b[k]) for k in convs)  # lr 0: the initial weights survive
+    bad = train(cfg, "--set", f"model.init={base}", "--set", "model.name=resnet18", name="bad")
+    assert bad.returncode == 2 and "holds a enet_sad model, the config a resnet18" in bad.stderr
