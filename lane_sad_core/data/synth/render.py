@@ -42,8 +42,7 @@ from lane_sad_core.data.synth.roadside import (
 from lane_sad_core.data.synth.scene import Scene
 from lane_sad_core.data.synth.shapes import ground_uv
 from lane_sad_core.data.synth.textures import TextureBank
-from lane_sad_core.data.synth.traffic import draw_shadows as draw_vehicle_shadows
-from lane_sad_core.data.synth.traffic import draw_vehicle, vehicle_shapes
+from lane_sad_core.data.synth.traffic import draw_vehicle, draw_vehicle_shadows, vehicle_shapes
 from lane_sad_core.lanes import Lane
 
 LABEL_FAR = 400.0  # metres; labels stop at the label horizon well before this

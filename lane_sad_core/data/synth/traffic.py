@@ -164,7 +164,7 @@ def footprints(road: RoadShape, vehicles: list[Vehicle], margin: float) -> np.nd
     return strip(road, lateral - half, lateral + half, z)
 
 
-def draw_shadows(
+def draw_vehicle_shadows(
     shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, vehicles: list[Vehicle]
 ) -> None:
     """Soft contact shadows of vehicles into the ground shade layer (rows from ``row0``)."""
