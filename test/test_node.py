@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from rosutil import NODE_EXE, REPO, Spinner, running, wait_until
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.ros
 
 SMALL = {"input_height": 96, "input_width": 256}
 WARMUP_KEY = 10**15  # stamps of warm-up frames, apart from the tests' own
+MIN_F1_NORMAL = 0.6  # the shipped model on "normal" synthetic frames (it scores higher: README)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,8 @@ def node_command(checkpoint: Path | str, **params: object) -> tuple[list[str], d
     from lane_sad_ros.launch_spec import node_spec
 
     spec = node_spec(params_file=str(REPO / "config" / "lane_sad.yaml"), config_dir=REPO / "config",
-                     image_topic="cam/image", parameters={"checkpoint": str(checkpoint), **params},
+                     image_topic="cam/image",
+                     parameters={**({"checkpoint": str(checkpoint)} if checkpoint else {}), **params},
                      current_env=dict(os.environ))
     return [sys.executable, *spec.command(NODE_EXE)], spec.env
 
@@ -336,3 +339,33 @@ def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, came
                 assert g.x > 0 and abs(g.z) < 1e-9
     strips = [m for m in markers[-1].markers if m.type == m.LINE_STRIP]
     assert strips and all(m.header.frame_id == "lane_sad_ground" for m in strips)
+
+
+def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None:
+    """Synthetic frames with known lanes in, LaneArrays with their stamps and those lanes out."""
+    from lane_sad_core.cli import main as cli_main
+    from lane_sad_core.data.datasets import CULaneDataset
+    from lane_sad_core.infer.detector import DEFAULT_CHECKPOINT
+    from lane_sad_core.lanes import Lane
+    from lane_sad_core.metrics import CulaneSettings, culane_frame_counts
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+
+    assert DEFAULT_CHECKPOINT.is_file(), "the shipped model is part of the package"
+    assert cli_main(["synth", "--format", "culane", "--num", "6", "--out", str(tmp_path / "s"), "--seed", "11",
+                     "--categories", "normal", "--split", "0,0,1"]) == 0
+    data = CULaneDataset(tmp_path / "s", "list/test.txt")
+    cmd, env = node_command("")  # empty checkpoint parameter: the shipped default model
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for i in range(len(data)):
+            camera.send(bgr_to_image_msg(cv2.imread(str(data.image_path(i)))), 500 + i)
+            assert wait_until(lambda k=500 + i: k in camera.lanes, 30), f"frame {i} not answered"
+    tp = fp = fn = 0
+    for i in range(len(data)):
+        out = camera.lanes[500 + i]
+        assert out.header.stamp.nanosec == 500 + i and out.header.frame_id == "front"
+        pred = [Lane(np.array([[p.x, p.y] for p in ln.points]), ln.slot) for ln in out.lanes]
+        counts = culane_frame_counts(pred, data.lanes(i), CulaneSettings())
+        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+    f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+    assert f1 >= MIN_F1_NORMAL, f"F1 {f1:.2f} on known synthetic lanes (tp {tp}, fp {fp}, fn {fn})"
