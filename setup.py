@@ -11,6 +11,7 @@ setup(
     version="0.1.0",
     description="Lane detection with self attention distillation, and its ROS 2 node",
     packages=find_packages(include=["lane_sad_core", "lane_sad_core.*", "lane_sad_ros", "lane_sad_ros.*"]),
+    package_data={"lane_sad_core": ["weights/*.pt", "weights/*.md", "weights/*.csv"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.1",

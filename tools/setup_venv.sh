@@ -37,7 +37,11 @@ fi
 printf '{"install_prefix": "%s"}\n' "$REPO/install/lane_sad" > "$SITE/_lane_sad_env.json"
 
 # colcon build of the ROS package (messages, Python packages, executables, launch, config).
+# The Python packages are installed as per-file symlinks: a new file needs a rebuild, so
+# their file list (not contents) is an input too.
+find lane_sad_core lane_sad_ros -type f -not -path "*/__pycache__/*" | sort > "$VENV/.python-files"
 mapfile -t BUILD_INPUTS < <(find package.xml CMakeLists.txt msg scripts launch config -type f | sort)
+BUILD_INPUTS+=("$VENV/.python-files")
 if ! stamp_ok colcon "${BUILD_INPUTS[@]}" || [ ! -d install/lane_sad ]; then
   echo "setup: colcon build"
   tools/colcon_build.sh "$REPO" "$REPO/build" "$REPO/install"

@@ -97,6 +97,7 @@ def save_checkpoint(path: str | Path, payload: Mapping) -> Path:
             torch.save(dict(payload), f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; checkpoints are shared
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -234,6 +235,12 @@ def _first_reason(exc: Exception) -> str:
         if line.startswith("Unsupported"):
             return line
     return lines[0] if lines else type(exc).__name__
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
