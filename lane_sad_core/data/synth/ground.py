@@ -123,17 +123,28 @@ def compose_canvas(
     """The bird's-eye grid of a frame: (rows, cols, 3) BGR and (rows, cols) paint condition."""
     (sr, sc), (tr, tc), (wr, wc) = surface.offsets
     condition = bank.wear[surface.wear][wr : wr + BEV_ROWS, wc : wc + BEV_COLS]
-    canvas = bank.terrain[surface.terrain][tr : tr + BEV_ROWS, tc : tc + BEV_COLS].copy()
+    canvas = np.empty((BEV_ROWS, BEV_COLS, 3), np.uint8)
+    # Column bands, left to right: terrain, verge, pavement, verge, terrain.
+    cuts = [
+        0,
+        _col(layout.left_edge - surface.verge_width),
+        _col(layout.left_edge),
+        _col(layout.right_edge),
+        _col(layout.right_edge + surface.verge_width),
+        BEV_COLS,
+    ]
+    terrain = bank.terrain[surface.terrain]
     verge = bank.verge[surface.verge]
-    for a, b in (
-        (layout.left_edge - surface.verge_width, layout.left_edge),
-        (layout.right_edge, layout.right_edge + surface.verge_width),
-    ):
-        c0, c1 = _col(a), _col(b)
-        canvas[:, c0:c1] = verge[tr : tr + BEV_ROWS, tc + c0 : tc + c1]
     pavement = bank.surfaces[surface.material][surface.variant]
-    c0, c1 = _col(layout.left_edge), _col(layout.right_edge)
-    canvas[:, c0:c1] = pavement[sr : sr + BEV_ROWS, sc + c0 : sc + c1]
+    sources = (
+        (terrain, tr, tc),
+        (verge, tr, tc),
+        (pavement, sr, sc),
+        (verge, tr, tc),
+        (terrain, tr, tc),
+    )
+    for (tile, r, c), c0, c1 in zip(sources, cuts[:-1], cuts[1:], strict=True):
+        canvas[:, c0:c1] = tile[r : r + BEV_ROWS, c + c0 : c + c1]
     if layout.crossing is not None:
         cr = layout.crossing
         r0, r1 = _row(cr.distance - 3.0), _row(cr.distance + cr.stripe_length + cr.width)

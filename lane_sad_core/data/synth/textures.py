@@ -16,11 +16,11 @@ import numpy as np
 
 from lane_sad_core.data.synth.looks import Look
 
-# Bird's-eye grid: columns span +-32 m at 10 cm, rows 0..200 m at 20 cm.
+# Bird's-eye grid: columns span +-32 m at 10 cm, rows 0..200 m at 25 cm.
 BEV_RES_X = 0.1
-BEV_RES_Z = 0.2
+BEV_RES_Z = 0.25
 BEV_COLS = 640
-BEV_ROWS = 1000
+BEV_ROWS = 800
 TILE_PAD = 192  # extra rows/columns so crops can start at random offsets
 
 
