@@ -215,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         node_proc.wait(timeout=10)
     print(table)
     print(f"demo: overlays, attention, lanes.json, latency.png and summary.md in {args.out}")
-    return 0 if len(got.lanes) >= 0.9 * len(frames) else 1
+    skipped = int(got.diagnostics.get("frames_skipped", 0))
+    lost = len(frames) - len(got.lanes) - skipped  # neither answered nor skipped by the node
+    print(f"demo: {len(got.lanes)} answered, {skipped} skipped by the node (newest frame wins), {lost} lost")
+    return 0 if got.lanes and lost <= 0.02 * len(frames) else 1
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ Topics (relative, so remapping works):
        (lane_sad/LaneAttention) and its overlay alone as ``lanes/attention/overlay`` (Image,
        for rviz2), ``lanes/markers`` (MarkerArray), ``/diagnostics``
 
-The image callback only stores the newest frame; a worker thread runs the detector of
-lane_sad_core on it, so a slow model skips frames instead of queueing them. Debug outputs
+The image callback only stores the newest frame; the main thread runs the detector of
+lane_sad_core on it while the executor spins in another thread, so a slow model skips
+frames instead of queueing them. Debug outputs
 are computed only when enabled or subscribed.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -82,8 +83,6 @@ class LaneDetectorNode(Node):
         self.create_timer(p.diagnostics_period, self._publish_diagnostics)
 
         self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="lane_sad_worker")
-        self._worker.start()
         self.get_logger().info(
             f"model {self.model_name} on {self.detector.device}; input "
             f"{'image/compressed' if p.compressed_input else 'image'} ({p.qos_reliability}, depth {p.qos_depth})"
@@ -116,9 +115,15 @@ class LaneDetectorNode(Node):
             prob_threshold=self.params.point_threshold)
         return SetParametersResult(successful=True)
 
-    # --- worker thread -------------------------------------------------------------------
-    def _work(self) -> None:
-        while not self._stop.is_set():
+    # --- processing loop (the main thread) ---------------------------------------------
+    def process_frames(self) -> None:
+        """Process the newest frame until :meth:`close` or ROS shuts down.
+
+        Runs in the process's main thread while the executor spins in another: PyTorch's
+        CPU kernels ran 2x slower from a secondary thread here (its OpenMP pool belongs to
+        the main thread), and callbacks only store frames, so they need no main thread.
+        """
+        while not self._stop.is_set() and self.context.ok():
             item = self.slot.take(timeout=0.1)
             if item is not None:
                 self._process(*item)
@@ -191,10 +196,9 @@ class LaneDetectorNode(Node):
         self.diag_pub.publish(msg)
 
     def close(self) -> None:
-        """Stop the worker thread (it finishes the frame in hand, if any)."""
+        """End :meth:`process_frames` (after the frame in hand, if any)."""
         self._stop.set()
         self.slot.close()
-        self._worker.join(timeout=2.0)
 
 
 def main(args: list[str] | None = None) -> int:
@@ -210,15 +214,29 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("lane_sad").fatal(f"cannot start: {exc}")
         rclpy.try_shutdown()
         return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=_spin, args=(executor,), name="lane_sad_executor")
+    spinner.start()
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        node.process_frames()
+    except KeyboardInterrupt:
         pass
     finally:
         node.close()
-        node.destroy_node()
+        executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
+        spinner.join(timeout=2.0)
+        node.destroy_node()
     return 0
+
+
+def _spin(executor: SingleThreadedExecutor) -> None:
+    """The executor's thread: callbacks until shutdown (SIGINT/SIGTERM end it)."""
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
 
 
 if __name__ == "__main__":

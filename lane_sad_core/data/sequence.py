@@ -45,6 +45,7 @@ def synthetic_frames(out: Path, count: int, seed: int) -> Iterator[SequenceFrame
 def real_culane_frames(real_root: Path, list_file: Path) -> Iterator[SequenceFrame]:
     """The held-out real CULane clip (the default model never trained on it)."""
     clip = real_root / REAL_CULANE_CLIP
+    list_file = list_file.resolve()
     if not clip.is_dir():
         return
     root = clip.parents[1]
