@@ -75,7 +75,9 @@ class LaneDetectorNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         qos = self._input_qos()
         if p.compressed_input:
-            self.create_subscription(CompressedImage, "image/compressed", self._on_image, qos)
+            # image_transport's convention: <image topic>/compressed, after remapping "image"
+            compressed = self.resolve_topic_name("image") + "/compressed"
+            self.create_subscription(CompressedImage, compressed, self._on_image, qos)
         else:
             self.create_subscription(Image, "image", self._on_image, qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)

@@ -369,3 +369,30 @@ def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None
         tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
     f1 = 2 * tp / max(2 * tp + fp + fn, 1)
     assert f1 >= MIN_F1_NORMAL, f"F1 {f1:.2f} on known synthetic lanes (tp {tp}, fp {fp}, fn {fn})"
+
+
+def test_compressed_input_on_request(small_checkpoint: Path) -> None:
+    from sensor_msgs.msg import CompressedImage
+
+    from lane_sad.msg import LaneArray
+
+    cmd, env = node_command(small_checkpoint, compressed_input=True)
+    spin = Spinner("compressed_camera")
+    got: dict[int, LaneArray] = {}
+    try:
+        spin.node.create_subscription(LaneArray, "lanes", lambda m: got.setdefault(m.header.stamp.nanosec, m), 10)
+        pub = spin.node.create_publisher(CompressedImage, "cam/image/compressed", 5)
+        ok, jpeg = cv2.imencode(".jpg", np.random.default_rng(3).integers(0, 255, (200, 300, 3), np.uint8))
+        with running(cmd, env) as proc:
+            assert wait_until(lambda: pub.get_subscription_count() > 0, 60), "node never subscribed"
+            for key in range(1, 40):  # until the data path is up, then one more
+                msg = CompressedImage(format="jpeg", data=jpeg.tobytes())
+                msg.header.stamp.nanosec = key
+                pub.publish(msg)
+                if wait_until(lambda: bool(got), 0.5):
+                    break
+            assert proc.poll() is None
+    finally:
+        spin.close()
+    out = next(iter(got.values()))
+    assert (out.image_width, out.image_height) == (300, 200)
