@@ -261,14 +261,16 @@ def report(args, variants: list[Variant], nodes: dict, flops: float, peaks: dict
         det_rows.append(f"| {name} | {d['preprocess']:.1f} | {d['inference']:.1f} | {d['postprocess']:.2f} | "
                         f"{d['total']:.1f} | {1e3 / d['total']:.1f} |")
     det_rows.append("| tensorrt | not measurable here: no CUDA device, no TensorRT | | | | |")
+    busy = max(load_start[0], load_end[0]) > 0.6 * (os.cpu_count() or 1)
     return "\n".join([
         "# Backends: ENet-SAD at 288x800, batch 1, CPU",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"onnxruntime {ort.__version__}; torch default threads {threads}. **1/5/15-min load average "
-        f"{load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f} at the start, {load_end[0]:.1f} at the end**: "
-        "a training run held both cores, so every number here is pessimistic, two-thread variants most "
-        "(their threads wait for each other whenever one is descheduled).",
+        f"{load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f} at the start, {load_end[0]:.1f} at the end**"
+        + (": other jobs held the cores, so every number here is pessimistic, two-thread variants most "
+           "(their threads wait for each other whenever one is descheduled)." if busy else
+           " (a quiet machine)."),
         f"{args.rounds} interleaved rounds x {args.calls} timed calls per variant; speed-up = median over rounds "
         "of eager's round median / the variant's. Written by `bench/bench_backends.py`.",
         "",
@@ -298,7 +300,7 @@ def report(args, variants: list[Variant], nodes: dict, flops: float, peaks: dict
         f"Best: **{best.name}**, median {best_ms:.1f} ms ({1e3 / best_ms:.1f} frames/s, fastest call "
         f"{fastest_fps:.1f} frames/s), {best_ratio:.2f}x eager with default threads and "
         f"{speedup(one, best):.2f}x eager on one thread, in the same run: target "
-        f"**{'reached' if reached else 'not reached'}** on this loaded machine.",
+        f"**{'reached' if reached else 'not reached'}** on this machine.",
         "",
         "What limits it:",
         "",
@@ -306,14 +308,14 @@ def report(args, variants: list[Variant], nodes: dict, flops: float, peaks: dict
         f"{100 * need / peak:.0f}% of the matmul peak measured in this run; the best variant sustains "
         f"{flops / best_ms * 1e3:.0f} GFLOP/s ({best_eff:.0f}%). "
         + ("Even a network running at matmul efficiency could not reach 30 frames/s at 288x800 in float32 "
-           "on this machine as loaded; " if need > peak else "")
+           "on this machine; " if need > peak else "")
         + "ENet-SAD's convolutions are thin (32-channel 3x3, dilated and 5x1/1x5 convolutions inside "
         "128-channel bottlenecks, 16-64 channels near full resolution), with little arithmetic per byte moved, "
         "so they run below matmul efficiency.",
         f"- Layout. ONNX Runtime's NCHWc convolutions fuse ReLU but not PReLU, and ENet has {prelus} PReLUs, so "
         f"the optimised graph converts layouts {reorders} times per frame.",
-        "- Load. Two-thread runs are the ones the training job hurts most; one thread wins here and would "
-        "not on an idle machine (compare the two-thread eager time in bench/results/models.md).",
+        *(["- Load. Two-thread runs are the ones other jobs hurt most; one thread wins on a busy machine "
+            "and loses on an idle one."] if busy else []),
         "",
     ])
 
