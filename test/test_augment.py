@@ -13,19 +13,6 @@ from lane_sad_core.data.augment import (
     sample_generator,
 )
 
-OFF = dict(
-    max_shift=0.0,
-    scale_range=(1.0, 1.0),
-    max_rotation_deg=0.0,
-    brightness=0.0,
-    contrast=0.0,
-    saturation=0.0,
-    color=0.0,
-    noise_prob=0.0,
-    blur_prob=0.0,
-)
-
-
 def _sample(h: int = 40, w: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
@@ -48,7 +35,7 @@ def test_flip_target_mirrors_and_swaps_slots() -> None:
 def test_everything_off_returns_the_input_unchanged() -> None:
     image, seg, exist = _sample()
     out_img, out_seg, out_exist = augment_sample(
-        image, seg, exist, AugmentConfig(**OFF), np.random.default_rng(1), 4
+        image, seg, exist, AugmentConfig.identity(), np.random.default_rng(1), 4
     )
     assert np.array_equal(out_img, image)
     assert np.array_equal(out_seg, seg)
@@ -57,7 +44,7 @@ def test_everything_off_returns_the_input_unchanged() -> None:
 
 def test_flip_moves_image_and_target_together() -> None:
     image, seg, exist = _sample()
-    cfg = AugmentConfig(**OFF, hflip_prob=1.0)
+    cfg = AugmentConfig.identity(hflip_prob=1.0)
     out_img, out_seg, out_exist = augment_sample(
         image, seg, exist, cfg, np.random.default_rng(1), 4
     )
@@ -68,7 +55,7 @@ def test_flip_moves_image_and_target_together() -> None:
 
 def test_shift_moves_lanes_and_marks_new_border_as_ignore() -> None:
     image, seg, exist = _sample()
-    cfg = AugmentConfig(**{**OFF, "max_shift": 0.2})
+    cfg = AugmentConfig.identity(max_shift=0.2)
     rng = sample_generator(AugmentConfig(seed=3), 0, 0)
     _, out_seg, _ = augment_sample(image, seg, exist, cfg, rng, 4)
     lane_cols = np.flatnonzero(out_seg[20] == 1)
@@ -78,7 +65,7 @@ def test_shift_moves_lanes_and_marks_new_border_as_ignore() -> None:
 
 def test_photometric_jitter_changes_pixels_not_target() -> None:
     image, seg, exist = _sample()
-    cfg = AugmentConfig(**{**OFF, "brightness": 0.5, "contrast": 0.5, "noise_prob": 1.0})
+    cfg = AugmentConfig.identity(brightness=0.5, contrast=0.5, noise_prob=1.0)
     out_img, out_seg, _ = augment_sample(image, seg, exist, cfg, np.random.default_rng(2), 4)
     assert not np.array_equal(out_img, image)
     assert np.array_equal(out_seg, seg)

@@ -26,17 +26,6 @@ from lane_sad_core.lanes import Lane
 CULANE = "culane/sgadgil6__Lane-Detection-CS4476"
 TUSIMPLE = "tusimple/liuruijin17__LSTR"
 TUSIMPLE_SMALL = "tusimple_512x288/sergey-ryzhikov__TusimpleLabelData"
-NO_AUGMENT = dict(
-    max_shift=0.0,
-    scale_range=(1.0, 1.0),
-    max_rotation_deg=0.0,
-    brightness=0.0,
-    contrast=0.0,
-    saturation=0.0,
-    color=0.0,
-    noise_prob=0.0,
-    blur_prob=0.0,
-)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +143,7 @@ def test_flip_swaps_slots_and_mirrors(culane: CULaneDataset) -> None:
     flipped_ds = CULaneDataset(
         culane.root,
         culane.list_file,
-        augment=AugmentConfig(**NO_AUGMENT, hflip_prob=1.0, noise_std=0.0),
+        augment=AugmentConfig.identity(hflip_prob=1.0, noise_std=0.0),
     )
     flipped = flipped_ds[index]
     swap = torch.tensor([0, 4, 3, 2, 1])

@@ -58,6 +58,13 @@ class AugmentConfig:
     blur_sigma: tuple[float, float] = (0.4, 1.2)
     seed: int = 0
 
+    @classmethod
+    def identity(cls, **changes: object) -> AugmentConfig:
+        """No augmentation at all, then ``changes``: one effect at a time (tests, ablations)."""
+        off = {"max_shift": 0.0, "scale_range": (1.0, 1.0), "max_rotation_deg": 0.0, "brightness": 0.0,
+               "contrast": 0.0, "saturation": 0.0, "color": 0.0, "noise_prob": 0.0, "blur_prob": 0.0}
+        return cls(**{**off, **changes})  # type: ignore[arg-type]
+
     def to_dict(self) -> dict:
         """Plain types only (for run directories and checkpoints)."""
         d = asdict(self)
