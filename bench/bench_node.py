@@ -57,20 +57,17 @@ def offline_ms(checkpoint: str | None, frames: list[np.ndarray]) -> list[float]:
 def online_ms(checkpoint: str | None, frames: list[np.ndarray], rate: float) -> tuple[list[float], list[float], int]:
     """End-to-end latencies, the node's processing_ms, and frames answered."""
     import rclpy
-    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+    from ament_index_python.packages import get_package_share_directory
     from sensor_msgs.msg import Image
 
     from lane_sad.msg import LaneArray
     from lane_sad_ros.image_conv import bgr_to_image_msg
-    from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, node_spec, transport_env
+    from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
 
     share = Path(get_package_share_directory(PACKAGE))
     os.environ.update(transport_env(share / "config", dict(os.environ)))
-    exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
-    spec = node_spec(str(share / "config" / "lane_sad.yaml"), share / "config",
-                     parameters={"checkpoint": checkpoint} if checkpoint else {}, current_env=dict(os.environ))
-    proc = subprocess.Popen([sys.executable, *spec.command(exe)], env={**os.environ, **spec.env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd, env = installed_node_command({"checkpoint": checkpoint} if checkpoint else {})
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rclpy.init()
     node = rclpy.create_node("bench_camera")
     got: dict[int, tuple[float, float]] = {}

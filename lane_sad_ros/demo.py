@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
-from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -32,7 +32,7 @@ from lane_sad_core.data.sequence import SequenceFrame, demo_sequence
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.lanes import Lane
 from lane_sad_ros.image_conv import bgr_to_image_msg, image_msg_to_bgr
-from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, node_spec, transport_env
+from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 VIDEO_SIZE = (960, 540)
@@ -61,12 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def start_node(checkpoint: str) -> subprocess.Popen:
     """The node process, exactly as the launch file starts it."""
-    share = Path(get_package_share_directory(PACKAGE))
-    exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
-    params = {"checkpoint": checkpoint} if checkpoint else {}
-    spec = node_spec(str(share / "config" / "lane_sad.yaml"), share / "config", parameters=params,
-                     current_env=dict(os.environ))
-    return subprocess.Popen([sys.executable, *spec.command(exe)], env={**os.environ, **spec.env})
+    cmd, env = installed_node_command({"checkpoint": checkpoint} if checkpoint else {})
+    return subprocess.Popen(cmd, env={**os.environ, **env})
 
 
 def listen(node, got: Received) -> None:

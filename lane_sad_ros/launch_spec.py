@@ -109,3 +109,22 @@ def launch_parameters(model: str = "", device: str = "", use_sim_time: str = "fa
     if debug.lower() == "true":
         params["publish_overlay"] = params["publish_attention"] = True
     return params
+
+
+def installed_node_command(parameters: dict[str, object] | None = None, image_topic: str = "image",
+                           params_file: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """The installed node's command line and extra environment, found through the ament index.
+
+    What the demo, ``lane-sad replay`` and the node benchmark start: the launch file's
+    command with this interpreter (the venv's, where ``/usr/bin/env python3`` may not be).
+    """
+    import os
+    import sys
+
+    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+
+    config_dir = Path(get_package_share_directory(PACKAGE)) / "config"
+    spec = node_spec(str(params_file or config_dir / "lane_sad.yaml"), config_dir, image_topic,
+                     parameters, dict(os.environ))
+    exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
+    return [sys.executable, *spec.command(exe)], spec.env

@@ -31,7 +31,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -45,7 +44,7 @@ from lane_sad_ros.bag.errors import BagError, ReplayError
 from lane_sad_ros.bag.reader import BagReader, TopicInfo
 from lane_sad_ros.bag.types import typestore
 from lane_sad_ros.bag.writer import BagWriter
-from lane_sad_ros.launch_spec import EXECUTABLE, PACKAGE, PROFILE_FILE, node_spec
+from lane_sad_ros.launch_spec import installed_node_command
 
 WARMUP_FRAME_ID = "lane_sad_replay_warmup"
 RECORDED = {topics.LANES: "lane_sad/msg/LaneArray", topics.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
@@ -133,26 +132,19 @@ def _qos(topic: TopicInfo):
 
 
 def node_command(cfg: ReplayConfig, image: TopicInfo) -> tuple[list[str], dict[str, str]]:
-    """The node's command line and environment: the launch file's, with sim time."""
-    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+    """The node's command line and environment: the launch file's, with sim time.
 
-    share = Path(get_package_share_directory(PACKAGE))
+    A CompressedImage topic ``X/compressed`` becomes the node's ``image`` remapped to ``X``
+    with ``compressed_input``: the node follows image_transport's naming from there.
+    """
     params: dict[str, object] = {"use_sim_time": True}
     if cfg.checkpoint is not None:
         params["checkpoint"] = str(Path(cfg.checkpoint).resolve())
     compressed = image.msgtype.endswith("CompressedImage")
-    base = image.name.removesuffix("/compressed") if compressed else image.name
     if compressed:
         params["compressed_input"] = True
-    # The profile's real path: Fast DDS 3 loads a symlinked file (colcon --symlink-install)
-    # once per variable, FASTDDS_ and FASTRTPS_, and logs the second load as an error.
-    config_dir = (share / "config" / PROFILE_FILE).resolve().parent
-    spec = node_spec(params_file=str(cfg.params_file or share / "config" / "lane_sad.yaml"),
-                     config_dir=config_dir, image_topic=base, parameters=params, current_env=dict(os.environ))
-    if compressed:
-        spec.remappings.append(("image/compressed", image.name))
-    exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
-    return [sys.executable, *spec.command(exe)], spec.env
+    base = image.name.removesuffix("/compressed") if compressed else image.name
+    return installed_node_command(params, base, cfg.params_file)
 
 
 class _Link:

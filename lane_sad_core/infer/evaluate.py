@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
-import numpy as np
 
 from lane_sad_core.data.formats import lanes_to_tusimple_row
 from lane_sad_core.lanes import Lane
