@@ -31,7 +31,7 @@ from tqdm import tqdm
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.distill import SADConfig, sad_loss
 from lane_sad_core.infer import LaneDetector, PostprocessConfig, lanes_from_probmaps
-from lane_sad_core.models import MODELS, build_model, count_parameters
+from lane_sad_core.models import build_model, count_parameters, image_models
 from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.losses import LossConfig, lane_loss, segmentation_loss
 
@@ -69,7 +69,7 @@ def settled(model: torch.nn.Module, size: tuple[int, int], passes: int = 3) -> t
 def model_table() -> list[str]:
     rows = ["| model | parameters | GFLOPs at 288x800 | GMACs |", "|---|---:|---:|---:|"]
     seen = set()
-    for name in MODELS:
+    for name in image_models():
         with torch.device("meta"):
             model = build_model(name).eval()
             x = torch.empty(1, 3, H, W)

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lane_sad_core.distill.lgad import LabelAutoEncoder, LGADConfig, lgad_loss, one_hot_labels
+from lane_sad_core.distill.lgad import LGADConfig, lgad_loss, one_hot_labels
+from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import ENetSAD
 from lane_sad_core.models.base import BlockInfo
@@ -48,7 +49,7 @@ def _labels(b: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor
 
 
 def test_auto_encoder_shapes_and_blocks():
-    model = LabelAutoEncoder(num_classes=5, width=16)
+    model = LabelAutoEncoder(num_lanes=4, width=16)
     assert model.block_names == ("E1", "E2", "E3", "E4")
     assert [(b.channels, b.stride) for b in model.feature_info] == [
         (16, 4), (32, 8), (32, 8), (32, 8)]
@@ -64,7 +65,7 @@ def test_auto_encoder_shapes_and_blocks():
 
 
 def test_auto_encoder_rejects_bad_inputs_and_plans():
-    model = LabelAutoEncoder(num_classes=5, width=8)
+    model = LabelAutoEncoder(num_lanes=4, width=8)
     with pytest.raises(ConfigError, match=r"\(B, 5, H, W\)"):
         model(torch.zeros(1, 3, 32, 32))
     with pytest.raises(ConfigError, match="divisible by 8"):
@@ -94,7 +95,7 @@ def test_auto_encoder_learns_to_reproduce_labels(one_thread):
     torch.manual_seed(0)
     labels = _labels(b=1, h=16, w=32)
     x = one_hot_labels(labels, 5)
-    model = LabelAutoEncoder(num_classes=5, width=16, depth=1)
+    model = LabelAutoEncoder(num_lanes=4, width=16, depth=1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(60):
         seg = model(x)["seg"]
@@ -155,7 +156,7 @@ def test_gradient_reaches_only_the_student():
 
 
 def test_teacher_network_gets_no_gradient():
-    teacher = LabelAutoEncoder(num_classes=5, width=8)
+    teacher = LabelAutoEncoder(num_lanes=4, width=8)
     x = one_hot_labels(_labels(), 5)
     _, t_acts = teacher.forward_blocks(x, ["E4"])
     student = torch.randn(2, 12, 4, 6, requires_grad=True)
@@ -172,7 +173,7 @@ def test_missing_blocks_are_named():
 
 
 def test_pairs_for_enet_and_resnet_students():
-    teacher = LabelAutoEncoder(num_classes=5, width=8).feature_info
+    teacher = LabelAutoEncoder(num_lanes=4, width=8).feature_info
     assert LGADConfig.for_models(ENetSAD.feature_info, teacher).pairs == (
         ("E2", "E2"), ("E3", "E3"), ("E4", "E4"))
     assert LGADConfig.for_models(ENetSAD.feature_info, teacher) == LGADConfig()

@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from lane_sad_core.errors import ConfigError
-from lane_sad_core.models import MODELS, build_model, count_parameters, default_classes
+from lane_sad_core.models import build_model, count_parameters, default_classes, image_models
 from lane_sad_core.models.heads import ExistenceHead
 
 H, W = 64, 160  # small, but divisible by 16 so the existence grid is exact (4 x 10)
 
 
-@pytest.fixture(scope="module", params=sorted(MODELS))
+@pytest.fixture(scope="module", params=image_models())
 def model_and_name(request):
     torch.manual_seed(0)
     return build_model(request.param, input_height=H, input_width=W).eval(), request.param

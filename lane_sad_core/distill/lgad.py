@@ -1,6 +1,7 @@
 """Label-guided Attention Distillation (LGAD; Zhu & Liu, Neurocomputing 2021, arXiv 2304.01636).
 
-A teacher that sees the *answer*: :class:`LabelAutoEncoder` takes the one-hot lane label
+A teacher that sees the *answer*: the label auto-encoder
+(:class:`~lane_sad_core.models.label_autoencoder.LabelAutoEncoder`) takes the one-hot lane label
 map and learns to reproduce it, so its blocks' attention falls on the lane structure
 itself. The student (an RGB lane model) then mimics the teacher's attention maps block
 by block. The teacher exists only in training; inference is the plain student.
@@ -36,21 +37,15 @@ as in SAD.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from lane_sad_core.distill.sad import sad_pair_loss
 from lane_sad_core.errors import ConfigError
-from lane_sad_core.models.base import BlockInfo, LaneModel, Outputs, init_weights, keep_block
-
-# (name, stride) of the teacher's blocks: the strides of ENet-SAD's E1..E4.
-DEFAULT_BLOCKS: tuple[tuple[str, int], ...] = (("E1", 4), ("E2", 8), ("E3", 8), ("E4", 8))
-
+from lane_sad_core.models.base import BlockInfo
 
 def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
     """(B, C, H, W) float one-hot map of (B, H, W) class ids; ignored pixels are all zero.
@@ -75,137 +70,6 @@ def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255
     # permuted copy, and leaves ignored pixels in no class by construction
     classes = torch.arange(num_classes, device=seg_target.device).view(1, -1, 1, 1)
     return (seg_target.unsqueeze(1) == classes).float()
-
-
-def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1,
-                  dilation: int = 1) -> nn.Sequential:
-    pad = dilation * (kernel // 2)
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class _Residual(nn.Module):
-    """Two dilated 3x3 convs with an identity shortcut."""
-
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _conv_bn_relu(channels, channels, 3, dilation=dilation),
-            nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False),
-            nn.BatchNorm2d(channels),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x + self.body(x))
-
-
-def _stage(cin: int, cout: int, factor: int, dilation: int, depth: int) -> nn.Sequential:
-    """Downsample by ``factor`` (stride-2 convs; a 1x1 projection when 1), then residual units."""
-    layers: list[nn.Module] = []
-    for _ in range(int(math.log2(factor))):
-        layers.append(_conv_bn_relu(cin, cout, 3, stride=2))
-        cin = cout
-    if cin != cout:
-        layers.append(_conv_bn_relu(cin, cout, 1))
-    layers.extend(_Residual(cout, dilation) for _ in range(depth))
-    return nn.Sequential(*layers)
-
-
-def _check_plan(blocks: Sequence[Sequence]) -> tuple[tuple[str, int], ...]:
-    plan = tuple((str(name), int(stride)) for name, stride in blocks)
-    if not plan:
-        raise ConfigError("the label auto-encoder needs at least one block")
-    previous = 1
-    for name, stride in plan:
-        if stride < previous or stride & (stride - 1):
-            raise ConfigError(
-                f"block {name}: stride {stride} must be a power of two, "
-                f"not below the previous {previous}"
-            )
-        previous = stride
-    if len({name for name, _ in plan}) != len(plan):
-        raise ConfigError(f"block names repeat in {[name for name, _ in plan]}")
-    return plan
-
-
-class LabelAutoEncoder(LaneModel):
-    """LGAD's teacher: one-hot label map in, the same label map (and lane existence) out.
-
-    Encoder: one stage per block of ``blocks``; a stage halves the resolution with
-    stride-2 3x3 convs until it reaches its stride, then runs ``depth`` residual units.
-    Stages at an unchanged stride use dilations 2, 4, ... so that, like ENet-SAD's
-    dilated stages, the deep blocks see long stretches of a lane. Channels are
-    ``width`` up to stride 4 and ``width * stride / 4`` beyond.
-    Decoder: 2x2 transposed convs back to full resolution, then a 1x1 conv to C logits.
-    Existence: global max pool of the deepest block (a lane is present if it is present
-    anywhere) and a linear layer to the L = C - 1 lane logits.
-
-    Args:
-        num_classes: C, channels of the label map (background + lanes).
-        width: channel width of the shallow blocks.
-        blocks: (name, stride) of each block, shallow to deep; strides are powers of two.
-        depth: residual units per block.
-    """
-
-    arch = "label_autoencoder"
-
-    def __init__(self, num_classes: int = 5, width: int = 32,
-                 blocks: Sequence[Sequence] = DEFAULT_BLOCKS, depth: int = 2) -> None:
-        super().__init__()
-        if num_classes < 2:
-            raise ConfigError(f"num_classes must be >= 2 (background + lanes), got {num_classes}")
-        plan = _check_plan(blocks)
-        self.config = {"num_classes": int(num_classes), "width": int(width),
-                       "blocks": [[name, stride] for name, stride in plan], "depth": int(depth)}
-        self.stages = nn.ModuleDict()
-        infos, cin, previous, same_stride = [], num_classes, 1, 0
-        for name, stride in plan:
-            same_stride = same_stride + 1 if stride == previous else 0
-            cout = width * max(1, stride // 4)
-            self.stages[name] = _stage(cin, cout, stride // previous, 2**same_stride, depth)
-            infos.append(BlockInfo(name, cout, stride))
-            cin, previous = cout, stride
-        self.feature_info = tuple(infos)
-        self.stride = previous
-        self.decoder = self._decoder(cin, width, num_classes)
-        self.exist = nn.Linear(cin, num_classes - 1)
-        init_weights(self)
-
-    @property
-    def num_lanes(self) -> int:
-        """L = C - 1 lane slots (the existence vector's length)."""
-        return int(self.config["num_classes"]) - 1
-
-    def _decoder(self, cin: int, width: int, num_classes: int) -> nn.Sequential:
-        layers: list[nn.Module] = []
-        for _ in range(int(math.log2(self.stride))):
-            cout = max(width // 2, cin // 2)
-            layers += [nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), nn.BatchNorm2d(cout),
-                       nn.ReLU(inplace=True)]
-            cin = cout
-        layers.append(nn.Conv2d(cin, num_classes, 1))
-        return nn.Sequential(*layers)
-
-    def _run(self, x: Tensor, keep: frozenset[str]) -> tuple[Outputs, dict[str, Tensor]]:
-        classes = self.config["num_classes"]
-        if x.dim() != 4 or x.shape[1] != classes:
-            raise ConfigError(
-                f"{self.arch} expects a (B, {classes}, H, W) one-hot map, got {tuple(x.shape)}"
-            )
-        if x.shape[-2] % self.stride or x.shape[-1] % self.stride:
-            raise ConfigError(
-                f"{self.arch} needs H and W divisible by {self.stride}, "
-                f"got {x.shape[-2]}x{x.shape[-1]}"
-            )
-        blocks: dict[str, Tensor] = {}
-        y = x
-        for name, stage in self.stages.items():
-            y = keep_block(blocks, keep, name, stage(y))
-        outputs = {"seg": self.decoder(y), "exist": self.exist(torch.amax(y, dim=(-2, -1)))}
-        return outputs, blocks
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ distillation needs, and ``model.feature_info`` records each block's channels and
 
 from lane_sad_core.models.base import BlockInfo, LaneModel, Outputs, count_parameters
 from lane_sad_core.models.enet_sad import ENetSAD
-from lane_sad_core.models.registry import MODELS, build_model, default_classes
+from lane_sad_core.models.registry import MODELS, build_model, default_classes, image_models
 from lane_sad_core.models.resnet import ResNetLane
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "build_model",
     "count_parameters",
     "default_classes",
+    "image_models",
 ]

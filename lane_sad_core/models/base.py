@@ -45,6 +45,7 @@ class LaneModel(nn.Module, ABC):
     """
 
     arch: str
+    input_kind: str = "image"  # "labels" for LGAD's teacher, which reads one-hot label maps
     config: dict
     feature_info: tuple[BlockInfo, ...]
 

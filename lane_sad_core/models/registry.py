@@ -8,6 +8,7 @@ from functools import partial
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models.base import LaneModel
 from lane_sad_core.models.enet_sad import ENetSAD
+from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
 from lane_sad_core.models.resnet import ResNetLane
 
 MODELS: dict[str, Callable[..., LaneModel]] = {
@@ -16,6 +17,7 @@ MODELS: dict[str, Callable[..., LaneModel]] = {
     "resnet18": partial(ResNetLane, 18),
     "resnet34": partial(ResNetLane, 34),
     "resnet101": partial(ResNetLane, 101),
+    "label_autoencoder": LabelAutoEncoder,
 }
 
 
@@ -36,6 +38,11 @@ def build_model(name: str, **config: object) -> LaneModel:
         return builder(**config)
     except TypeError as exc:
         raise ConfigError(f"bad configuration for model {name!r}: {exc}") from None
+
+
+def image_models() -> list[str]:
+    """Names of the models that read camera images: all but LGAD's label-input teacher."""
+    return sorted(name for name, builder in MODELS.items() if getattr(builder, "input_kind", "image") == "image")
 
 
 def default_classes(num_lanes: int = 4) -> list[str]:
