@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -15,48 +14,12 @@ import torch
 import yaml
 
 from lane_sad_core.train.data import EpochSampler
-
-LANE_SAD = [sys.executable, "-m", "lane_sad_core"]
+from trainutil import LANE_SAD, make_synth_root, rows, train, write_config
 
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    subprocess.run([*LANE_SAD, "synth", "--format", "culane", "--num", "30", "--out", str(root),
-                    "--seed", "5"], check=True, capture_output=True)
-    return root
-
-
-def write_config(tmp_path: Path, root: Path, **changes: object) -> Path:
-    cfg = {
-        "name": "tiny", "out_dir": str(tmp_path / "runs"), "seed": 3,
-        "model": {"name": "enet_sad"},
-        "data": {"format": "culane", "root": str(root), "train_list": ["list/train_gt.txt"],
-                 "val_list": ["list/val_gt.txt"], "preprocess": {"width": 256, "height": 96},
-                 "num_workers": 0},
-        "loss": {"sad": {"start_iter": 6, "normalize": True}},
-        "optim": {"batch_size": 4, "iterations": 12},
-        "schedule": {"log_every": 2, "val_every": 100, "ckpt_every": 4, "val_max_frames": 3},
-    }
-    for key, value in changes.items():
-        node = cfg
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def train(config: Path, *extra: str, name: str = "tiny") -> subprocess.CompletedProcess:
-    return subprocess.run([*LANE_SAD, "train", "--config", str(config), "--no-progress",
-                           "--set", f"name={name}", *extra], capture_output=True, text=True, timeout=600)
-
-
-def rows(run: Path) -> list[dict]:
-    with (run / "log.csv").open() as f:
-        return list(csv.DictReader(f))
+    return make_synth_root(tmp_path_factory)
 
 
 def test_run_writes_logs_curves_and_a_loadable_model(tmp_path: Path, synth_root: Path) -> None:

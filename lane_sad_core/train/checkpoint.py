@@ -139,12 +139,20 @@ def load_checkpoint(path: str | Path) -> dict:
     return obj
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[LaneModel, ModelMeta]:
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               input_kind: str = "image") -> tuple[LaneModel, ModelMeta]:
     """Rebuild the model of a checkpoint, load its weights, move it to ``device``, eval mode.
+
+    Args:
+        path: the checkpoint.
+        device: where the model goes.
+        input_kind: what the model must read: ``"image"`` (every deployable model) or
+            ``"labels"`` (LGAD's teacher), so that a teacher checkpoint handed to the
+            detector or the exporter is refused by name instead of failing on shapes.
 
     Raises:
         CheckpointError: as :func:`load_checkpoint`, or when the stored name, config or
-            weights do not make a model.
+            weights do not make a model, or the model reads the other kind of input.
     """
     path = Path(path)
     ckpt = load_checkpoint(path)
@@ -153,6 +161,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[La
         preprocess = PreprocessConfig.from_dict(ckpt["preprocess"])
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
+    if model.input_kind != input_kind:
+        raise CheckpointError(f"{path} holds a {model.arch}, which reads {model.input_kind}, "
+                              f"where a model reading {input_kind} is needed")
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

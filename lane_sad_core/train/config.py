@@ -17,6 +17,7 @@ import yaml
 from lane_sad_core.data.augment import AugmentConfig
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.train.distillation import DistillSection
 from lane_sad_core.train.losses import LossConfig
 
 
@@ -86,6 +87,7 @@ class TrainConfig:
     data: DataSection = field(default_factory=DataSection)
     loss: LossConfig = field(default_factory=LossConfig)
     sad_enabled: bool = True
+    distill: DistillSection = field(default_factory=DistillSection)
     optim: OptimSection = field(default_factory=OptimSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
 
@@ -156,6 +158,7 @@ _SECTION_TYPES: dict[tuple[type, str], type] = {
     (TrainConfig, "model"): ModelSection,
     (TrainConfig, "data"): DataSection,
     (TrainConfig, "loss"): LossConfig,
+    (TrainConfig, "distill"): DistillSection,
     (TrainConfig, "optim"): OptimSection,
     (TrainConfig, "schedule"): ScheduleSection,
     (DataSection, "preprocess"): PreprocessConfig,

@@ -1,4 +1,4 @@
-"""The training loop: SGD + poly decay, SAD switched on at its iteration, exact resume.
+"""The training loop: SGD/AdamW + poly decay, SAD and the other distillation terms, exact resume.
 
 Run state lives in the run directory (``<out_dir>/<name>/``): ``config.yaml``,
 ``log.csv`` (one row per logged iteration), ``last.pt`` (written atomically every
@@ -25,6 +25,7 @@ import yaml
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from lane_sad_core.distill.lgad import one_hot_labels
 from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.infer.detector import LaneDetector
@@ -40,6 +41,7 @@ from lane_sad_core.train.checkpoint import (
 )
 from lane_sad_core.train.config import TrainConfig
 from lane_sad_core.train.data import EpochSampler, build_dataset, epoch_loader
+from lane_sad_core.train.distillation import Distiller
 from lane_sad_core.train.losses import LaneLoss
 
 
@@ -67,16 +69,16 @@ def init_distributed() -> Dist:
 
 
 class _TrainForward(nn.Module):
-    """Routes the forward pass (and its block activations) through DDP's wrapper."""
+    """Routes the forward pass (and the block activations asked for) through DDP's wrapper."""
 
-    def __init__(self, model: LaneModel, blocks: tuple[str, ...]) -> None:
+    def __init__(self, model: LaneModel) -> None:
         super().__init__()
-        self.model, self.blocks = model, blocks
+        self.model = model
 
-    def forward(self, x: Tensor, with_blocks: bool) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
-        if with_blocks:
-            return self.model.forward_blocks(x, self.blocks)
-        return self.model(x), None
+    def forward(self, x: Tensor, blocks: tuple[str, ...]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        if blocks:
+            return self.model.forward_blocks(x, blocks)
+        return self.model(x), {}
 
 
 def build_model_for(cfg: TrainConfig) -> LaneModel:
@@ -122,8 +124,12 @@ class Trainer:
         self.model = build_model_for(cfg).to(self.device)
         self.sad = sad_config_for(cfg, self.model)
         self.loss = LaneLoss(dataclasses.replace(cfg.loss, sad=self.sad))
+        self.distiller = (Distiller(cfg.distill, self.model, cfg.data.preprocess, self.device, cfg.loss.ignore_index)
+                          if cfg.distill.enabled else None)
         self.train_set = build_dataset(cfg.data, "train", cfg.seed)
-        self.val_set = build_dataset(cfg.data, "val", cfg.seed) if cfg.data.val_list else None
+        # lane F1 needs a model that reads images; LGAD's label teacher is judged by its loss
+        validate = cfg.data.val_list and self.model.input_kind == "image"
+        self.val_set = build_dataset(cfg.data, "val", cfg.seed) if validate else None
         self.bpe = EpochSampler.batches_per_epoch(len(self.train_set), cfg.optim.batch_size, self.dist.world)
         if self.bpe == 0:
             raise ConfigError(f"{len(self.train_set)} training images cannot fill one batch of "
@@ -140,8 +146,7 @@ class Trainer:
         self.run_dir = cfg.run_dir()
         if resume is not None:
             self._restore(Path(resume))
-        blocks = self.sad.blocks if self.sad else ()
-        forward = _TrainForward(self.model, blocks)
+        forward = _TrainForward(self.model)
         self.forward = (nn.parallel.DistributedDataParallel(forward) if self.dist.world > 1 else forward)
 
     # --- state ---------------------------------------------------------------------------
@@ -246,9 +251,19 @@ class Trainer:
         seg = batch["seg"].to(self.device, non_blocking=True)
         exist = batch["exist"].to(self.device, non_blocking=True)
         with_sad = self.sad is not None and self.sad.active(self.iteration)
+        with_kd = self.distiller is not None and self.distiller.active(self.iteration)
+        blocks = tuple(dict.fromkeys((*(self.sad.blocks if with_sad else ()),
+                                      *(self.distiller.student_blocks if with_kd else ()))))
+        inputs = image
+        if self.model.input_kind == "labels":  # LGAD's teacher learns to reproduce the labels
+            inputs = one_hot_labels(seg, self.model.num_lanes + 1, self.cfg.loss.ignore_index)
         with torch.autocast(self.device.type, enabled=self.use_amp):
-            outputs, blocks = self.forward(image, with_sad)
-            total, terms = self.loss(outputs, seg, exist, blocks)
+            outputs, acts = self.forward(inputs, blocks)
+            total, terms = self.loss(outputs, seg, exist, acts if with_sad else None)
+            if with_kd:
+                extra = self.distiller(image, seg, outputs, acts)
+                terms.update(extra)
+                total = total + sum(extra.values())
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
