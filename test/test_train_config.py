@@ -67,3 +67,28 @@ def test_optimizer_choice() -> None:
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.9
     with pytest.raises(ConfigError, match="optim.name must be one of"):
         make_optimizer(model, config_from_dict({"optim": {"name": "lbfgs"}}).optim)
+
+
+def test_base_chain_merges_sections_and_resolves_roots_per_file(tmp_path: Path) -> None:
+    (tmp_path / "family").mkdir()
+    (tmp_path / "base.yaml").write_text(
+        "name: base\nseed: 1\ndata: {root: shared_data, preprocess: {width: 256, height: 96, crop_top: 0.35}}\n"
+        "optim: {name: adamw, lr: 0.002, iterations: 600}\n")
+    (tmp_path / "family" / "mid.yaml").write_text("base: ../base.yaml\nsad_enabled: false\noptim: {lr: 0.001}\n")
+    (tmp_path / "family" / "run.yaml").write_text("base: mid.yaml\nname: run\ndata: {preprocess: {width: 320}}\n")
+    cfg = load_config(tmp_path / "family" / "run.yaml", ["optim.iterations=7"])
+    assert (cfg.name, cfg.seed, cfg.sad_enabled) == ("run", 1, False)
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.iterations) == ("adamw", 0.001, 7)
+    pre = cfg.data.preprocess
+    assert (pre.width, pre.height, pre.crop_top) == (320, 96, 0.35)  # merged key by key
+    assert cfg.data.root == str((tmp_path / "shared_data").resolve())  # against base.yaml's folder
+
+
+def test_base_errors_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="base configs form a cycle"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="cannot read config .*missing.yaml"):
+        load_config(tmp_path / "c.yaml")

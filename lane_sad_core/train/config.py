@@ -188,13 +188,42 @@ def config_from_dict(data: dict) -> TrainConfig:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config, apply overrides, resolve ``data.root`` against its folder."""
-    path = Path(path)
+    """Read a YAML config (and its ``base`` chain), apply overrides, validate.
+
+    A config may name another as ``base: FILE`` (relative to its own folder): the base is
+    read first and this file's keys are merged into it, section by section, so a family of
+    runs (``config/train/compare/``) shares one schedule and each file says only what
+    differs. ``data.root`` is resolved against the folder of the file that sets it.
+    """
+    data = _read_chain(Path(path), ())
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict:
+    """One config file merged over its ``base`` chain; cycles are errors."""
+    resolved = path.resolve()
+    if resolved in seen:
+        raise ConfigError(f"{path}: base configs form a cycle ({' -> '.join(str(p) for p in (*seen, resolved))})")
     try:
         data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    cfg = config_from_dict(apply_overrides(data, overrides or []))
-    if cfg.data.root and not Path(cfg.data.root).is_absolute():
-        cfg.data.root = str((path.parent / cfg.data.root).resolve())
-    return cfg
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    root = (data.get("data") or {}).get("root") if isinstance(data.get("data"), dict) else None
+    if root and not Path(root).is_absolute():
+        data["data"]["root"] = str((path.parent / root).resolve())
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(_read_chain(path.parent / str(base), (*seen, resolved)), data)
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
