@@ -1,10 +1,10 @@
-# lane_sad: make setup | make test | make demo | make bench
+# lane_sad: make setup | make test | make demo | make bench | make compare
 # Every target does its own set-up (make setup is idempotent and quick when nothing changed).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test demo bench train-default clean
+.PHONY: setup test demo bench compare train-default clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -18,6 +18,9 @@ demo: setup
 bench: setup
 	@mkdir -p bench/results
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b --out bench/results; done
+
+compare: setup
+	$(PY) tools/compare.py
 
 train-default: setup
 	bash tools/train_default.sh
