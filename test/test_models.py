@@ -151,3 +151,18 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
         ref = model(x)
     assert torch.allclose(torch.from_numpy(seg), ref["seg"], atol=1e-4, rtol=1e-4)
     assert torch.allclose(torch.from_numpy(exist), ref["exist"], atol=1e-5)
+
+
+def test_resnet_output_stride_16_halves_the_deep_blocks_and_keeps_the_contract() -> None:
+    from lane_sad_core.models.cost import gflops
+
+    model = build_model("resnet18", input_height=H, input_width=W, output_stride=16).eval()
+    assert [b.stride for b in model.feature_info] == [4, 8, 16, 16]
+    out, acts = model.forward_blocks(torch.randn(1, 3, H, W), ["layer3", "layer4"])
+    assert out["seg"].shape == (1, 5, H, W) and out["exist"].shape == (1, 4)
+    assert acts["layer4"].shape[-2:] == (H // 16, W // 16)
+    assert build_model(model.arch, **model.config).config["output_stride"] == 16  # checkpoints rebuild it
+    assert gflops("resnet101", 96, 256)[1] > 2.5 * gflops("resnet101", 96, 256, output_stride=16)[1]
+    with pytest.raises(ConfigError, match="output_stride must be one of"):
+        build_model("resnet18", output_stride=4)
+

@@ -212,18 +212,27 @@ def score(name: str, data: Path, args: argparse.Namespace, results: Results) -> 
     results.timed(f"score/{name}", time.perf_counter() - t0)
 
 
+def arch_key(row: Row) -> str:
+    """The network of a row: its model name, with its non-default settings."""
+    from lane_sad_core.train.config import load_config
+
+    model = load_config(CONFIGS / f"{row.config}.yaml").model
+    return model.name + "".join(f" {k}={v}" for k, v in sorted(model.config.items()))
+
+
 def measure_costs(rows: list[Row], args: argparse.Namespace, results: Results) -> None:
     """Parameters, GFLOPs and CPU ms per architecture, side by side in this invocation."""
     from lane_sad_core.models.cost import forward_ms, gflops
     from lane_sad_core.train.config import load_config
 
     height, width = (int(v) for v in args.cost_size.split("x"))
-    archs = sorted({load_config(CONFIGS / f"{r.config}.yaml").model.name for r in rows if r.scored})
+    models = {arch_key(r): load_config(CONFIGS / f"{r.config}.yaml").model for r in rows if r.scored}
     t0 = time.perf_counter()
     costs = {}
-    for arch in tqdm(archs, desc="cost", unit="model"):
-        params, flops = gflops(arch, height, width)
-        costs[arch] = {"params": params, "gflops": flops, "ms": forward_ms(arch, height, width), "size": args.cost_size}
+    for key, model in tqdm(sorted(models.items()), desc="cost", unit="model"):
+        params, flops = gflops(model.name, height, width, **model.config)
+        costs[key] = {"params": params, "gflops": flops, "ms": forward_ms(model.name, height, width, **model.config),
+                      "size": args.cost_size}
     results.data["costs"] = costs
     results.timed("cost", time.perf_counter() - t0)
 
@@ -310,15 +319,13 @@ def real_section(rows: list[Row], args: argparse.Namespace, results: Results) ->
 
 
 def cost_section(rows: list[Row], results: Results) -> list[str]:
-    from lane_sad_core.train.config import load_config
-
     costs, per_it = results.data["costs"], results.data["train_s_per_it"]
     size = next(iter(costs.values()))["size"] if costs else "288x800"
     lines = [f"\n## Cost at {size}, batch 1, this CPU (measured side by side)\n",
              "| model | network | parameters | GFLOPs | CPU ms/frame | training s/it (this schedule) |",
              "|---|---|---:|---:|---:|---:|"]
     for row in rows:
-        arch = load_config(CONFIGS / f"{row.config}.yaml").model.name
+        arch = arch_key(row)
         c = costs.get(arch)
         its = [v for k, v in per_it.items() if k == row.config or k.startswith(row.config + "_s")]
         if c:

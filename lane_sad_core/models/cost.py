@@ -17,14 +17,14 @@ from lane_sad_core.models.base import LaneModel, count_parameters
 from lane_sad_core.models.registry import build_model
 
 
-def gflops(name: str, height: int = 288, width: int = 800) -> tuple[int, float]:
+def gflops(name: str, height: int = 288, width: int = 800, **config: object) -> tuple[int, float]:
     """(parameters, GFLOPs of one frame) of a registered model, counted on the meta device.
 
     FLOPs are those of convolutions and matrix products (``torch.utils.flop_counter``),
     one multiply-accumulate counting as two; nothing is allocated or run.
     """
     with torch.device("meta"):
-        model = build_model(name, input_height=height, input_width=width).eval()
+        model = build_model(name, input_height=height, input_width=width, **config).eval()
         x = torch.empty(1, 3, height, width)
     with FlopCounterMode(display=False) as counter:
         model(x)
@@ -56,9 +56,9 @@ def settled(model: LaneModel, size: tuple[int, int], passes: int = 3) -> LaneMod
     return model.eval()
 
 
-def forward_ms(name: str, height: int = 288, width: int = 800, repeats: int = 5) -> float:
+def forward_ms(name: str, height: int = 288, width: int = 800, repeats: int = 5, **config: object) -> float:
     """Median CPU milliseconds of one batch-1 forward pass of a registered model."""
-    model = settled(build_model(name, input_height=height, input_width=width), (height, width))
+    model = settled(build_model(name, input_height=height, input_width=width, **config), (height, width))
     x = torch.randn(1, 3, height, width)
     with torch.inference_mode():
         return statistics.median(timed_ms(lambda: model(x), repeats))

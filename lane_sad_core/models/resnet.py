@@ -1,4 +1,4 @@
-"""Dilated ResNet-18/34/101 lane models (DeepLab style, output stride 8), as in the SAD paper.
+"""Dilated ResNet-18/34/101 lane models (DeepLab style, output stride 8 or 16), as in the SAD paper.
 
 The backbone is the standard ResNet (He et al. 2016) with the strides of layer3 and layer4
 replaced by dilations 2 and 4, so every block from layer2 on works at 1/8 of the input:
@@ -71,8 +71,12 @@ DEPTHS: dict[int, tuple[type[BasicBlock] | type[BottleneckBlock], tuple[int, int
     34: (BasicBlock, (3, 4, 6, 3)),
     101: (BottleneckBlock, (3, 4, 23, 3)),
 }
-# (width, stride, dilation) of layer1..layer4 at output stride 8
-LAYER_PLAN = ((64, 1, 1), (128, 2, 1), (256, 1, 2), (512, 1, 4))
+# output stride -> (width, stride, dilation) of layer1..layer4. 8 is the paper's (DeepLab);
+# 16 keeps layer3 undilated at 1/16, about a third of ResNet-101's FLOPs (a CPU-sized teacher).
+LAYER_PLANS = {
+    8: ((64, 1, 1), (128, 2, 1), (256, 1, 2), (512, 1, 4)),
+    16: ((64, 1, 1), (128, 2, 1), (256, 2, 1), (512, 1, 2)),
+}
 
 
 class ResNetLane(LaneModel):
@@ -82,22 +86,27 @@ class ResNetLane(LaneModel):
         depth: 18, 34 or 101 (fixed by the registry name).
         num_lanes: lane slots; the segmentation has num_lanes + 1 channels.
         input_height, input_width: the input size the existence FC is built for.
+        output_stride: 8 (the paper's) or 16; the class map and the deep blocks are at
+            1/output_stride of the input.
     """
 
-    def __init__(self, depth: int, num_lanes: int = 4, input_height: int = 288, input_width: int = 800) -> None:
+    def __init__(self, depth: int, num_lanes: int = 4, input_height: int = 288, input_width: int = 800,
+                 output_stride: int = 8) -> None:
         super().__init__()
         if depth not in DEPTHS:
             raise ConfigError(f"ResNet depth {depth} not supported; choose from {sorted(DEPTHS)}")
+        if output_stride not in LAYER_PLANS:
+            raise ConfigError(f"output_stride must be one of {sorted(LAYER_PLANS)}, got {output_stride}")
         block, counts = DEPTHS[depth]
         self.arch = f"resnet{depth}"
         self.config = {"num_lanes": int(num_lanes), "input_height": int(input_height),
-                       "input_width": int(input_width)}
+                       "input_width": int(input_width), "output_stride": int(output_stride)}
         self.stem = nn.Sequential(
             nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
         cin, prev_dilation, layers, infos, stride = 64, 1, [], [], 4
-        for i, ((width, layer_stride, dilation), count) in enumerate(zip(LAYER_PLAN, counts), start=1):
+        for i, ((width, layer_stride, dilation), count) in enumerate(zip(LAYER_PLANS[output_stride], counts), start=1):
             blocks = []
             for j in range(count):
                 blocks.append(block(cin, width, layer_stride if j == 0 else 1, dilation,
@@ -111,11 +120,13 @@ class ResNetLane(LaneModel):
         self.feature_info = tuple(infos)
         classes = num_lanes + 1
         self.head = ClassMapHead(cin, HEAD_CHANNELS, classes)
-        self.exist = ExistenceHead(classes, num_lanes, exist_grid(input_height, input_width))
+        grid = exist_grid(input_height, input_width) if output_stride == 8 else (
+            input_height // (2 * output_stride), input_width // (2 * output_stride))
+        self.exist = ExistenceHead(classes, num_lanes, grid)
         init_weights(self)
 
     def _run(self, x: Tensor, keep: frozenset[str]) -> tuple[Outputs, dict[str, Tensor]]:
-        self._check_input(x, 8)
+        self._check_input(x, self.config["output_stride"])
         blocks: dict[str, Tensor] = {}
         y = self.stem(x)
         y = keep_block(blocks, keep, "layer1", self.layer1(y))
