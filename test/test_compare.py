@@ -31,8 +31,8 @@ def tiny_compare(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_row_and_seed_is_trained_and_scored(tiny_compare: Path) -> None:
     results = json.loads((tiny_compare / "results.json").read_text())
-    names = ["enet_s1", "enet_s2", "enet_sad_s1", "enet_sad_s2"]
-    assert sorted(results["scores"]) == names
+    names = ["enet_s1", "enet_s2", "enet_sad_s1", "enet_sad_s2", "enet_warmup_s1", "enet_warmup_s2"]
+    assert sorted(results["scores"]) == names  # the rows and the phase-1 runs they start from
     for name in names:
         assert (tiny_compare / "runs" / name / "model.pt").is_file()
         assert results["scores"][name]["synthetic"]["total"]["frames"] == 3  # 10 % of 30 frames
@@ -48,6 +48,8 @@ def test_report_shows_the_mean_and_std_over_seeds(tiny_compare: Path) -> None:
     enet_line = next(line for line in report.splitlines() if line.startswith("| ENet | 2 |"))
     assert enet_line.split(" | ")[-3] == expected
     assert "## The effect of SAD on ENet" in report and "3 iterations" in report
+    config = (tiny_compare / "runs" / "enet_sad_s2" / "config.yaml").read_text()
+    assert f"init: {tiny_compare / 'runs' / 'enet_warmup_s2' / 'model.pt'}" in config  # phase 2 of seed 2
 
 
 def test_a_second_invocation_trains_nothing_again(tiny_compare: Path) -> None:

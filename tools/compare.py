@@ -8,9 +8,10 @@ it stopped and a finished one only writes the report again:
 
 1. data: ``lane-sad synth`` (the nine CULane categories, hard ones included) plus the real
    CULane training clip (``tools/prepare_default_data.py``; synthetic only without ../shared);
-2. training with ``lane-sad train`` and the configs in ``config/train/compare/``: the
-   teachers first (LGAD's label auto-encoder, the ResNet-101), then every row, the ENet rows
-   once per seed;
+2. training with ``lane-sad train`` and the configs in ``config/train/compare/``, the ENet
+   rows once per seed: phase 1 (600 iterations, no distillation) once per network and
+   seed, then every method for 300 iterations from there (as SAD's paper switches SAD on
+   after 2/3 of training); the teachers before their students;
 3. scores: the synthetic test split per category, the held-out real CULane clip, the real
    TuSimple frames (``lane-sad eval``'s scorer);
 4. cost per architecture at 288x800, measured side by side: parameters, GFLOPs, CPU ms;
@@ -46,19 +47,23 @@ class Row:
     config: str
     seeded: bool  # trained once per seed (the ENet rows), else once with the base seed
     scored: bool = True  # LGAD's teacher reads labels: it has no lane scores
+    init: str | None = None  # the phase-1 row whose model (same seed) this row starts from
 
 
+# Training order: what the most rows depend on first, the costly single-seed networks last.
 ROWS = (
     Row("LGAD teacher (label auto-encoder)", "lgad_teacher", False, scored=False),
+    Row("ENet, phase 1 only (600 it.)", "enet_warmup", True),
+    Row("ENet", "enet", True, init="enet_warmup"),
+    Row("ENet-SAD", "enet_sad", True, init="enet_warmup"),
+    Row("ENet-LGAD", "enet_lgad", True, init="enet_warmup"),
+    Row("ENet-BAKE", "enet_bake", True, init="enet_warmup"),
     Row("ResNet-101 (IntRA-KD teacher)", "resnet101", False),
-    Row("ENet", "enet", True),
-    Row("ENet-SAD", "enet_sad", True),
-    Row("ENet-LGAD", "enet_lgad", True),
-    Row("ENet-IntRA-KD", "enet_intra_kd", True),
-    Row("ENet-BAKE", "enet_bake", True),
-    Row("ENet, all four (SAD+LGAD+IntRA-KD+BAKE)", "enet_combo", True),
-    Row("ResNet-18", "resnet18", False),
-    Row("ResNet-18-SAD", "resnet18_sad", False),
+    Row("ENet-IntRA-KD", "enet_intra_kd", True, init="enet_warmup"),
+    Row("ENet, all four (SAD+LGAD+IntRA-KD+BAKE)", "enet_combo", True, init="enet_warmup"),
+    Row("ResNet-18, phase 1 only (600 it.)", "resnet18_warmup", False),
+    Row("ResNet-18", "resnet18", False, init="resnet18_warmup"),
+    Row("ResNet-18-SAD", "resnet18_sad", False, init="resnet18_warmup"),
     Row("SCNN (VGG16)", "scnn", False),
 )
 TEACHERS = {"lgad": "lgad_teacher", "intra_kd": "resnet101"}
@@ -66,10 +71,7 @@ TEACHERS = {"lgad": "lgad_teacher", "intra_kd": "resnet101"}
 
 def main() -> int:
     args = parse_args()
-    rows = [r for r in ROWS if not args.only or r.config in args.only]
-    if args.only and len(rows) != len(args.only):
-        known = [r.config for r in ROWS]
-        sys.exit(f"compare: unknown row(s) {sorted(set(args.only) - set(known))}; rows: {known}")
+    rows = selected_rows(args.only)
     results = Results(args.out / "results.json")
     t_start = time.perf_counter()
     data = prepare_data(args, results)
@@ -87,6 +89,25 @@ def main() -> int:
     write_report(rows, args, results)
     print(args.report.read_text())
     return 0
+
+
+def selected_rows(only: list[str] | None) -> list[Row]:
+    """The rows named (all by default) plus the phase-1 runs and teachers they start from."""
+    from lane_sad_core.train.config import load_config
+
+    known = [r.config for r in ROWS]
+    if not only:
+        return list(ROWS)
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        sys.exit(f"compare: unknown row(s) {unknown}; rows: {known}")
+    names = set(only)
+    for row in ROWS:
+        if row.config in only:
+            distill = load_config(CONFIGS / f"{row.config}.yaml").distill
+            names.update(t for m, t in TEACHERS.items() if getattr(distill, m) is not None)
+            names.update([row.init] if row.init else [])
+    return [r for r in ROWS if r.config in names]
 
 
 def parse_args() -> argparse.Namespace:
@@ -158,6 +179,8 @@ def overrides_for(row: Row, seed: int | None, name: str, data: Path, args: argpa
     sets = [f"name={name}", f"out_dir={args.out / 'runs'}", f"data.root={data}", *args.overrides]
     if seed is not None:
         sets.append(f"seed={seed}")
+    if row.init is not None:
+        sets.append(f"model.init={args.out / 'runs' / run_name(Row('', row.init, row.seeded), seed) / 'model.pt'}")
     cfg = load_config(CONFIGS / f"{row.config}.yaml", sets)
     for method, teacher in TEACHERS.items():
         if getattr(cfg.distill, method) is not None:
