@@ -18,7 +18,7 @@ TINY = ["--frames", "30", "--seeds", "2", "--only", "enet", "enet_sad", "--set",
 def compare(out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "tools" / "compare.py"), "--out", str(out), "--report",
                            str(out / "compare.md"), "--plot", str(out / "compare.png"), *extra],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1800)
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ class Row:
 # Training order: what the most rows depend on first, the costly single-seed networks last.
 ROWS = (
     Row("LGAD teacher (label auto-encoder)", "lgad_teacher", False, scored=False),
-    Row("ENet, phase 1 only (600 it.)", "enet_warmup", True),
+    Row("ENet, phase 1 only", "enet_warmup", True),
     Row("ENet", "enet", True, init="enet_warmup"),
     Row("ENet-SAD", "enet_sad", True, init="enet_warmup"),
     Row("ENet-LGAD", "enet_lgad", True, init="enet_warmup"),
@@ -61,7 +61,7 @@ ROWS = (
     Row("ResNet-101 (IntRA-KD teacher)", "resnet101", False),
     Row("ENet-IntRA-KD", "enet_intra_kd", True, init="enet_warmup"),
     Row("ENet, all four (SAD+LGAD+IntRA-KD+BAKE)", "enet_combo", True, init="enet_warmup"),
-    Row("ResNet-18, phase 1 only (600 it.)", "resnet18_warmup", False),
+    Row("ResNet-18, phase 1 only", "resnet18_warmup", False),
     Row("ResNet-18", "resnet18", False, init="resnet18_warmup"),
     Row("ResNet-18-SAD", "resnet18_sad", False, init="resnet18_warmup"),
     Row("SCNN (VGG16)", "scnn", False),
