@@ -120,3 +120,20 @@ def test_bad_inputs_are_named():
         PostprocessConfig(smooth_kernel=8)
     with pytest.raises(ConfigError, match=r"\(5, 288, 800\) .* \(3,\)"):
         lanes_from_probmaps(_maps(), np.full(3, 0.9), SRC, PRE)
+
+
+def test_default_smoothing_scales_with_the_network_width():
+    from lane_sad_core.infer.postprocess import smoothing_kernel
+
+    cfg = PostprocessConfig()
+    assert [smoothing_kernel(cfg, w) for w in (800, 640, 400, 256, 80)] == [9, 7, 5, 3, 1]
+    assert smoothing_kernel(PostprocessConfig(smooth_kernel=9), 256) == 9
+    # A 2 px lane at 256 px peaking at 0.5: the scaled 3x3 box keeps 0.33, above the 0.3
+    # threshold; the paper's 9x9 flattens it to 0.11 and loses the lane.
+    pre = PreprocessConfig(width=256, height=96)
+    prob = np.zeros((5, 96, 256), np.float32)
+    prob[0] = 1.0
+    prob[1, :, 100:102], prob[0, :, 100:102] = 0.5, 0.5
+    exist = np.array([0.9, 0.0, 0.0, 0.0])
+    assert len(lanes_from_probmaps(prob, exist, (590, 1640), pre)) == 1
+    assert lanes_from_probmaps(prob, exist, (590, 1640), pre, PostprocessConfig(smooth_kernel=9)) == []

@@ -1,7 +1,7 @@
 """From probability maps to lanes in source pixels: the SAD paper's post-processing.
 
 For each lane slot whose existence probability exceeds 0.5, its probability map is
-smoothed with a 9x9 box filter and, every 20 *source* rows from the bottom, the column of
+smoothed with a 9x9 box filter (at the paper's 800 px width; scaled to narrower inputs) and, every 20 *source* rows from the bottom, the column of
 highest smoothed probability is taken when that probability exceeds 0.3; lanes with
 fewer than 2 points are dropped (official ``prob2lines/getLane.m``). An optional
 smoothing spline x(y) can then even out the points.
@@ -15,7 +15,7 @@ crop (``crop_top``) shifts and stretches the mapping consistently with training.
 is reported at its exact source row, and its column mapped back with
 :func:`~lane_sad_core.data.preprocess.network_to_source`.
 
-Speed. Only the sampled rows are ever smoothed: a 9-row band around each is gathered
+Speed. Only the sampled rows are ever smoothed: a band of kernel rows around each is gathered
 (zero outside the map, like the official zero-padded convolution), summed down the band,
 and box-summed along the row, for all lanes and rows at once.
 """
@@ -33,6 +33,9 @@ from lane_sad_core.errors import ConfigError
 from lane_sad_core.lanes import Lane
 
 
+OFFICIAL_KERNEL, OFFICIAL_WIDTH = 9, 800  # prob2lines: a 9x9 box on 800x288 maps
+
+
 @dataclass(frozen=True)
 class PostprocessConfig:
     """Parameters of :func:`lanes_from_probmaps` (defaults: the official CULane code).
@@ -40,7 +43,11 @@ class PostprocessConfig:
     Attributes:
         exist_threshold: a slot is decoded when its existence probability exceeds this.
         prob_threshold: a row yields a point when its best smoothed probability exceeds this.
-        smooth_kernel: side of the box filter (odd); 1 disables smoothing.
+        smooth_kernel: side of the box filter (odd); 1 disables smoothing. None (the
+            default) scales the official 9 px at the paper's 800 px input width to the
+            network's width (5 at 400, 3 at 256): the filter is meant to span a lane's
+            width, and a 9 px box over a 2 px lane at 256 px would flatten its peak below
+            the point threshold.
         row_step: distance between sampled rows, in source pixels.
         num_rows: rows sampled from the bottom (18 x 20 px covers CULane's lane region);
             None samples up to the crop line.
@@ -53,7 +60,7 @@ class PostprocessConfig:
 
     exist_threshold: float = 0.5
     prob_threshold: float = 0.3
-    smooth_kernel: int = 9
+    smooth_kernel: int | None = None
     row_step: float = 20.0
     num_rows: int | None = 18
     y_samples: tuple[float, ...] | None = None
@@ -61,12 +68,19 @@ class PostprocessConfig:
     spline_sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.smooth_kernel < 1 or self.smooth_kernel % 2 == 0:
+        if self.smooth_kernel is not None and (self.smooth_kernel < 1 or self.smooth_kernel % 2 == 0):
             raise ConfigError(f"smooth_kernel must be odd and >= 1, got {self.smooth_kernel}")
         if self.row_step <= 0:
             raise ConfigError(f"row_step must be > 0, got {self.row_step}")
         if self.y_samples is not None:
             object.__setattr__(self, "y_samples", tuple(float(y) for y in self.y_samples))
+
+
+def smoothing_kernel(cfg: PostprocessConfig, net_width: int) -> int:
+    """The box filter's side: as configured, or 9 scaled from 800 px to ``net_width`` (odd)."""
+    if cfg.smooth_kernel is not None:
+        return cfg.smooth_kernel
+    return 2 * int(OFFICIAL_KERNEL * net_width / OFFICIAL_WIDTH / 2) + 1
 
 
 def sample_rows(src_shape: tuple[int, int], preprocess: PreprocessConfig, cfg: PostprocessConfig) -> np.ndarray:
@@ -111,7 +125,7 @@ def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[in
     height, width = prob.shape[1:]
     net_rows = np.rint(source_to_network(np.stack([np.zeros_like(ys), ys], 1), src_shape, preprocess)[:, 1])
     net_rows = np.clip(net_rows, 0, height - 1).astype(np.intp)
-    smoothed = _smoothed_rows(prob, slots + 1, net_rows, cfg.smooth_kernel)  # (S, K, W)
+    smoothed = _smoothed_rows(prob, slots + 1, net_rows, smoothing_kernel(cfg, width))  # (S, K, W)
     cols = smoothed.argmax(axis=2)
     best = np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
     lanes = []
