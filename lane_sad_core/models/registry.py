@@ -9,6 +9,7 @@ from lane_sad_core.errors import ConfigError
 from lane_sad_core.models.base import LaneModel
 from lane_sad_core.models.enet_sad import ENetSAD
 from lane_sad_core.models.resnet import ResNetLane
+from lane_sad_core.models.scnn import SCNN
 
 MODELS: dict[str, Callable[..., LaneModel]] = {
     "enet_sad": ENetSAD,
@@ -16,6 +17,7 @@ MODELS: dict[str, Callable[..., LaneModel]] = {
     "resnet18": partial(ResNetLane, 18),
     "resnet34": partial(ResNetLane, 34),
     "resnet101": partial(ResNetLane, 101),
+    "scnn": SCNN,
 }
 
 
