@@ -1,4 +1,4 @@
-"""Model sizes and speeds: parameters, GFLOPs, CPU inference, post-processing, SAD's cost.
+"""Model sizes and speeds: parameters, GFLOPs, CPU inference, SCNN vs ENet-SAD, SAD's cost.
 
 Run from the repository root::
 
@@ -19,67 +19,83 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.distill import SADConfig, sad_loss
 from lane_sad_core.infer import LaneDetector, PostprocessConfig, lanes_from_probmaps
-from lane_sad_core.models import build_model, count_parameters, image_models
+from lane_sad_core.models import build_model, image_models
+from lane_sad_core.models.cost import gflops, settled, timed_ms
 from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.losses import LossConfig, lane_loss, segmentation_loss
 
 H, W = 288, 800
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("LANE_SAD_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+# The SAD paper's figures (arXiv 1908.00821): parameters, ms per frame on one GPU
+PAPER = {"enet_sad": (0.98e6, 13.4), "scnn": (20.72e6, 133.5)}
 CULANE_FRAME = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 
 
-def timed_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> list[float]:
-    """Wall times of ``fn`` in milliseconds, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - t0))
-    return times
+def interleaved(fns: Sequence[Callable[[], object]], rounds: int,
+                desc: str) -> tuple[list[list[float]], list[list[float]]]:
+    """Wall and CPU seconds of each of ``fns``, run back to back in ``rounds`` rounds.
 
+    The order rotates from round to round, so a slow spell of a shared machine hits every
+    function of a round alike; CPU time is this process's (all threads), which other jobs
+    on the machine disturb less than wall time. One untimed call of each comes first.
 
-def settled(model: torch.nn.Module, size: tuple[int, int], passes: int = 3) -> torch.nn.Module:
-    """Eval-mode model whose BatchNorm statistics come from a few train-mode passes.
-
-    A fresh model in eval mode would use BatchNorm's initial statistics and produce
-    exploding activations, which is not what a trained model computes.
+    Returns:
+        ``(wall, cpu)``: per round, the times of ``fns`` in their given order.
     """
-    model.train()
-    with torch.no_grad():
-        for _ in range(passes):
-            model(torch.randn(2, 3, *size))
-    return model.eval()
+    for fn in fns:
+        fn()
+    n, wall, cpu = len(fns), [], []
+    for i in tqdm(range(rounds), desc=desc, file=sys.stderr, leave=False):
+        w, c = [0.0] * n, [0.0] * n
+        for k in [(i % n + j) % n for j in range(n)]:
+            w0, c0 = time.perf_counter(), time.process_time()
+            fns[k]()
+            w[k], c[k] = time.perf_counter() - w0, time.process_time() - c0
+        wall.append(w)
+        cpu.append(c)
+    return wall, cpu
 
 
-def model_table() -> list[str]:
-    rows = ["| model | parameters | GFLOPs at 288x800 | GMACs |", "|---|---:|---:|---:|"]
-    seen = set()
+def median_of(times: list[list[float]], k: int) -> float:
+    """Median over rounds of the k-th function's time, in milliseconds."""
+    return 1e3 * statistics.median(t[k] for t in times)
+
+
+def median_ratio(times: list[list[float]], num: int = 1, den: int = 0) -> float:
+    """Median over rounds of the ratio of two functions' times (default: second / first)."""
+    return statistics.median(t[num] / t[den] for t in times)
+
+
+def model_sizes() -> dict[str, tuple[int, float]]:
+    """Registry architecture -> (parameters, FLOPs of one 288x800 frame), built on the meta device."""
+    sizes: dict[str, tuple[int, float]] = {}
     for name in image_models():
         with torch.device("meta"):
-            model = build_model(name).eval()
-            x = torch.empty(1, 3, H, W)
-        if model.arch in seen:
-            continue
-        seen.add(model.arch)
-        with FlopCounterMode(display=False) as counter:
-            model(x)
-        flops = counter.get_total_flops()
-        rows.append(f"| {model.arch} | {count_parameters(model):,} | {flops / 1e9:.2f} | {flops / 2e9:.2f} |")
+            arch = build_model(name).arch
+        if arch not in sizes:
+            params, giga = gflops(name, H, W)
+            sizes[arch] = (params, giga * 1e9)
+    return sizes
+
+
+def model_table(sizes: dict[str, tuple[int, float]]) -> list[str]:
+    rows = ["| model | parameters | GFLOPs at 288x800 | GMACs |", "|---|---:|---:|---:|"]
+    for arch, (params, flops) in sizes.items():
+        rows.append(f"| {arch} | {params:,} | {flops / 1e9:.2f} | {flops / 2e9:.2f} |")
     return rows
 
 
@@ -88,6 +104,21 @@ def inference_ms(repeats: int) -> list[float]:
     x = torch.randn(1, 3, H, W)
     with torch.inference_mode():
         return timed_ms(lambda: model(x), repeats)
+
+
+def scnn_vs_enet(rounds: int) -> dict[str, float]:
+    """ENet-SAD's and SCNN's forward (288x800, batch 1) and SCNN's message passing alone, interleaved."""
+    enet, scnn = (settled(build_model(name), (H, W)) for name in ("enet_sad", "scnn"))
+    x = torch.randn(1, 3, H, W)
+    features = F.relu(torch.randn(1, scnn.feature_info[-1].channels, H // 8, W // 8))
+    with torch.inference_mode():
+        wall, cpu = interleaved((lambda: enet(x), lambda: scnn(x), lambda: scnn.message_passing(features)),
+                                rounds, "ENet-SAD / SCNN rounds")
+        with FlopCounterMode(display=False) as counter:
+            scnn.message_passing(features)
+    return {"enet": median_of(wall, 0), "scnn": median_of(wall, 1), "wall_ratio": median_ratio(wall),
+            "cpu_ratio": median_ratio(cpu), "passes": median_of(wall, 2), "passes_share": median_ratio(wall, 2, 1),
+            "passes_flops": counter.get_total_flops()}
 
 
 def postprocess_ms(repeats: int) -> list[float]:
@@ -121,12 +152,9 @@ def pipeline_timings(repeats: int) -> tuple[dict[str, float], str]:
 
 
 def training_iteration_ms(batch: int, pairs: int, size: tuple[int, int]) -> dict[str, float]:
-    """Forward + backward + SGD step with SAD off and on, in adjacent pairs.
+    """Forward + backward + SGD step with SAD off and on, in :func:`interleaved` pairs.
 
-    The order inside a pair alternates, and the overhead is the median of the per-pair
-    ratios, so a slow spell of a shared machine hits both sides of a pair alike. The ratio
-    is taken on wall time and on this process's CPU time (all threads), which other jobs on
-    the machine disturb less.
+    The overhead is the median of the per-pair ratios, on wall and on CPU time.
     """
     torch.manual_seed(0)
     model = build_model("enet_sad", input_height=size[0], input_width=size[1]).train()
@@ -145,22 +173,9 @@ def training_iteration_ms(batch: int, pairs: int, size: tuple[int, int]) -> dict
         lane_loss(outputs, seg, exist, cfg, acts)[0].backward()
         opt.step()
 
-    step(False)
-    step(True)
-    wall: dict[bool, list[float]] = {False: [], True: []}
-    cpu: dict[bool, list[float]] = {False: [], True: []}
-    for i in tqdm(range(pairs), desc="training iteration pairs", file=sys.stderr, leave=False):
-        for sad in ((False, True) if i % 2 == 0 else (True, False)):
-            w0, c0 = time.perf_counter(), time.process_time()
-            step(sad)
-            wall[sad].append(time.perf_counter() - w0)
-            cpu[sad].append(time.process_time() - c0)
-
-    def ratio(times: dict[bool, list[float]]) -> float:
-        return statistics.median(on / off for on, off in zip(times[True], times[False]))
-
-    return {"off": 1e3 * statistics.median(wall[False]), "on": 1e3 * statistics.median(wall[True]),
-            "wall_ratio": ratio(wall), "cpu_ratio": ratio(cpu)}
+    wall, cpu = interleaved((lambda: step(False), lambda: step(True)), pairs, "training iteration pairs")
+    return {"off": median_of(wall, 0), "on": median_of(wall, 1), "wall_ratio": median_ratio(wall),
+            "cpu_ratio": median_ratio(cpu)}
 
 
 def sad_terms_ms(batch: int, size: tuple[int, int], repeats: int) -> list[float]:
@@ -193,11 +208,40 @@ def sad_gradient_norms() -> list[str]:
     return rows
 
 
+def scnn_section(sizes: dict[str, tuple[int, float]], versus: dict[str, float], rounds: int) -> list[str]:
+    (enet_params, enet_flops), (scnn_params, scnn_flops) = sizes["enet_sad"], sizes["scnn"]
+    (paper_enet_params, paper_enet_ms), (paper_scnn_params, paper_scnn_ms) = PAPER["enet_sad"], PAPER["scnn"]
+    rows, cols = H // 8, W // 8
+    return [
+        "## SCNN vs ENet-SAD (288x800, batch 1, CPU)",
+        "",
+        f"The SAD paper: ENet-SAD {paper_enet_params / 1e6:.2f}M parameters, {paper_enet_ms} ms; SCNN "
+        f"{paper_scnn_params / 1e6:.2f}M, {paper_scnn_ms} ms (one GPU), i.e. \"20x fewer parameters, 10x faster\". "
+        f"Here both forwards and SCNN's message passing alone ran back to back in {rounds} rounds (order "
+        "rotating) after BatchNorm-settling passes; ratios and shares are medians of the per-round ones.",
+        "",
+        "| | ENet-SAD | SCNN | SCNN / ENet-SAD | paper |",
+        "|---|---:|---:|---:|---:|",
+        f"| parameters | {enet_params:,} | {scnn_params:,} | {scnn_params / enet_params:.1f}x | "
+        f"{paper_scnn_params / paper_enet_params:.1f}x |",
+        f"| GFLOPs | {enet_flops / 1e9:.2f} | {scnn_flops / 1e9:.2f} | {scnn_flops / enet_flops:.1f}x | |",
+        f"| forward, median ms | {versus['enet']:.0f} | {versus['scnn']:.0f} | {versus['wall_ratio']:.1f}x "
+        f"({versus['cpu_ratio']:.1f}x in CPU time) | {paper_scnn_ms / paper_enet_ms:.1f}x (GPU) |",
+        "",
+        f"SCNN's message passing alone (four passes over its 128x{rows}x{cols} map, "
+        f"{2 * (rows - 1) + 2 * (cols - 1)} small convolutions one after the other): {versus['passes']:.0f} ms, "
+        f"{100 * versus['passes_share']:.0f}% of SCNN's forward time for "
+        f"{100 * versus['passes_flops'] / scnn_flops:.1f}% of its FLOPs.",
+        "",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per measurement")
+    parser.add_argument("--scnn-rounds", type=int, default=6, help="ENet-SAD / SCNN rounds (SCNN: seconds each)")
     parser.add_argument("--train-batch", type=int, default=4)
     parser.add_argument("--train-pairs", type=int, default=10, help="SAD off/on iteration pairs")
     parser.add_argument("--train-size", type=int, nargs=2, default=(H, W), metavar=("H", "W"))
@@ -206,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     print("counting parameters and FLOPs ...", file=sys.stderr)
-    sizes = model_table()
+    sizes = model_sizes()
     print("timing inference and post-processing ...", file=sys.stderr)
     infer = inference_ms(args.repeats)
+    versus = scnn_vs_enet(args.scnn_rounds)
     post = postprocess_ms(args.repeats)
     pipe, source = pipeline_timings(args.repeats)
     train = training_iteration_ms(args.train_batch, args.train_pairs, tuple(args.train_size))
@@ -230,11 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "FLOPs counted by `torch.utils.flop_counter` (convolutions and matrix products; 1 MAC = 2 FLOPs).",
         "",
-        *sizes,
+        *model_table(sizes),
         "",
         "The paper quotes 0.98M parameters for ENet-SAD; see `lane_sad_core/models/enet_sad.py` for the gap "
-        "(576,128 of ours are the input-size-dependent existence FC).",
+        "(576,128 of ours are the input-size-dependent existence FC). SCNN: the paper quotes 20.72M.",
         "",
+        *scnn_section(sizes, versus, args.scnn_rounds),
         "## CPU speed, ENet-SAD at 288x800, batch 1",
         "",
         "| stage | median ms / frame | fastest | target |",

@@ -1,4 +1,4 @@
-"""Lane segmentation models: ENet-SAD and dilated ResNets, one registry, one output contract.
+"""Lane segmentation models: ENet-SAD, dilated ResNets, SCNN; one registry, one output contract.
 
 ``model(x)`` returns ``{"seg": (B, C, H, W) logits, "exist": (B, num_lanes) logits}``;
 ``model.forward_blocks(x, names)`` also returns the named block activations that
@@ -9,6 +9,7 @@ from lane_sad_core.models.base import BlockInfo, LaneModel, Outputs, count_param
 from lane_sad_core.models.enet_sad import ENetSAD
 from lane_sad_core.models.registry import MODELS, build_model, default_classes, image_models
 from lane_sad_core.models.resnet import ResNetLane
+from lane_sad_core.models.scnn import SCNN
 
 __all__ = [
     "MODELS",
@@ -17,6 +18,7 @@ __all__ = [
     "LaneModel",
     "Outputs",
     "ResNetLane",
+    "SCNN",
     "build_model",
     "count_parameters",
     "default_classes",

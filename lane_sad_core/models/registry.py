@@ -10,6 +10,7 @@ from lane_sad_core.models.base import LaneModel
 from lane_sad_core.models.enet_sad import ENetSAD
 from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
 from lane_sad_core.models.resnet import ResNetLane
+from lane_sad_core.models.scnn import SCNN
 
 MODELS: dict[str, Callable[..., LaneModel]] = {
     "enet_sad": ENetSAD,
@@ -18,6 +19,7 @@ MODELS: dict[str, Callable[..., LaneModel]] = {
     "resnet34": partial(ResNetLane, 34),
     "resnet101": partial(ResNetLane, 101),
     "label_autoencoder": LabelAutoEncoder,
+    "scnn": SCNN,
 }
 
 
