@@ -57,6 +57,11 @@ def test_a_second_invocation_trains_nothing_again(tiny_compare: Path) -> None:
     again = compare(tiny_compare, *TINY)
     assert again.returncode == 0, again.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    (tiny_compare / "compare.md").unlink()
+    only_report = compare(tiny_compare, *TINY, "--report-only")
+    assert only_report.returncode == 0, only_report.stderr[-2000:]
+    assert "| ENet-SAD | 2 |" in (tiny_compare / "compare.md").read_text()
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
 def test_unknown_rows_are_refused_in_one_line(tmp_path: Path) -> None:

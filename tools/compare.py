@@ -74,9 +74,9 @@ def main() -> int:
     rows = selected_rows(args.only)
     results = Results(args.out / "results.json")
     t_start = time.perf_counter()
-    data = prepare_data(args, results)
+    data = args.out / "data" if args.report_only else prepare_data(args, results)
     jobs = [(row, seed) for row in rows for seed in (range(1, args.seeds + 1) if row.seeded else [None])]
-    bar = tqdm(jobs, desc="compare", unit="run", dynamic_ncols=True)
+    bar = tqdm([] if args.report_only else jobs, desc="compare", unit="run", dynamic_ncols=True)
     for row, seed in bar:
         name = run_name(row, seed)
         bar.set_postfix_str(name)
@@ -121,6 +121,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--prob-threshold", type=float, default=0.15,
                    help="point threshold of the post-processing for every row (paper: 0.3; see the report)")
     p.add_argument("--cost-size", default="288x800", help="HxW at which parameters, GFLOPs and ms are measured")
+    p.add_argument("--report-only", action="store_true",
+                   help="train and score nothing: the report of what results.json holds (cost measured anew)")
     p.add_argument("--report", type=Path, default=REPO / "bench" / "results" / "compare.md")
     p.add_argument("--plot", type=Path, default=REPO / "docs" / "compare.png")
     args = p.parse_args()
