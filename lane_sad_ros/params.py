@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt")  # lane_sad_core.infer.backends.BACKENDS
+# lane_sad_core.infer.backends.BACKENDS
+BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = ("best_effort", "reliable")
 
@@ -20,7 +21,9 @@ class NodeParams:
 
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
-    backend: str = "torch"  # onnxruntime / tensorrt: the .onnx / .engine beside the checkpoint; torch fallback
+    # torch-compile(-bf16): compiled at start; onnxruntime / tensorrt: the .onnx / .engine beside the
+    # checkpoint; any of them falls back to torch
+    backend: str = "torch"
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1

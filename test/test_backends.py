@@ -1,5 +1,6 @@
-"""Backends behind LaneDetector: same lanes from ONNX Runtime as from torch, file lookup,
-fallback to torch with one warning, torch-only attention, and TensorRT where it exists."""
+"""Backends behind LaneDetector: same lanes from ONNX Runtime and compiled torch as from eager
+torch, bfloat16 close to it, file lookup, fallback to torch with one warning, attention from
+torch models only, and TensorRT where it exists."""
 
 from __future__ import annotations
 
@@ -18,22 +19,28 @@ from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.export.onnx import export_checkpoint
 from lane_sad_core.infer import LaneDetector, PostprocessConfig
+from lane_sad_core.data.formats import read_culane_lines
+from lane_sad_core.infer import backends
 from lane_sad_core.infer.backends import (
     BACKENDS,
     BackendError,
+    CompiledTorchBackend,
     OnnxRuntimeBackend,
     TorchBackend,
+    _native_bf16,
     _ort_providers,
     make_backend,
     model_file_for,
     run_in_chunks,
 )
+from lane_sad_core.metrics.culane import CulaneSettings, culane_frame_counts
 from lane_sad_core.models import build_model
 from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 
 pytest.importorskip("onnxruntime")
 H, W = 64, 160
 CULANE = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
+HELD_OUT = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4/00000.jpg"
 # Every slot exists and every sampled row yields a point, so lanes compare point by point.
 DECODE_ALL = PostprocessConfig(prob_threshold=0.0)
 
@@ -146,7 +153,7 @@ def test_onnx_without_metadata_is_refused(tmp_path, checkpoint):
 
 
 def test_unknown_backend_lists_the_known_ones(checkpoint):
-    known = "known backends: torch, onnxruntime, tensorrt"
+    known = "known backends: torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
     with pytest.raises(ConfigError, match=f"unknown backend 'tflite'; {known}"):
         make_backend("tflite", checkpoint)
 
@@ -204,7 +211,8 @@ def test_backend_names_agree_across_cli_and_node():
 
     assert NODE_BACKENDS == BACKENDS
     assert validate("backend", "tensorrt") is None
-    assert validate("backend", "tvm") == "backend must be one of torch, onnxruntime, tensorrt"
+    assert validate("backend", "tvm") == ("backend must be one of torch, torch-compile, torch-compile-bf16, "
+                                          "onnxruntime, tensorrt")
     infer = build_parser()._subparsers._group_actions[0].choices["infer"]
     (action,) = [a for a in infer._actions if a.dest == "backend"]
     assert tuple(action.choices) == BACKENDS
@@ -246,3 +254,84 @@ def test_tensorrt_detector_gives_the_same_lanes_as_torch(checkpoint, torch_detec
     assert detector.backend_name == "tensorrt"
     got = detector.detect_batch([frame, frame])
     assert_same_lanes(torch_detector.detect(frame).lanes, got[1].lanes)
+
+
+@pytest.fixture(scope="module")
+def labelled(real_data: Path) -> list[tuple[np.ndarray, list]]:
+    """Two real CULane frames with their labelled lanes: one of the shipped model's training
+    clip, one of the clip it never saw."""
+    frames = []
+    for rel in (CULANE, HELD_OUT):
+        image = cv2.imread(str(real_data / rel))
+        assert image is not None
+        frames.append((image, read_culane_lines((real_data / rel).with_suffix(".lines.txt"))))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def shipped_torch() -> LaneDetector:
+    return LaneDetector(None, "cpu")
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_lanes_as_torch(shipped_torch, labelled):
+    """Compiled (float32, frozen weights): eager torch's lanes and probabilities within 1e-4."""
+    detector = LaneDetector(None, "cpu", backend="torch-compile")
+    assert detector.backend_name == "torch-compile" and detector.backend.warmup_s > 0
+    images = [image for image, _ in labelled]
+    batch = detector.detect_batch(images)  # batch 2 runs frame by frame through the batch-1 graph
+    for image, got in zip(images, batch):
+        ref = shipped_torch.detect(image)
+        assert len(ref.lanes) >= 3
+        assert_same_lanes(ref.lanes, got.lanes)
+        assert np.abs(ref.prob - got.prob).max() < 1e-4 and np.abs(ref.exist - got.exist).max() < 1e-4
+    assert set(detector.detect(images[0], with_attention=True).attention) == set(detector.attention_blocks)
+
+
+@pytest.mark.slow
+def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
+    """bfloat16 network: probabilities within 5e-3 on average (0.2 at single pixels near the decision
+    threshold), every eager-torch lane matched (CULane IoU > 0.5) and as many labelled lanes found."""
+    if not _native_bf16(torch.device("cpu")):
+        pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 / AMX)")
+    detector = LaneDetector(None, "cpu", backend="torch-compile-bf16")
+    assert detector.backend_name == "torch-compile-bf16"
+    for image, labels in labelled:
+        ref, got = shipped_torch.detect(image), detector.detect(image)
+        assert got.prob.dtype == np.float32
+        assert 0 < np.abs(ref.prob - got.prob).mean() < 5e-3  # not 0: it did run in bfloat16
+        assert np.abs(ref.exist - got.exist).max() < 0.02
+        settings = CulaneSettings(width=image.shape[1], height=image.shape[0])
+        assert culane_frame_counts(got.lanes, ref.lanes, settings) == (len(ref.lanes), 0, 0)
+        assert culane_frame_counts(got.lanes, labels, settings)[0] == culane_frame_counts(ref.lanes, labels, settings)[0]
+
+
+def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
+    monkeypatch.setattr(backends, "_native_bf16", lambda device: False)
+    with pytest.raises(BackendError, match=r"^torch-compile-bf16: no native bfloat16 on cpu \(needs AVX512-BF16"):
+        CompiledTorchBackend.load(checkpoint, "cpu", bf16=True)
+    with caplog.at_level(logging.WARNING, logger="lane_sad_core.infer.detector"):
+        detector = LaneDetector(checkpoint, "cpu", backend="torch-compile-bf16")
+    assert detector.backend_name == "torch" and type(detector.backend) is TorchBackend
+    (record,) = caplog.records
+    assert record.getMessage().startswith("backend torch-compile-bf16 unavailable: torch-compile-bf16: no native")
+    assert record.getMessage().endswith(f"falling back to torch with {checkpoint}")
+
+
+def test_a_failing_compilation_says_why_in_one_line(checkpoint, monkeypatch, caplog):
+    """What inductor raises without a C++ compiler (its first line) becomes one BackendError line."""
+    def compile_without_compiler(module, **options):
+        def run(*args):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found in "
+                               "torch._inductor.config.cpp.cxx: (None, 'g++')\n\nSet TORCHDYNAMO_VERBOSE=1 ...")
+        return run
+
+    monkeypatch.setattr(torch, "compile", compile_without_compiler)
+    with caplog.at_level(logging.WARNING, logger="lane_sad_core.infer.detector"):
+        detector = LaneDetector(checkpoint, "cpu", backend="torch-compile")
+    assert detector.backend_name == "torch"
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "backend torch-compile unavailable: torch.compile failed on cpu: RuntimeError: InvalidCxxCompiler: "
+        "No working C++ compiler found in torch._inductor.config.cpp.cxx: (None, 'g++'); "
+        f"falling back to torch with {checkpoint}")

@@ -8,13 +8,15 @@ and after (preprocessing, decoding lanes) is the detector's and is the same for 
 
 Which file each backend runs:
 
-========== ================================ ==============================================
-backend    model file                       made by
-========== ================================ ==============================================
-torch      ``.pt`` checkpoint               ``lane-sad train``
-onnxruntime ``.onnx``                       ``lane-sad export --format onnx``
-tensorrt   ``.engine`` (+ ``.engine.json``)  ``lane-sad export --format tensorrt`` (on the target)
-========== ================================ ==============================================
+================== ================================ ==============================================
+backend            model file                       made by
+================== ================================ ==============================================
+torch              ``.pt`` checkpoint               ``lane-sad train``
+torch-compile      ``.pt`` checkpoint               compiled at load (``torch.compile``, cached)
+torch-compile-bf16 ``.pt`` checkpoint               the same, network in bfloat16
+onnxruntime        ``.onnx``                        ``lane-sad export --format onnx``
+tensorrt           ``.engine`` (+ ``.engine.json``)  ``lane-sad export --format tensorrt`` (on the target)
+================== ================================ ==============================================
 
 Given a file of another kind, :func:`make_backend` looks for the file of the same stem
 with the backend's suffix beside it (``model.pt`` -> ``model.onnx``), so one checkpoint
@@ -24,27 +26,32 @@ path serves all three once the exports sit next to it.
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from torch import nn
 
 from lane_sad_core.distill.attention import attention_display
 from lane_sad_core.errors import ConfigError, LaneSadError
 from lane_sad_core.models import LaneModel
 from lane_sad_core.train.checkpoint import ModelMeta, load_model
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
+BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt")
+# The torch-based backends and the options each gives CompiledTorchBackend (None: eager).
+_TORCH_KINDS: dict[str, dict[str, bool] | None] = {
+    "torch": None, "torch-compile": {"bf16": False}, "torch-compile-bf16": {"bf16": True}}
 SUFFIXES: dict[str, tuple[str, ...]] = {
-    "torch": (".pt", ".pth"),
+    **{name: (".pt", ".pth") for name in _TORCH_KINDS},
     "onnxruntime": (".onnx",),
     "tensorrt": (".engine", ".plan"),
 }
 _RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt"}
 _MAKE_HINT = {
-    "torch": "train one with `lane-sad train`",
+    **{name: "train one with `lane-sad train`" for name in _TORCH_KINDS},
     "onnxruntime": "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
     "tensorrt": ("build it on the target with "
                  "`lane-sad export --checkpoint {pt} --format tensorrt --out {want}`"),
@@ -129,6 +136,87 @@ class TorchBackend:
         return prob, exist, {name: attention_display(a, size).cpu().numpy() for name, a in acts.items()}
 
 
+class CompiledTorchBackend(TorchBackend):
+    """The PyTorch model compiled by ``torch.compile`` (inductor) with frozen weights.
+
+    Freezing turns the weights into constants, so inductor folds every BatchNorm into its
+    convolution, pre-packs the convolution weights for oneDNN and fuses the elementwise
+    tail of each block (PReLU, residual sums, unpooling masks, softmax) into generated C++
+    loops; on a 2-core CPU this runs ENet-SAD at 288x800 about twice as fast as eager
+    (``bench/results/backends.md``). With ``bf16`` the network runs under bfloat16
+    autocast and the softmax and sigmoid in float32, on CPUs with native bfloat16
+    (AVX512-BF16 or AMX) or CUDA.
+
+    Compilation happens here, on one zero frame of the model's input size, so the first
+    real frame is not the slow one: about a minute the first time on a 2-core CPU, a few
+    seconds later (inductor caches its code, by default in ``/tmp/torchinductor_$USER``).
+    The compiled graph is for batch 1; larger batches run frame by frame, which costs
+    nothing on a CPU and avoids a recompilation per batch size. Attention maps
+    (:meth:`run_with_attention`) come from the eager model.
+
+    Args:
+        model, meta, threads: as :class:`TorchBackend`. Inductor bakes the thread count
+            into its code, so set it here, not later.
+        bf16: run the network in bfloat16.
+
+    Attributes:
+        warmup_s: seconds the compilation and first call took.
+
+    Raises:
+        BackendError: bfloat16 is not native here, or compilation failed (inductor needs a
+            C++ compiler for the CPU); the message gives the first line of the reason.
+    """
+
+    name = "torch-compile"
+
+    def __init__(self, model: LaneModel, meta: ModelMeta, *, bf16: bool = False,
+                 threads: int | None = None) -> None:
+        super().__init__(model, meta, threads=threads)
+        if bf16 and not _native_bf16(self.device):
+            raise BackendError(f"torch-compile-bf16: no native bfloat16 on {self.device} "
+                               "(needs AVX512-BF16 or AMX on a CPU, or CUDA)")
+        if bf16:
+            self.name = "torch-compile-bf16"
+        self.bf16 = bf16
+        self._compiled = torch.compile(_Probabilities(self.model), dynamic=False, options={"freezing": True})
+        t0 = time.perf_counter()
+        try:
+            self._run_one(np.zeros((1, 3, meta.preprocess.height, meta.preprocess.width), np.float32))
+        except Exception as exc:  # inductor raises many types (compiler missing, codegen, ...)
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            raise BackendError(f"torch.compile failed on {self.device}: {type(exc).__name__}: {reason}") from None
+        self.warmup_s = time.perf_counter() - t0
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return run_in_chunks(self._run_one, np.asarray(batch, dtype=np.float32), 1)
+
+    @torch.inference_mode()
+    def _run_one(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            prob, exist = self._compiled(x)
+        return prob.cpu().numpy(), exist.cpu().numpy()
+
+
+class _Probabilities(nn.Module):
+    """The network, then softmax and sigmoid in float32 (whatever precision the network ran in)."""
+
+    def __init__(self, model: LaneModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = self.model(image)
+        return torch.softmax(outputs["seg"].float(), dim=1), torch.sigmoid(outputs["exist"].float())
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions natively (not emulated, which is slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 class OnnxRuntimeBackend:
     """An exported ``.onnx`` file in ONNX Runtime, with all graph optimisations on.
 
@@ -189,7 +277,8 @@ def make_backend(name: str, model_path: str | Path, device: str | torch.device =
         name: one of :data:`BACKENDS`.
         model_path: a ``.pt``, ``.onnx`` or ``.engine`` file; see the module docstring.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        options: passed to the backend's constructor (e.g. ``threads``, ``channels_last``).
+        options: passed to the backend's constructor (e.g. ``threads``, ``channels_last``
+            for torch).
 
     Raises:
         ConfigError: unknown backend name.
@@ -200,8 +289,11 @@ def make_backend(name: str, model_path: str | Path, device: str | torch.device =
         raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
     _require_runtime(name)
     path = model_file_for(name, model_path)
-    if name == "torch":
-        return TorchBackend.load(path, device, **options)
+    if name in _TORCH_KINDS:
+        kind = _TORCH_KINDS[name]
+        if kind is None:
+            return TorchBackend.load(path, device, **options)
+        return CompiledTorchBackend.load(path, device, **kind, **options)
     if name == "onnxruntime":
         return OnnxRuntimeBackend(path, device, **options)  # type: ignore[arg-type]
     from lane_sad_core.infer.tensorrt_backend import TensorRTBackend
