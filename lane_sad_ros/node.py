@@ -58,7 +58,7 @@ class LaneDetectorNode(Node):
         self.detector = LaneDetector(
             p.checkpoint or None, p.device,
             PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
-            backend=p.backend,
+            backend=p.backend, threads=p.threads,
         )
         name = Path(p.checkpoint).name if p.checkpoint else "default"
         self.model_name = f"{self.detector.meta.model_name} ({name})"

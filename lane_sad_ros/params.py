@@ -21,6 +21,7 @@ class NodeParams:
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
     backend: str = "torch"  # onnxruntime / tensorrt: the .onnx / .engine beside the checkpoint; torch fallback
+    threads: int = 0  # CPU threads for the network; 0: the runtime's default (one per core)
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
@@ -52,6 +53,7 @@ def validate(name: str, value: object) -> str | None:
         "device": lambda v: None if str(v).startswith("cuda:") else _in(name, v, DEVICES),
         "backend": lambda v: _in(name, v, BACKENDS),
         "qos_reliability": lambda v: _in(name, v, RELIABILITY),
+        "threads": lambda v: None if v >= 0 else "threads must be >= 0 (0: one per core)",
         "qos_depth": lambda v: None if v >= 1 else "qos_depth must be >= 1",
         "existence_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
         "point_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",

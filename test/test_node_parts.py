@@ -94,6 +94,8 @@ def test_runtime_changes(name: str, value: object, problem: str | None) -> None:
 def test_start_up_validation() -> None:
     assert validate("device", "tpu") == "device must be one of auto, cpu, cuda"
     assert validate("qos_reliability", "reliable") is None
+    assert validate("threads", -1) == "threads must be >= 0 (0: one per core)"
+    assert validate("threads", 0) is None and validate("threads", 1) is None
 
 
 def test_transport_env_per_distro_and_tunables() -> None:
