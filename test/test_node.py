@@ -173,7 +173,9 @@ def _bad_messages():
 
 def test_bad_input_is_reported_and_the_node_keeps_going(small_checkpoint: Path, camera: Camera) -> None:
     bad, good = _bad_messages()
-    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
+    # A long image_timeout: on a loaded machine a frame can wait seconds behind the one in
+    # hand, and "no image for" would then hide the bad-input message this test looks for.
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2, image_timeout=60.0)
     with running(cmd, env) as proc:
         camera.wait_for_node(proc)
         for i, (msg, reason) in enumerate(bad.values()):
