@@ -15,7 +15,9 @@ Node overhead = (node median - detector median) / detector median, the detector 
 the node's frame rate. Two node figures: ``processing_ms`` (image arrival in the node to
 LaneArray publication: conversion, waiting for the worker, message building; the issue's
 target) and end to end (adds the DDS transport of the 2.7 MB frame and of the answer).
-The node's stage medians come from its /diagnostics (``<stage>_p50_ms``).
+The node's stage medians come from its /diagnostics (``<stage>_p50_ms``); their sum over
+the node's own stages, plus the transport, is a third figure that does not depend on how
+fast the network happened to run in either process (on a loaded machine it can differ).
 """
 
 from __future__ import annotations
@@ -257,6 +259,25 @@ def verdict(run: Run, warm: list[float], rate: float) -> str:
         f"Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
         f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}). "
         f"The idle time between frames alone costs the detector {idle:+.1f} % over back to back."
+        f"{own_work(run, det)}"
+    )
+
+
+def own_work(run: Run, det_ms: float) -> str:
+    """The node's own stages and the transport, summed: immune to how fast its network ran.
+
+    On a loaded machine the scheduler need not treat the two processes alike, so the
+    network's time in the node and here can differ by more than the node adds.
+    """
+    own = [s for s in NODE_STAGES if s not in DETECTOR_STAGES and s in run.node_stages]
+    if len(own) < len(NODE_STAGES) - len(DETECTOR_STAGES):
+        return ""
+    own_ms = sum(run.node_stages[s] for s in own)
+    transport_ms = float(np.median(run.e2e)) - float(np.median(run.processing))
+    return (
+        f" The node's own stages ({', '.join(own)}) take {own_ms:.2f} ms a frame "
+        f"(**{100 * own_ms / det_ms:+.1f} %** of the detector); with the transport both ways "
+        f"(end to end - processing, {transport_ms:.1f} ms) **{100 * (own_ms + transport_ms) / det_ms:+.1f} %**."
     )
 
 
