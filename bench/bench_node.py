@@ -1,14 +1,23 @@
-"""The node end to end: image published -> LaneArray received, against the model's own time.
+"""The node end to end: image published -> LaneArray received, against the bare detector.
 
 Starts ``lane_sad_node`` as its own process with the launch file's command (default
-parameters, the shipped model unless ``--checkpoint``), plays 1280x720 bgr8 frames into it
-from this process at a rate the model keeps up with, and in the same run times the model
-alone (``LaneDetector.detect`` on the same frames, same checkpoint, in this process).
+parameters, the shipped model unless ``--checkpoint``) and plays 1280x720 bgr8 frames into
+it at ``--rate`` (one the model keeps up with). Half a period after each frame, with the
+node idle again, this process runs the bare detector (``LaneDetector.detect``, same
+checkpoint, same frame) itself, so both see the same frames at the same cadence, under the
+same load, with the same environment (this script re-runs itself with the node's glibc
+tunables and Fast DDS profile) and the same threads (``--threads``, the node's parameter).
+The detector is also timed back to back, the warm case a saturated node would see.
 
     python bench/bench_node.py --out bench/results      # writes node.md and prints it
 
-Node overhead = (end-to-end median - detector median) / detector median: what conversion,
-transport, message building and the node's threads add to the model's pre/infer/post.
+Node overhead = (node median - detector median) / detector median, the detector timed at
+the node's frame rate. Two node figures: ``processing_ms`` (image arrival in the node to
+LaneArray publication: conversion, waiting for the worker, message building; the issue's
+target) and end to end (adds the DDS transport of the 2.7 MB frame and of the answer).
+The node's stage medians come from its /diagnostics (``<stage>_p50_ms``); their sum over
+the node's own stages, plus the transport, is a third figure that does not depend on how
+fast the network happened to run in either process (on a loaded machine it can differ).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,6 +36,15 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("LANE_SAD_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+DETECTOR_STAGES = ("preprocess", "inference", "postprocess")
+NODE_STAGES = ("wait", "convert", *DETECTOR_STAGES, "publish", "visuals")
+STAGE_TEXT = {
+    "wait": "wait (arrival -> worker starts)",
+    "convert": "convert (Image -> array)",
+    "publish": "publish (LaneArray built and sent)",
+    "visuals": "visuals (overlay, attention, markers; none subscribed)",
+}
+TARGET = 0.20
 
 
 def frames_1280x720(n: int) -> list[np.ndarray]:
@@ -40,12 +59,70 @@ def frames_1280x720(n: int) -> list[np.ndarray]:
     return [f.image for f in synthetic_frames(tmp, n, seed=3)]
 
 
-def offline_ms(checkpoint: str | None, frames: list[np.ndarray]) -> list[float]:
-    from lane_sad_core.infer.detector import LaneDetector
+def run_with_node_environment() -> None:
+    """Re-run this script with the node's transport environment unless it is already set.
 
-    det = LaneDetector(checkpoint or None, device="cpu")
-    for f in frames[:3]:
-        det.detect(f)
+    glibc reads ``GLIBC_TUNABLES`` only at process start, and the node gets them from the
+    launch spec; without this the bare detector would run with another allocator setting.
+    """
+    from ament_index_python.packages import get_package_share_directory
+
+    from lane_sad_ros.launch_spec import PACKAGE, transport_env
+
+    env = transport_env(Path(get_package_share_directory(PACKAGE)) / "config", dict(os.environ))
+    if any(os.environ.get(k) != v for k, v in env.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **env})
+
+
+class ForeignCpu:
+    """CPU the machine spent outside this process and the node, as a share of all cores."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = (os.getpid(), *pids)
+        self.start = self._sample()
+
+    @staticmethod
+    def _busy_total() -> tuple[float, float]:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:8]]
+        hz = os.sysconf("SC_CLK_TCK")
+        return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz  # minus idle, iowait
+
+    def _sample(self) -> tuple[float, float, float]:
+        import psutil
+
+        ours = sum(sum(psutil.Process(p).cpu_times()[:2]) for p in self.pids)
+        return (*self._busy_total(), ours)
+
+    def share(self) -> float:
+        busy0, total0, ours0 = self.start
+        busy1, total1, ours1 = self._sample()
+        return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / max(total1 - total0, 1e-9)
+
+
+@dataclass
+class Run:
+    """What one paired run measured, in ms per frame."""
+
+    detector: list[float] = field(default_factory=list)
+    detector_stages: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in DETECTOR_STAGES})
+    e2e: list[float] = field(default_factory=list)
+    processing: list[float] = field(default_factory=list)
+    node_stages: dict[str, float] = field(default_factory=dict)
+    late: int = 0  # frames the node had not answered when the detector's turn came
+    foreign_cpu: float = 0.0
+
+
+def time_detection(det, frame: np.ndarray, run: Run) -> None:
+    t0 = time.perf_counter()
+    d = det.detect(frame)
+    run.detector.append(1e3 * (time.perf_counter() - t0))
+    for stage in DETECTOR_STAGES:
+        run.detector_stages[stage].append(d.timings[stage])
+
+
+def back_to_back_ms(det, frames: list[np.ndarray]) -> list[float]:
+    """The detector with no idle time between frames (caches and threads warm)."""
     out = []
     for f in frames:
         t0 = time.perf_counter()
@@ -54,52 +131,187 @@ def offline_ms(checkpoint: str | None, frames: list[np.ndarray]) -> list[float]:
     return out
 
 
-def online_ms(checkpoint: str | None, frames: list[np.ndarray], rate: float) -> tuple[list[float], list[float], int]:
-    """End-to-end latencies, the node's processing_ms, and frames answered."""
-    import rclpy
-    from ament_index_python.packages import get_package_share_directory
-    from sensor_msgs.msg import Image
+class BenchCamera:
+    """This process's ROS side: plays frames to the node, collects its answers and diagnostics."""
 
-    from lane_sad.msg import LaneArray
-    from lane_sad_ros.image_conv import bgr_to_image_msg
-    from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
+    def __init__(self) -> None:
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
 
-    share = Path(get_package_share_directory(PACKAGE))
-    os.environ.update(transport_env(share / "config", dict(os.environ)))
-    cmd, env = installed_node_command({"checkpoint": checkpoint} if checkpoint else {})
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rclpy.init()
-    node = rclpy.create_node("bench_camera")
-    got: dict[int, tuple[float, float]] = {}
-    node.create_subscription(LaneArray, "lanes", lambda m: got.setdefault(
-        m.header.stamp.nanosec, (time.perf_counter(), m.processing_ms)), 50)
-    pub = node.create_publisher(Image, "image", 1)
-    msgs = [bgr_to_image_msg(f) for f in frames]
-    try:
-        deadline = time.monotonic() + 60
-        while not got and time.monotonic() < deadline:  # warm-up until the node answers
-            msgs[0].header.stamp.sec = 1
-            pub.publish(msgs[0])
-            rclpy.spin_once(node, timeout_sec=0.5)
-        got.clear()
-        sent = {}
-        for i, msg in enumerate(msgs):
-            msg.header.stamp.sec, msg.header.stamp.nanosec = 0, i
-            sent[i] = time.perf_counter()
-            pub.publish(msg)
-            end = time.perf_counter() + 1.0 / rate
-            while (left := end - time.perf_counter()) > 0:
-                rclpy.spin_once(node, timeout_sec=left)
-        end = time.perf_counter() + 2.0
-        while len(got) < len(msgs) and time.perf_counter() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
-    finally:
-        node.destroy_node()
+        from lane_sad.msg import LaneArray
+
+        rclpy.init()
+        self.node = rclpy.create_node("bench_camera")
+        self.answers: dict[int, tuple[int, float]] = {}  # stamp ns -> (reception ns, processing_ms)
+        self.diagnostics: list = []
+        self.node.create_subscription(LaneArray, "lanes", self._on_lanes, 50)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.pub = self.node.create_publisher(Image, "image", 1)
+
+    def _on_lanes(self, msg, info) -> None:
+        # The middleware's reception time: not delayed while this process runs its detector.
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        self.answers.setdefault(stamp, (info["received_timestamp"], msg.processing_ms))
+
+    def spin_until(self, deadline: float, done=lambda: False) -> None:
+        import rclpy
+
+        while not done() and (left := deadline - time.perf_counter()) > 0:
+            rclpy.spin_once(self.node, timeout_sec=left)
+
+    def warm_up(self, msg, timeout: float = 60.0) -> None:
+        """Send ``msg`` (stamped apart from the timed frames) until the node answers."""
+        msg.header.stamp.sec = 1
+        deadline = time.perf_counter() + timeout
+        while not self.answers and time.perf_counter() < deadline:
+            self.pub.publish(msg)
+            self.spin_until(time.perf_counter() + 0.5, lambda: bool(self.answers))
+        if not self.answers:
+            raise RuntimeError(f"the node did not answer within {timeout:.0f} s")
+        self.answers.clear()
+
+    def send(self, msg, key: int) -> int:
+        """Publish ``msg`` stamped ``key`` ns; returns the system time it was sent at."""
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(key, 10**9)
+        sent = time.time_ns()  # the middleware stamps receptions with the system clock
+        self.pub.publish(msg)
+        return sent
+
+    def node_stages(self) -> dict[str, float]:
+        """The node's stage medians from its next /diagnostics message."""
+        n = len(self.diagnostics)
+        self.spin_until(time.perf_counter() + 3.0, lambda: len(self.diagnostics) > n)
+        if not self.diagnostics:
+            return {}
+        values = {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values}
+        return {s: float(values[f"{s}_p50_ms"]) for s in NODE_STAGES if f"{s}_p50_ms" in values}
+
+    def close(self) -> None:
+        import rclpy
+
+        self.node.destroy_node()
         rclpy.try_shutdown()
+
+
+def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], rate: float) -> Run:
+    """Each period: one frame to the node, its answer, then the bare detector on that frame."""
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+    from lane_sad_ros.launch_spec import installed_node_command
+
+    cmd, env = installed_node_command(node_params)
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    camera = BenchCamera()
+    msgs = [bgr_to_image_msg(f) for f in frames]
+    run = Run()
+    try:
+        camera.warm_up(msgs[0])
+        back_to_back_ms(det, frames[:3])
+        foreign = ForeignCpu(proc.pid)
+        start, sent = time.perf_counter(), {}
+        for i, (msg, frame) in enumerate(zip(msgs, frames)):
+            camera.spin_until(start + i / rate)
+            sent[i] = camera.send(msg, i)
+            # Half a period later (the node done and idle again, as this process was while
+            # the node worked), the bare detector takes its turn on the same frame.
+            camera.spin_until(start + (i + 0.5) / rate)
+            run.late += i not in camera.answers
+            time_detection(det, frame, run)
+        run.foreign_cpu = foreign.share()
+        camera.spin_until(time.perf_counter() + 3.0, lambda: all(i in camera.answers for i in sent))
+        answered = [i for i in sent if i in camera.answers]
+        run.e2e = [1e-6 * (camera.answers[i][0] - sent[i]) for i in answered]
+        run.processing = [camera.answers[i][1] for i in answered]
+        run.node_stages = camera.node_stages()
+    finally:
+        camera.close()
         proc.send_signal(2)
         proc.wait(timeout=10)
-    e2e = [1e3 * (t - sent[i]) for i, (t, _) in got.items()]
-    return e2e, [p for _, p in got.values()], len(got)
+    return run
+
+
+def header(run: Run, args: argparse.Namespace, load: tuple[float, float]) -> str:
+    """What ran, and how busy the machine was meanwhile."""
+    threads = args.threads or "default (one per core)"
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average {load[0]:.2f} before, "
+        f"{load[1]:.2f} after; other processes used **{100 * run.foreign_cpu:.0f} %** of the CPU "
+        f"during the paired run. {args.frames} frames 1280x720 bgr8 at {args.rate:g} Hz; checkpoint: "
+        f"{args.checkpoint or 'the shipped default'}; threads: {threads}. Each period: one frame "
+        "to the node and, half a period later, the bare detector on the same frame in this "
+        "process (same cadence, environment and threads). Written by `bench/bench_node.py`."
+    )
+
+
+def verdict(run: Run, warm: list[float], rate: float) -> str:
+    """Frames answered and the overheads against the detector at the same rate."""
+    det = float(np.median(run.detector))
+    proc, e2e = (100 * (float(np.median(v)) - det) / det for v in (run.processing, run.e2e))
+    idle = 100 * (det - float(np.median(warm))) / float(np.median(warm))
+    target = 100 * TARGET
+
+    def within(x: float) -> str:
+        return "within" if x < target else "over"
+
+    return (
+        f"Frames answered: {len(run.e2e)} of {len(run.detector)} ({run.late} not answered within "
+        f"{0.5 / rate * 1e3:.0f} ms: their node time overlapped this process's detector). "
+        f"Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
+        f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}). "
+        f"The idle time between frames alone costs the detector {idle:+.1f} % over back to back."
+        f"{own_work(run, det)}"
+    )
+
+
+def own_work(run: Run, det_ms: float) -> str:
+    """The node's own stages and the transport, summed: immune to how fast its network ran.
+
+    On a loaded machine the scheduler need not treat the two processes alike, so the
+    network's time in the node and here can differ by more than the node adds.
+    """
+    own = [s for s in NODE_STAGES if s not in DETECTOR_STAGES and s in run.node_stages]
+    if len(own) < len(NODE_STAGES) - len(DETECTOR_STAGES):
+        return ""
+    own_ms = sum(run.node_stages[s] for s in own)
+    transport_ms = float(np.median(run.e2e)) - float(np.median(run.processing))
+    return (
+        f" The node's own stages ({', '.join(own)}) take {own_ms:.2f} ms a frame "
+        f"(**{100 * own_ms / det_ms:+.1f} %** of the detector); with the transport both ways "
+        f"(end to end - processing, {transport_ms:.1f} ms) **{100 * (own_ms + transport_ms) / det_ms:+.1f} %**."
+    )
+
+
+def report(run: Run, warm: list[float], args: argparse.Namespace, load: tuple[float, float]) -> str:
+    """The Markdown result."""
+    rows = [
+        (f"detector alone at {args.rate:g} Hz (pre + network + post, this process)", run.detector),
+        ("detector alone back to back (reference: no idle between frames)", warm),
+        ("inside the node (arrival to publication, processing_ms)", run.processing),
+        ("end to end (published -> LaneArray received by the middleware)", run.e2e),
+    ]
+    stages = [
+        (STAGE_TEXT.get(s, s),
+         f"{np.median(run.detector_stages[s]):.2f}" if s in run.detector_stages else "-",
+         f"{run.node_stages[s]:.2f}" if s in run.node_stages else "n/a")
+        for s in NODE_STAGES
+    ]
+    return "\n".join([
+        "# The node vs the bare detector",
+        "",
+        header(run, args, load),
+        "",
+        "| measure | median ms | p95 ms |",
+        "|---|---:|---:|",
+        *(f"| {name} | {np.median(v):.1f} | {np.percentile(v, 95):.1f} |" for name, v in rows),
+        "",
+        verdict(run, warm, args.rate),
+        "",
+        "Where the time goes (medians, ms; the node's from its /diagnostics, over all its frames):",
+        "",
+        "| stage | detector alone | in the node |",
+        "|---|---:|---:|",
+        *(f"| {name} | {d} | {n} |" for name, d, n in stages),
+    ])
 
 
 def main() -> int:
@@ -108,29 +320,19 @@ def main() -> int:
     parser.add_argument("--checkpoint", default="")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="Hz; below the model's rate")
+    parser.add_argument("--threads", type=int, default=0, help="the node's threads parameter, here too (0: default)")
     args = parser.parse_args()
+    run_with_node_environment()
+    from lane_sad_core.infer.detector import LaneDetector
+
+    load_before = os.getloadavg()[0]
     frames = frames_1280x720(args.frames)
-    model = offline_ms(args.checkpoint, frames)
-    e2e, processing, answered = online_ms(args.checkpoint, frames, args.rate)
-    med = {k: float(np.median(v)) for k, v in {"model": model, "e2e": e2e, "proc": processing}.items()}
-    overhead = (med["e2e"] - med["model"]) / med["model"]
-    load = os.getloadavg()[0]
-    table = "\n".join([
-        "# The node end to end vs the model alone",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.2f}. "
-        f"{len(frames)} frames 1280x720 bgr8 at {args.rate:g} Hz; checkpoint: "
-        f"{args.checkpoint or 'the shipped default'}. Written by `bench/bench_node.py`.",
-        "",
-        "| measure | median ms | p95 ms |",
-        "|---|---:|---:|",
-        f"| detector alone (pre + network + post, this process) | {med['model']:.1f} | {np.percentile(model, 95):.1f} |",
-        f"| inside the node (arrival to publication, processing_ms) | {med['proc']:.1f} | {np.percentile(processing, 95):.1f} |",
-        f"| end to end (published -> LaneArray received) | {med['e2e']:.1f} | {np.percentile(e2e, 95):.1f} |",
-        "",
-        f"Frames answered: {answered} of {len(frames)}. Node overhead over the detector: "
-        f"**{100 * overhead:+.1f} %** (target < 20 %).",
-    ])
+    det = LaneDetector(args.checkpoint or None, device="auto", threads=args.threads)  # the node's defaults
+    back_to_back_ms(det, frames[:3])
+    warm = back_to_back_ms(det, frames)
+    node_params = {k: v for k, v in {"checkpoint": args.checkpoint, "threads": args.threads}.items() if v}
+    run = paired_run(det, node_params, frames, args.rate)
+    table = report(run, warm, args, (load_before, os.getloadavg()[0]))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "node.md").write_text(table + "\n")
     print(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +33,11 @@ class Health:
         self.window_s = window_s
         self._lock = threading.Lock()
         self._arrivals: deque[float] = deque(maxlen=max_samples)
+        self._max_samples = max_samples
         self._latency_ms: deque[float] = deque(maxlen=max_samples)
-        self._inference_ms: deque[float] = deque(maxlen=max_samples)
+        self._stage_ms: dict[str, deque[float]] = {}
         self.received = self.processed = self.skipped = self.bad_input = 0
-        self.attention_frames = 0
+        self.debug_frames = {"overlay": 0, "attention": 0}
         self.consecutive_failures = 0
         self.last_problem = ""
         self._last_problem_at = -float("inf")
@@ -48,17 +50,23 @@ class Health:
             self.skipped += int(replaced_unprocessed)
             self._arrivals.append(time.monotonic())
 
-    def on_processed(self, latency_ms: float, inference_ms: float) -> None:
+    def on_processed(self, latency_ms: float, stages_ms: Mapping[str, float]) -> None:
+        """A frame was answered after ``latency_ms``; ``stages_ms`` says where the time went.
+
+        Stage names become ``<stage>_p50_ms`` values, in the order first seen, so a user can
+        tell whether a slow node waits, converts, infers or publishes.
+        """
         with self._lock:
             self.processed += 1
             self.consecutive_failures = 0
             self._latency_ms.append(latency_ms)
-            self._inference_ms.append(inference_ms)
+            for name, ms in stages_ms.items():
+                self._stage_ms.setdefault(name, deque(maxlen=self._max_samples)).append(ms)
 
-    def on_attention(self) -> None:
-        """A frame's attention maps were computed (only while enabled or subscribed)."""
+    def on_debug_output(self, name: str) -> None:
+        """A frame's ``overlay`` or ``attention`` was computed (only while enabled or subscribed)."""
         with self._lock:
-            self.attention_frames += 1
+            self.debug_frames[name] += 1
 
     def on_bad_input(self, reason: str) -> None:
         with self._lock:
@@ -86,17 +94,16 @@ class Health:
             now = time.monotonic()
             last = self._arrivals[-1] if self._arrivals else self.started
             lat = np.asarray(self._latency_ms) if self._latency_ms else np.zeros(1)
-            inf = np.asarray(self._inference_ms) if self._inference_ms else np.zeros(1)
             values = {
                 "input_rate_hz": f"{self._rate(now):.2f}",
                 "latency_p50_ms": f"{np.percentile(lat, 50):.2f}",
                 "latency_p95_ms": f"{np.percentile(lat, 95):.2f}",
-                "inference_p50_ms": f"{np.percentile(inf, 50):.2f}",
+                **{f"{name}_p50_ms": f"{np.median(ms):.2f}" for name, ms in self._stage_ms.items()},
                 "frames_received": str(self.received),
                 "frames_processed": str(self.processed),
                 "frames_skipped": str(self.skipped),
                 "frames_bad_input": str(self.bad_input),
-                "attention_frames": str(self.attention_frames),
+                **{f"{name}_frames": str(n) for name, n in self.debug_frames.items()},
                 "last_problem": self.last_problem,
             }
             if self.consecutive_failures >= failure_limit:

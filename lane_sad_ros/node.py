@@ -58,7 +58,7 @@ class LaneDetectorNode(Node):
         self.detector = LaneDetector(
             p.checkpoint or None, p.device,
             PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
-            backend=p.backend,
+            backend=p.backend, threads=p.threads,
         )
         name = Path(p.checkpoint).name if p.checkpoint else "default"
         self.model_name = f"{self.detector.meta.model_name} ({name})"
@@ -131,6 +131,7 @@ class LaneDetectorNode(Node):
                 self._process(*item)
 
     def _process(self, msg: Image | CompressedImage, arrived: float) -> None:
+        started = time.perf_counter()
         try:
             image = (compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage)
                      else image_msg_to_bgr(msg))
@@ -138,8 +139,9 @@ class LaneDetectorNode(Node):
             self.health.on_bad_input(str(exc))
             self._log_problem(self.get_logger().warning, f"frame dropped: {exc}")
             return
+        stages = {"wait": 1e3 * (started - arrived), "convert": 1e3 * (time.perf_counter() - started)}
         try:
-            self._detect_and_publish(msg.header, image, arrived)
+            self._detect_and_publish(msg.header, image, arrived, stages)
         except Exception as exc:  # keep running; /diagnostics turns ERROR when it repeats
             self.health.on_failure(f"{type(exc).__name__}: {exc}")
             self._log_problem(self.get_logger().error, f"processing failed: {type(exc).__name__}: {exc}")
@@ -154,27 +156,42 @@ class LaneDetectorNode(Node):
     def _wants(self, enabled: bool, pub) -> bool:
         return enabled or pub.get_subscription_count() > 0
 
-    def _detect_and_publish(self, header, image: np.ndarray, arrived: float) -> None:
+    def _detect_and_publish(self, header, image: np.ndarray, arrived: float, stages: dict[str, float]) -> None:
+        """Detect, publish the LaneArray, then the visual outputs people asked for.
+
+        ``stages`` (wait, convert so far) gains the detector's and this method's stage times
+        in ms; they go to /diagnostics as ``<stage>_p50_ms``.
+        """
         p = self.params
         with_attention = (self._wants(p.publish_attention, self.attention_pub)
                           or self.attention_image_pub.get_subscription_count() > 0)
         det = self.detector.detect(image, with_attention=with_attention)
-        ground_frame = ""
-        grounds: list[np.ndarray | None] = [None] * len(det.lanes)
-        if self.camera_k is not None and p.camera_height > 0:
-            ground_frame = p.ground_frame_id
-            grounds = [project_to_ground(lane.points, self.camera_k, p.camera_height, p.camera_pitch)
-                       for lane in det.lanes]
-        lane_msgs = [lane_to_msg(lane, g) for lane, g in zip(det.lanes, grounds)]
+        stages.update(det.timings)
+        t0 = time.perf_counter()
+        k = self.camera_k  # read once: the executor thread may replace it meanwhile
+        ground_frame = p.ground_frame_id if k is not None and p.camera_height > 0 else ""
+        lane_msgs = [lane_to_msg(lane, self._ground(lane, k) if ground_frame else None) for lane in det.lanes]
         h, w = image.shape[:2]
         out = lane_array(header, (w, h), lane_msgs, self.model_name, det.timings["inference"],
                          1e3 * (time.perf_counter() - arrived), ground_frame)
         self.lanes_pub.publish(out)
-        self.health.on_processed(out.processing_ms, out.inference_ms)
-        if self._wants(p.publish_overlay, self.overlay_pub):
+        t1 = time.perf_counter()
+        self._publish_visuals(header, image, det, with_attention, lane_msgs, ground_frame)
+        stages.update(publish=1e3 * (t1 - t0), visuals=1e3 * (time.perf_counter() - t1))
+        self.health.on_processed(out.processing_ms, stages)
+
+    def _ground(self, lane, k: np.ndarray) -> np.ndarray:
+        p = self.params
+        return project_to_ground(lane.points, k, p.camera_height, p.camera_pitch)
+
+    def _publish_visuals(self, header, image: np.ndarray, det, with_attention: bool,
+                         lane_msgs: list, ground_frame: str) -> None:
+        """Overlay and attention while enabled or subscribed; markers with ground points."""
+        if self._wants(self.params.publish_overlay, self.overlay_pub):
+            self.health.on_debug_output("overlay")
             self.overlay_pub.publish(bgr_to_image_msg(draw_lanes(image, det.lanes), header))
         if with_attention and det.attention:
-            self.health.on_attention()
+            self.health.on_debug_output("attention")
             blended = blend_attention(image, np.mean(list(det.attention.values()), axis=0),
                                       self.detector.preprocess)
             msg = attention_msg(header, blended, det.attention)

@@ -24,6 +24,7 @@ class NodeParams:
     # torch-compile(-bf16): compiled at start; onnxruntime / tensorrt: the .onnx / .engine beside the
     # checkpoint; any of them falls back to torch
     backend: str = "torch"
+    threads: int = 0  # CPU threads for the network; 0: the runtime's default (one per core)
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
@@ -55,6 +56,7 @@ def validate(name: str, value: object) -> str | None:
         "device": lambda v: None if str(v).startswith("cuda:") else _in(name, v, DEVICES),
         "backend": lambda v: _in(name, v, BACKENDS),
         "qos_reliability": lambda v: _in(name, v, RELIABILITY),
+        "threads": lambda v: None if v >= 0 else "threads must be >= 0 (0: one per core)",
         "qos_depth": lambda v: None if v >= 1 else "qos_depth must be >= 1",
         "existence_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
         "point_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",

@@ -95,6 +95,19 @@ def test_grey_input_is_accepted_and_floats_refused(detector, frame):
         detector.detect(frame.astype(np.float32))
 
 
+def test_threads_sets_the_torch_pool_and_zero_keeps_it(tmp_path, frame):
+    before = torch.get_num_threads()
+    path = _checkpoint(tmp_path / "t.pt")
+    try:
+        LaneDetector(path, device="cpu", threads=0)
+        assert torch.get_num_threads() == before
+        det = LaneDetector(path, device="cpu", threads=1)
+        assert torch.get_num_threads() == 1
+        assert det.detect(frame).prob.shape == (5, 64, 160)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_missing_default_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(detector_mod, "DEFAULT_CHECKPOINT", tmp_path / "enet_sad_default.pt")
     with pytest.raises(CheckpointError, match="default weights .*enet_sad_default.pt do not exist"):

@@ -136,6 +136,22 @@ def test_each_frame_answered_with_its_header(small_checkpoint: Path, camera: Cam
             assert all(0 <= y <= 180 for y in ys) and all(-1 <= x <= 321 for x in xs)
 
 
+def test_stage_times_on_diagnostics(small_checkpoint: Path, camera: Camera) -> None:
+    """Where a frame's time goes, per stage; inference is part of every frame's latency."""
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for key in range(1, 6):
+            camera.send(_frame(), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20)
+        assert wait_until(lambda: int(camera.status_value("frames_processed") or 0) >= 6, 5)
+    values = {kv.key: float(kv.value) for kv in camera.last_status().values if kv.key.endswith("_p50_ms")}
+    stages = ["wait", "convert", "preprocess", "inference", "postprocess", "publish", "visuals"]
+    assert list(values) == ["latency_p50_ms"] + [f"{s}_p50_ms" for s in stages]
+    assert all(v >= 0 for v in values.values())
+    assert 0 < values["inference_p50_ms"] <= values["latency_p50_ms"]
+
+
 def _bad_messages():
     from sensor_msgs.msg import Image
 
@@ -157,7 +173,9 @@ def _bad_messages():
 
 def test_bad_input_is_reported_and_the_node_keeps_going(small_checkpoint: Path, camera: Camera) -> None:
     bad, good = _bad_messages()
-    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
+    # A long image_timeout: on a loaded machine a frame can wait seconds behind the one in
+    # hand, and "no image for" would then hide the bad-input message this test looks for.
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2, image_timeout=60.0)
     with running(cmd, env) as proc:
         camera.wait_for_node(proc)
         for i, (msg, reason) in enumerate(bad.values()):
@@ -268,22 +286,31 @@ def test_runtime_parameters_take_effect_and_bad_values_are_refused(small_checkpo
         assert not ro[0].successful and "restart" in ro[0].reason
 
 
-def test_attention_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
+def test_debug_outputs_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
+    from sensor_msgs.msg import Image
+
     from lane_sad.msg import LaneAttention
 
-    cmd, env = node_command(small_checkpoint)
-    got = []
+    cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
+    overlays, attention = [], []
     with running(cmd, env) as proc:
         camera.wait_for_node(proc)
         camera.send(_frame(), 1)
-        assert wait_until(lambda: 1 in camera.lanes, 20)
-        assert camera.status_value("attention_frames") in ("", "0")
-        camera.spin.node.create_subscription(LaneAttention, "lanes/attention", got.append, 5)
+        assert wait_until(lambda: 1 in camera.lanes and int(camera.status_value("frames_processed") or 0) > 1, 20)
+        assert (camera.status_value("overlay_frames"), camera.status_value("attention_frames")) == ("0", "0")
+        camera.spin.node.create_subscription(Image, "lanes/overlay", overlays.append, 5)
         time.sleep(1.0)
         camera.send(_frame(), 2)
-        assert wait_until(lambda: bool(got), 20), "no attention message while subscribed"
-    att = got[0]
-    assert att.header.stamp.sec == 0 and att.header.stamp.nanosec == 2
+        assert wait_until(lambda: bool(overlays), 20), "no overlay while subscribed"
+        assert wait_until(lambda: camera.status_value("overlay_frames") not in ("", "0"), 5)
+        assert camera.status_value("attention_frames") == "0"  # still nobody asked for attention
+        camera.spin.node.create_subscription(LaneAttention, "lanes/attention", attention.append, 5)
+        time.sleep(1.0)
+        camera.send(_frame(), 3)
+        assert wait_until(lambda: bool(attention), 20), "no attention message while subscribed"
+    assert overlays[0].header.stamp.nanosec == 2 and (overlays[0].width, overlays[0].height) == (320, 180)
+    att = attention[0]
+    assert att.header.stamp.sec == 0 and att.header.stamp.nanosec == 3
     assert list(att.block_names) and len(att.attention_maps) == len(att.block_names)
     assert (att.overlay.width, att.overlay.height) == (320, 180)
     assert att.attention_maps[0].encoding == "mono8"

@@ -37,8 +37,8 @@ def test_health_levels() -> None:
     h = Health(window_s=0.2)
     assert h.report(image_timeout_s=10, failure_limit=2).level == OK
     h.on_arrival(False)
-    h.on_processed(20.0, 10.0)
-    h.on_processed(40.0, 12.0)
+    h.on_processed(20.0, {"inference": 10.0})
+    h.on_processed(40.0, {"inference": 12.0})
     rep = h.report(10, 2)
     assert rep.level == OK and rep.values["latency_p50_ms"] == "30.00"
     h.on_bad_input("empty image (0x0)")
@@ -48,9 +48,23 @@ def test_health_levels() -> None:
     h.on_failure("boom")
     h.on_failure("boom")
     assert h.report(10, 2).level == ERROR
-    h.on_processed(1.0, 1.0)
+    h.on_processed(1.0, {"inference": 1.0})
     assert h.report(10, 2).level == WARN  # recovered, the failure still in the window
     assert h.report(image_timeout_s=0.0, failure_limit=2).message.startswith("no image for")
+
+
+def test_stage_medians_and_debug_counts_on_diagnostics() -> None:
+    h = Health()
+    assert h.report(10, 5).values["overlay_frames"] == "0"
+    assert not any(k.endswith("_p50_ms") and k != "latency_p50_ms" for k in h.report(10, 5).values)
+    for wait, inference in ((0.5, 20.0), (1.5, 30.0), (9.0, 25.0)):
+        h.on_processed(wait + inference, {"wait": wait, "inference": inference})
+    h.on_debug_output("overlay")
+    values = h.report(10, 5).values
+    assert (values["wait_p50_ms"], values["inference_p50_ms"]) == ("1.50", "25.00")
+    assert values["overlay_frames"] == "1" and values["attention_frames"] == "0"
+    keys = list(values)
+    assert keys.index("wait_p50_ms") < keys.index("inference_p50_ms")  # in pipeline order
 
 
 def test_input_rate_from_arrivals() -> None:
@@ -80,6 +94,8 @@ def test_runtime_changes(name: str, value: object, problem: str | None) -> None:
 def test_start_up_validation() -> None:
     assert validate("device", "tpu") == "device must be one of auto, cpu, cuda"
     assert validate("qos_reliability", "reliable") is None
+    assert validate("threads", -1) == "threads must be >= 0 (0: one per core)"
+    assert validate("threads", 0) is None and validate("threads", 1) is None
 
 
 def test_transport_env_per_distro_and_tunables() -> None:

@@ -74,6 +74,11 @@ class LaneDetector:
             checkpoint instead, so a node configured for TensorRT still comes up on a
             machine without it; ``backend_name`` says what runs. Without a ``.pt`` to fall
             back to it raises.
+        threads: CPU threads for the network (torch's intra-op pool, which is process-wide,
+            or ONNX Runtime's); None or 0 keeps the runtime's default, one per core. On a
+            small machine that other processes keep busy, 1 avoids OpenMP threads
+            spin-waiting for a partner that is not scheduled (``bench/results/node.md``).
+            TensorRT runs on the GPU and ignores it.
 
     Attributes:
         backend: what runs the network (:class:`~lane_sad_core.infer.backends.Backend`).
@@ -94,7 +99,8 @@ class LaneDetector:
     """
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "auto",
-                 postprocess: PostprocessConfig | None = None, backend: str = "torch") -> None:
+                 postprocess: PostprocessConfig | None = None, backend: str = "torch",
+                 threads: int | None = None) -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
                 raise CheckpointError(
@@ -102,7 +108,7 @@ class LaneDetector:
                     "train a model with `lane-sad train` and pass its checkpoint"
                 )
             checkpoint = DEFAULT_CHECKPOINT
-        self._attach(_load_backend(backend, Path(checkpoint), device), postprocess)
+        self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
 
     @classmethod
     def from_model(cls, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None = None
@@ -158,10 +164,10 @@ class LaneDetector:
         return prob, exist, None
 
 
-def _load_backend(name: str, checkpoint: Path, device: str) -> Backend:
+def _load_backend(name: str, checkpoint: Path, device: str, threads: int | None = None) -> Backend:
     """``make_backend``, falling back to torch on a ``.pt`` checkpoint when ``name`` cannot load."""
     try:
-        return make_backend(name, checkpoint, device)
+        return make_backend(name, checkpoint, device, **_thread_option(name, threads))
     except (BackendError, CheckpointError) as exc:
         fallback = torch_fallback_for(checkpoint) if name != "torch" else None
         if fallback is None:
@@ -169,7 +175,12 @@ def _load_backend(name: str, checkpoint: Path, device: str) -> Backend:
                 raise
             raise type(exc)(f"{exc}; no .pt checkpoint beside {checkpoint} to fall back to") from None
         log.warning("backend %s unavailable: %s; falling back to torch with %s", name, exc, fallback)
-        return make_backend("torch", fallback, device)
+        return make_backend("torch", fallback, device, **_thread_option("torch", threads))
+
+
+def _thread_option(backend: str, threads: int | None) -> dict[str, int]:
+    """The ``threads`` option for the backends that run on CPU threads (not TensorRT)."""
+    return {"threads": int(threads)} if threads and backend != "tensorrt" else {}
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
