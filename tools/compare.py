@@ -305,6 +305,8 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
     base = load_config(CONFIGS / "base.yaml", args.overrides)
     scored = [r for r in rows if r.scored]
     total = sum(results.data["seconds"].values())
+    planned = [run_name(r, s) for r in ROWS for s in (range(1, args.seeds + 1) if r.seeded else [None])]
+    trained = [n for n in planned if f"train/{n}" in results.data["seconds"]]
     lines = [
         "# The distillation family on one benchmark (`make compare`)\n",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the "
@@ -322,6 +324,9 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
         f"Every row is decoded with point threshold {args.prob_threshold} (the paper's 0.3 suits fully trained "
         "models; after this short schedule lane probabilities peak at 0.2-0.4, and at 0.3 the phase-1 ENet "
         "found no lane at all).\n",
+        f"Runs trained so far: **{len(trained)} of the {len(planned)}** of the full table"
+        + ("." if len(trained) == len(planned) else f"; missing: {', '.join(n for n in planned if n not in trained)}.")
+        + "\n",
         "## Synthetic test split (per category)\n",
         "| model | runs | F1 total | " + " | ".join(CATEGORIES) + " | cross FP | TuSimple acc % | FP % | FN % |",
         "|---|---:|---:|" + "---:|" * (len(CATEGORIES) + 4),
