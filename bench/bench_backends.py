@@ -50,7 +50,7 @@ from lane_sad_core.data.synth import SynthSettings, generate, write_lists
 from lane_sad_core.export.calibration import calibration_batches, calibration_images
 from lane_sad_core.export.onnx import INPUT_NAME, ProbabilityModel, export_checkpoint, export_onnx
 from lane_sad_core.infer import DEFAULT_CHECKPOINT, LaneDetector
-from lane_sad_core.infer.backends import _native_bf16
+from lane_sad_core.infer.backends import has_native_bf16
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.models import build_model
 from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()
     load_start = os.getloadavg()
-    bf16 = _native_bf16(torch.device("cpu"))
+    bf16 = has_native_bf16(torch.device("cpu"))
     compiled = () if args.no_compile else tuple(n for n in COMPILED if bf16 or not n.endswith("bf16"))
 
     model = settled_model()

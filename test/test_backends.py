@@ -27,8 +27,8 @@ from lane_sad_core.infer.backends import (
     CompiledTorchBackend,
     OnnxRuntimeBackend,
     TorchBackend,
-    _native_bf16,
     _ort_providers,
+    has_native_bf16,
     make_backend,
     model_file_for,
     run_in_chunks,
@@ -292,7 +292,7 @@ def test_torch_compile_gives_the_same_lanes_as_torch(shipped_torch, labelled):
 def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
     """bfloat16 network: probabilities within 5e-3 on average (0.2 at single pixels near the decision
     threshold), every eager-torch lane matched (CULane IoU > 0.5) and as many labelled lanes found."""
-    if not _native_bf16(torch.device("cpu")):
+    if not has_native_bf16(torch.device("cpu")):
         pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 / AMX)")
     detector = LaneDetector(None, "cpu", backend="torch-compile-bf16")
     assert detector.backend_name == "torch-compile-bf16"
@@ -307,7 +307,7 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
 
 
 def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
-    monkeypatch.setattr(backends, "_native_bf16", lambda device: False)
+    monkeypatch.setattr(backends, "has_native_bf16", lambda device: False)
     with pytest.raises(BackendError, match=r"^torch-compile-bf16: no native bfloat16 on cpu \(needs AVX512-BF16"):
         CompiledTorchBackend.load(checkpoint, "cpu", bf16=True)
     with caplog.at_level(logging.WARNING, logger="lane_sad_core.infer.detector"):

@@ -172,7 +172,7 @@ class CompiledTorchBackend(TorchBackend):
     def __init__(self, model: LaneModel, meta: ModelMeta, *, bf16: bool = False,
                  threads: int | None = None) -> None:
         super().__init__(model, meta, threads=threads)
-        if bf16 and not _native_bf16(self.device):
+        if bf16 and not has_native_bf16(self.device):
             raise BackendError(f"torch-compile-bf16: no native bfloat16 on {self.device} "
                                "(needs AVX512-BF16 or AMX on a CPU, or CUDA)")
         if bf16:
@@ -210,7 +210,7 @@ class _Probabilities(nn.Module):
         return torch.softmax(outputs["seg"].float(), dim=1), torch.sigmoid(outputs["exist"].float())
 
 
-def _native_bf16(device: torch.device) -> bool:
+def has_native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 convolutions natively (not emulated, which is slower)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
