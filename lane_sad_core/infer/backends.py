@@ -142,14 +142,14 @@ class CompiledTorchBackend(TorchBackend):
     Freezing turns the weights into constants, so inductor folds every BatchNorm into its
     convolution, pre-packs the convolution weights for oneDNN and fuses the elementwise
     tail of each block (PReLU, residual sums, unpooling masks, softmax) into generated C++
-    loops; on a 2-core CPU this runs ENet-SAD at 288x800 about twice as fast as eager
-    (``bench/results/backends.md``). With ``bf16`` the network runs under bfloat16
+    loops; on a 2-core CPU this runs ENet-SAD at 288x800 2.2x as fast as eager, 2.5x with
+    ``bf16`` (``bench/results/backends.md``). With ``bf16`` the network runs under bfloat16
     autocast and the softmax and sigmoid in float32, on CPUs with native bfloat16
     (AVX512-BF16 or AMX) or CUDA.
 
     Compilation happens here, on one zero frame of the model's input size, so the first
-    real frame is not the slow one: about a minute the first time on a 2-core CPU, a few
-    seconds later (inductor caches its code, by default in ``/tmp/torchinductor_$USER``).
+    real frame is not the slow one: about a minute the first time on a 2-core CPU, 10-30 s
+    later (inductor caches its code, by default in ``/tmp/torchinductor_$USER``).
     The compiled graph is for batch 1; larger batches run frame by frame, which costs
     nothing on a CPU and avoids a recompilation per batch size. Attention maps
     (:meth:`run_with_attention`) come from the eager model.
@@ -199,7 +199,11 @@ class CompiledTorchBackend(TorchBackend):
 
 
 class _Probabilities(nn.Module):
-    """The network, then softmax and sigmoid in float32 (whatever precision the network ran in)."""
+    """The network, then softmax and sigmoid in float32 (whatever precision the network ran in).
+
+    :class:`~lane_sad_core.export.onnx.ProbabilityModel` without the casts, which would be
+    no-op Cast nodes in every exported graph.
+    """
 
     def __init__(self, model: LaneModel) -> None:
         super().__init__()
