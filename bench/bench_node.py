@@ -234,7 +234,7 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
 
 def header(run: Run, args: argparse.Namespace, load: tuple[float, float]) -> str:
     """What ran, and how busy the machine was meanwhile."""
-    threads = args.threads or "default (one per core)"
+    threads = args.threads or "0 (one per core)"
     return (
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average {load[0]:.2f} before, "
         f"{load[1]:.2f} after; other processes used **{100 * run.foreign_cpu:.0f} %** of the CPU "
@@ -325,17 +325,22 @@ def main() -> int:
     parser.add_argument("--checkpoint", default="")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="Hz; below the model's rate")
-    parser.add_argument("--threads", type=int, default=0, help="the node's threads parameter, here too (0: default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the node's threads parameter, used here too (default: the node's default)")
     args = parser.parse_args()
     run_with_node_environment()
     from lane_sad_core.infer.detector import LaneDetector
 
     load_before = os.getloadavg()[0]
     frames = frames_1280x720(args.frames)
+    from lane_sad_ros.params import NodeParams
+
+    if args.threads is None:
+        args.threads = NodeParams.threads
     det = LaneDetector(args.checkpoint or None, device="auto", threads=args.threads)  # the node's defaults
     back_to_back_ms(det, frames[:3])
     warm = back_to_back_ms(det, frames)
-    node_params = {k: v for k, v in {"checkpoint": args.checkpoint, "threads": args.threads}.items() if v}
+    node_params = {"threads": args.threads, **({"checkpoint": args.checkpoint} if args.checkpoint else {})}
     run = paired_run(det, node_params, frames, args.rate)
     table = report(run, warm, args, (load_before, os.getloadavg()[0]))
     args.out.mkdir(parents=True, exist_ok=True)

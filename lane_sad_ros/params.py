@@ -21,7 +21,7 @@ class NodeParams:
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
     backend: str = "torch"  # onnxruntime / tensorrt: the .onnx / .engine beside the checkpoint; torch fallback
-    threads: int = 0  # CPU threads for the network; 0: the runtime's default (one per core)
+    threads: int = 1  # CPU threads for the network; 0: one per core (README: why 1)
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
