@@ -219,7 +219,7 @@ class BenchCamera:
 
 
 def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], rate: float) -> Run:
-    """Each period: one frame to the node, its answer, then the bare detector on that frame."""
+    """Each period: one frame to the node, then, half a period later, the bare detector on it."""
     from lane_sad_ros.image_conv import bgr_to_image_msg
     from lane_sad_ros.launch_spec import installed_node_command
 
