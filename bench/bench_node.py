@@ -112,6 +112,7 @@ class Run:
     late: int = 0  # frames the node had not answered when the detector's turn came
     foreign_cpu: float = 0.0
     camera_publish: list[float] = field(default_factory=list)  # this process's publish() of a frame
+    clock_step_ms: float = 0.0  # change of the middleware-vs-system clock offset during the run
 
 
 def time_detection(det, frame: np.ndarray, run: Run) -> None:
@@ -139,6 +140,7 @@ class BenchCamera:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
+        from std_msgs.msg import Header
 
         from lane_sad.msg import LaneArray
 
@@ -149,11 +151,32 @@ class BenchCamera:
         self.node.create_subscription(LaneArray, "lanes", self._on_lanes, 50)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         self.pub = self.node.create_publisher(Image, "image", 1)
+        self._clock_pub = self.node.create_publisher(Header, "bench_camera/clock", 10)
+        self._clock_stamps: list[int] = []
+        self.node.create_subscription(Header, "bench_camera/clock",
+                                      lambda _, info: self._clock_stamps.append(info["source_timestamp"]), 10)
 
     def _on_lanes(self, msg, info) -> None:
         # The middleware's reception time: not delayed while this process runs its detector.
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         self.answers.setdefault(stamp, (info["received_timestamp"], msg.processing_ms))
+
+    def middleware_offset_ns(self, samples: int = 5) -> int:
+        """The middleware's clock minus ``time.time_ns()``, from messages to ourselves.
+
+        Fast DDS need not follow a step of the system clock (one run here saw -4.2 s), so
+        reception stamps are compared with send times only through this offset.
+        """
+        offsets = []
+        for _ in range(samples):
+            n, before = len(self._clock_stamps), time.time_ns()
+            self._clock_pub.publish(type(self._clock_pub.msg_type())())
+            self.spin_until(time.perf_counter() + 1.0, lambda: len(self._clock_stamps) > n)
+            if len(self._clock_stamps) > n:
+                offsets.append(self._clock_stamps[-1] - before)
+        if not offsets:
+            raise RuntimeError("no message to this process came back within 1 s")
+        return int(np.median(offsets))
 
     def spin_until(self, deadline: float, done=lambda: False) -> None:
         import rclpy
@@ -196,7 +219,7 @@ class BenchCamera:
 
 
 def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], rate: float) -> Run:
-    """Each period: one frame to the node, its answer, then the bare detector on that frame."""
+    """Each period: one frame to the node, then, half a period later, the bare detector on it."""
     from lane_sad_ros.image_conv import bgr_to_image_msg
     from lane_sad_ros.launch_spec import installed_node_command
 
@@ -208,6 +231,7 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
     try:
         camera.warm_up(msgs[0])
         back_to_back_ms(det, frames[:3])
+        offset = camera.middleware_offset_ns()
         foreign = ForeignCpu(proc.pid)
         start, sent = time.perf_counter(), {}
         for i, (msg, frame) in enumerate(zip(msgs, frames)):
@@ -221,8 +245,10 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
             time_detection(det, frame, run)
         run.foreign_cpu = foreign.share()
         camera.spin_until(time.perf_counter() + 3.0, lambda: all(i in camera.answers for i in sent))
+        offset_after = camera.middleware_offset_ns()
+        run.clock_step_ms = 1e-6 * (offset_after - offset)
         answered = [i for i in sent if i in camera.answers]
-        run.e2e = [1e-6 * (camera.answers[i][0] - sent[i]) for i in answered]
+        run.e2e = [1e-6 * (camera.answers[i][0] - offset - sent[i]) for i in answered]
         run.processing = [camera.answers[i][1] for i in answered]
         run.node_stages = camera.node_stages()
     finally:
@@ -234,7 +260,7 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
 
 def header(run: Run, args: argparse.Namespace, load: tuple[float, float]) -> str:
     """What ran, and how busy the machine was meanwhile."""
-    threads = args.threads or "default (one per core)"
+    threads = args.threads or "0 (one per core)"
     return (
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average {load[0]:.2f} before, "
         f"{load[1]:.2f} after; other processes used **{100 * run.foreign_cpu:.0f} %** of the CPU "
@@ -257,7 +283,9 @@ def verdict(run: Run, warm: list[float], rate: float) -> str:
 
     return "\n".join([
         f"Frames answered: {len(run.e2e)} of {len(run.detector)} ({run.late} not answered within "
-        f"{0.5 / rate * 1e3:.0f} ms: their node time overlapped this process's detector).",
+        f"{0.5 / rate * 1e3:.0f} ms: their node time overlapped this process's detector)."
+        + (f" **The clock moved {run.clock_step_ms:+.1f} ms during the run: end-to-end times are off "
+           "by up to that.**" if abs(run.clock_step_ms) > 1.0 else ""),
         "",
         f"- Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
         f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}).",
@@ -325,17 +353,22 @@ def main() -> int:
     parser.add_argument("--checkpoint", default="")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="Hz; below the model's rate")
-    parser.add_argument("--threads", type=int, default=0, help="the node's threads parameter, here too (0: default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the node's threads parameter, used here too (default: the node's default)")
     args = parser.parse_args()
     run_with_node_environment()
     from lane_sad_core.infer.detector import LaneDetector
 
     load_before = os.getloadavg()[0]
     frames = frames_1280x720(args.frames)
+    from lane_sad_ros.params import NodeParams
+
+    if args.threads is None:
+        args.threads = NodeParams.threads
     det = LaneDetector(args.checkpoint or None, device="auto", threads=args.threads)  # the node's defaults
     back_to_back_ms(det, frames[:3])
     warm = back_to_back_ms(det, frames)
-    node_params = {k: v for k, v in {"checkpoint": args.checkpoint, "threads": args.threads}.items() if v}
+    node_params = {"threads": args.threads, **({"checkpoint": args.checkpoint} if args.checkpoint else {})}
     run = paired_run(det, node_params, frames, args.rate)
     table = report(run, warm, args, (load_before, os.getloadavg()[0]))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ class NodeParams:
     # torch-compile(-bf16): compiled at start; onnxruntime / tensorrt: the .onnx / .engine beside the
     # checkpoint; any of them falls back to torch
     backend: str = "torch"
-    threads: int = 0  # CPU threads for the network; 0: the runtime's default (one per core)
+    threads: int = 1  # CPU threads for the network; 0: one per core (README: why 1)
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
