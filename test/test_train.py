@@ -49,6 +49,22 @@ def test_existing_run_is_not_overwritten(tmp_path: Path, synth_root: Path) -> No
     assert "last.pt exists: pass --resume" in again.stderr
 
 
+def test_missing_label_in_a_worker_is_one_line(tmp_path: Path, synth_root: Path) -> None:
+    """A label file missing when a DataLoader worker reads it: exit 2 and the file's name."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    images = [line.split()[0] for line in (root / "list" / "train_gt.txt").read_text().splitlines()]
+    for image in images:
+        (root / image.lstrip("/")).with_suffix(".lines.txt").unlink()
+    out = train(write_config(tmp_path, root, **{"data.num_workers": 1, "optim.iterations": 2}))
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("lane-sad train: error: missing CULane label file: ")
+    assert any(image.replace(".jpg", ".lines.txt") in last for image in images)
+
+
 def test_resume_after_kill_9_is_exact(tmp_path: Path, synth_root: Path) -> None:
     cfg = write_config(tmp_path, synth_root)
     assert train(cfg, name="straight").returncode == 0

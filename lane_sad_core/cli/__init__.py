@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -46,11 +47,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lane-sad {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"lane-sad {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        print(f"lane-sad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lane-sad {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: FileNotFoundError) -> str:
+    """What is missing, in one line.
+
+    A DataLoader worker's exception reaches here rebuilt from its formatted traceback (no
+    ``filename``); its last line is the original message, after the type and errno.
+    """
+    if exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return re.sub(r"^\w+: (\[Errno \d+\] )?", "", str(exc).strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
