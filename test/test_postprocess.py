@@ -14,6 +14,7 @@ from lane_sad_core.infer.postprocess import _smoothed_rows as smoothed_rows
 SRC = (590, 1640)
 PRE = PreprocessConfig(width=800, height=288)
 OFFICIAL_ROWS = 589 - 20 * np.arange(18)  # 0-based form of the official y = 590, 570, ..., 250
+OFFICIAL = PostprocessConfig(num_rows=18)  # the official code's 18 rows, whatever the crop
 
 
 def _maps(lanes: int = 4) -> np.ndarray:
@@ -30,13 +31,19 @@ def _stripe(prob: np.ndarray, channel: int, center, rows=slice(None)) -> None:
 
 
 def test_rows_are_the_official_ones():
-    assert np.array_equal(sample_rows(SRC, PRE, PostprocessConfig()), OFFICIAL_ROWS)
+    assert np.array_equal(sample_rows(SRC, PRE, OFFICIAL), OFFICIAL_ROWS)
+    # By default rows reach the crop line; with the official crop (240 of 590 rows) those
+    # are the official 18, and a taller TuSimple frame gets rows up to its own crop line.
+    official_crop = PreprocessConfig(width=800, height=288, crop_top=240 / 590)
+    assert np.array_equal(sample_rows(SRC, official_crop, PostprocessConfig()), OFFICIAL_ROWS)
+    tusimple = sample_rows((720, 1280), PreprocessConfig(width=400, height=144, crop_top=0.35), PostprocessConfig())
+    assert tusimple.max() == 719 and 252 <= tusimple.min() < 272
 
 
 def test_vertical_lane_lands_at_the_right_source_pixels():
     prob = _maps()
     _stripe(prob, 2, 300)  # lane slot 1, network column 300
-    lanes = lanes_from_probmaps(prob, np.array([0.1, 0.9, 0.2, 0.3]), SRC, PRE)
+    lanes = lanes_from_probmaps(prob, np.array([0.1, 0.9, 0.2, 0.3]), SRC, PRE, OFFICIAL)
     assert len(lanes) == 1
     lane = lanes[0]
     assert lane.slot == 1 and lane.existence == pytest.approx(0.9)
@@ -53,7 +60,7 @@ def test_slanted_lane_follows_its_columns():
     prob = _maps()
     cols = 100 + np.arange(288)  # column grows by one per network row
     _stripe(prob, 1, cols)
-    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE)[0]
+    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, OFFICIAL)[0]
     net_rows = np.clip(np.rint(OFFICIAL_ROWS * 288 / 590), 0, 287)
     # all but the bottom row, whose smoothing window is cut by the map's edge
     assert np.allclose(lane.points[1:, 0], (100 + net_rows[1:]) * 1640 / 800)
@@ -62,7 +69,7 @@ def test_slanted_lane_follows_its_columns():
 def test_low_existence_drops_the_lane():
     prob = _maps()
     _stripe(prob, 1, 300)
-    assert lanes_from_probmaps(prob, np.array([0.49, 0.9, 0.9, 0.9]), SRC, PRE) == []
+    assert lanes_from_probmaps(prob, np.array([0.49, 0.9, 0.9, 0.9]), SRC, PRE, OFFICIAL) == []
 
 
 def test_lanes_with_fewer_than_two_points_are_dropped():
@@ -70,8 +77,8 @@ def test_lanes_with_fewer_than_two_points_are_dropped():
     # Rows 283..287: the bottom sampled row (network row 287) sees 5/9 of it; the next one
     # (row rint(569 * 288 / 590) = 278, window 274..282) sees none.
     _stripe(prob, 1, 300, rows=slice(283, 288))
-    assert lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE) == []
-    one = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(min_points=1))
+    assert lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, OFFICIAL) == []
+    one = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(min_points=1, num_rows=18))
     assert len(one) == 1 and len(one[0]) == 1
 
 
@@ -100,8 +107,8 @@ def test_spline_evens_out_a_zigzag():
     prob = _maps()
     cols = 300 + np.where(np.arange(288) % 40 < 20, 3, -3)  # +-3 px zigzag
     _stripe(prob, 1, cols)
-    raw = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE)[0]
-    smooth = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(spline_sigma=20.0))[0]
+    raw = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, OFFICIAL)[0]
+    smooth = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(spline_sigma=20.0, num_rows=18))[0]
     assert np.std(smooth.points[:, 0]) < 0.5 * np.std(raw.points[:, 0])
     assert np.array_equal(smooth.points[:, 1], raw.points[:, 1])
 

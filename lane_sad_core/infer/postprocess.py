@@ -49,8 +49,11 @@ class PostprocessConfig:
             width, and a 9 px box over a 2 px lane at 256 px would flatten its peak below
             the point threshold.
         row_step: distance between sampled rows, in source pixels.
-        num_rows: rows sampled from the bottom (18 x 20 px covers CULane's lane region);
-            None samples up to the crop line.
+        num_rows: at most this many rows from the bottom; None (the default) samples up
+            to the crop line. With CULane's official crop (240 of 590 rows) that is the
+            official 18 rows; a fixed 18 would stop 130 px short of the horizon on a
+            1280x720 TuSimple frame and cut every lane's far end (real TuSimple F1 0.19
+            with 18 rows, 0.50 up to the crop line, same model).
         y_samples: explicit source rows (e.g. TuSimple's h_samples); overrides
             ``row_step`` and ``num_rows``.
         min_points: lanes with fewer points are dropped.
@@ -62,7 +65,7 @@ class PostprocessConfig:
     prob_threshold: float = 0.3
     smooth_kernel: int | None = None
     row_step: float = 20.0
-    num_rows: int | None = 18
+    num_rows: int | None = None
     y_samples: tuple[float, ...] | None = None
     min_points: int = 2
     spline_sigma: float = 0.0
