@@ -1,7 +1,7 @@
 """Score a checkpoint on the default model's held-out sets and write the Markdown report.
 
 usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD
-Sets: synthetic test split (per category), the real CULane clip never trained on, and the
+Sets: the synthetic CULane-look and TuSimple-look test splits (per category), the real CULane clip never trained on, and the
 real TuSimple frames (never trained on). Numbers come from ``lane-sad eval``'s scorer.
 """
 
@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 SETS = [
-    ("synthetic test (per category)", ["--format", "culane", "--list", "list/test.txt"], ""),
+    ("synthetic CULane-look test (per category)", ["--format", "culane", "--list", "list/test.txt"], ""),
+    ("synthetic TuSimple-look test (per category)", ["--format", "tusimple", "--labels", "test_label.json"],
+     "synth_tusimple"),
     ("real CULane, held-out clip 06030822_0756", ["--format", "culane", "--list", "list/real_test.txt"], ""),
     ("real TuSimple (LSTR sample, 1280x720)", ["--format", "tusimple", "--labels", "test_label.json"], "real_tusimple"),
 ]
@@ -28,7 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     from lane_sad_core.infer.evaluate import markdown_table
 
-    parts = [f"# The shipped default model: {args.checkpoint.name}\n",
+    parts = ["# The shipped default model: enet_sad_default.pt\n",
              "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
              "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows.\n"]
     for title, extra, sub in SETS:

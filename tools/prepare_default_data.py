@@ -5,9 +5,14 @@ Writes (symlinks, no copies) under OUT:
   * ``real_culane/`` -> the real CULane frames; clip 06030819_0755 joins the training list
     (repeated ``--real-repeat`` times), clip 06030822_0756 is held out as ``list/real_test.txt``;
   * ``real_tusimple/`` -> the real TuSimple frames (LSTR sample) in the official clips layout
-    with ``test_label.json`` (never trained on).
+    with ``test_label.json`` (never trained on);
+  * with ``--synth-tusimple``: ``synth_tusimple/`` -> a synthetic TuSimple-look set (highway,
+    1280x720, the TuSimple camera) and ``list/train_mix_gt.txt``: the training list plus its
+    training frames, with masks drawn here (its test split stays for scoring). The default
+    model's second stage trains on it: CULane-look frames alone taught one camera and image
+    aspect, and the first stage found almost no lanes on real TuSimple frames.
 
-usage: prepare_default_data.py SYNTH_ROOT REAL_ROOT OUT [--real-repeat N]
+usage: prepare_default_data.py SYNTH_ROOT REAL_ROOT OUT [--real-repeat N] [--synth-tusimple DIR]
 """
 
 from __future__ import annotations
@@ -36,29 +41,50 @@ def real_lines(clip_dir: Path, prefix: str) -> list[str]:
 
 
 def real_train_lines(clip_dir: Path, prefix: str, out: Path) -> list[str]:
-    """``train_gt.txt`` lines for a real clip, with slot masks drawn 16 px wide as CULane's.
+    """``train_gt.txt`` lines for a real CULane clip (its ``.lines.txt`` labels)."""
+    from lane_sad_core.data.formats import read_culane_lines
 
-    The real sample has no masks or existence flags; slots come from the bottom-x rule
-    (:func:`~lane_sad_core.data.slots.assign_slots`), as the dataset assigns them.
+    return [mask_line(f"/{prefix}/{clip_dir.name}/{image.name}", image,
+                      [ln for ln in read_culane_lines(image.with_suffix(".lines.txt")) if len(ln) >= 2], out)
+            for image in sorted(clip_dir.glob("*.jpg"))]
+
+
+def tusimple_train_lines(root: Path, label_file: str, prefix: str, out: Path) -> list[str]:
+    """``train_gt.txt`` lines for the frames of a TuSimple label file, linked under ``/prefix/``.
+
+    Each image is linked with a CULane ``.lines.txt`` beside it (the CULane reader wants one).
+    """
+    from lane_sad_core.data.formats import read_tusimple, write_culane_lines
+
+    lines = []
+    for rec in read_tusimple(root / label_file):
+        image = out / prefix / rec.raw_file
+        link(root / rec.raw_file, image)
+        lanes = [ln for ln in rec.to_lanes() if len(ln) >= 2]
+        write_culane_lines(image.with_suffix(".lines.txt"), lanes)
+        lines.append(mask_line(f"/{prefix}/{rec.raw_file}", image, lanes, out))
+    return lines
+
+
+def mask_line(rel_image: str, image: Path, lanes: list, out: Path) -> str:
+    """One ``train_gt.txt`` line, with the slot mask drawn 16 px wide as CULane's.
+
+    Slots come from the bottom-x rule (:func:`~lane_sad_core.data.slots.assign_slots`), as
+    the dataset assigns them; neither the real sample nor TuSimple labels carry CULane masks.
     """
     import cv2
 
-    from lane_sad_core.data.formats import read_culane_lines
     from lane_sad_core.data.raster import rasterize_lanes
     from lane_sad_core.data.slots import assign_slots
 
-    lines = []
-    for image in sorted(clip_dir.glob("*.jpg")):
-        height, width = cv2.imread(str(image), cv2.IMREAD_REDUCED_GRAYSCALE_2).shape[:2]
-        height, width = height * 2, width * 2
-        lanes = assign_slots([ln for ln in read_culane_lines(image.with_suffix(".lines.txt")) if len(ln) >= 2],
-                             width, height, 4)
-        mask_rel = f"laneseg_label_w16/{prefix}/{clip_dir.name}/{image.stem}.png"
-        (out / mask_rel).parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(out / mask_rel), rasterize_lanes(lanes, (height, width), 16))
-        flags = " ".join("1" if any(ln.slot == s for ln in lanes) else "0" for s in range(4))
-        lines.append(f"/{prefix}/{clip_dir.name}/{image.name} /{mask_rel} {flags}")
-    return lines
+    height, width = cv2.imread(str(image), cv2.IMREAD_REDUCED_GRAYSCALE_2).shape[:2]
+    height, width = height * 2, width * 2
+    lanes = assign_slots(lanes, width, height, 4)
+    mask_rel = "/laneseg_label_w16" + str(Path(rel_image).with_suffix(".png"))
+    (out / mask_rel[1:]).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out / mask_rel[1:]), rasterize_lanes(lanes, (height, width), 16))
+    flags = " ".join("1" if any(ln.slot == s for ln in lanes) else "0" for s in range(4))
+    return f"{rel_image} {mask_rel} {flags}"
 
 
 def main() -> int:
@@ -67,6 +93,7 @@ def main() -> int:
     parser.add_argument("real", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--real-repeat", type=int, default=20)
+    parser.add_argument("--synth-tusimple", type=Path, help="a `lane-sad synth --format tusimple` root")
     args = parser.parse_args()
     out = args.out
     if out.exists():
@@ -87,6 +114,11 @@ def main() -> int:
         _tusimple(args.real / LSTR, out / "real_tusimple")
     (out / "list" / "train_gt.txt").write_text("\n".join(train) + "\n")
     print(f"prepare_default_data: {len(train)} training entries in {out}")
+    if args.synth_tusimple:
+        link(args.synth_tusimple, out / "synth_tusimple")
+        train += tusimple_train_lines(args.synth_tusimple, "label_data_synth.json", "synth_tusimple_train", out)
+        (out / "list" / "train_mix_gt.txt").write_text("\n".join(train) + "\n")
+        print(f"prepare_default_data: {len(train)} entries with the TuSimple-look frames (list/train_mix_gt.txt)")
     return 0
 
 
