@@ -41,7 +41,7 @@ def detector(tmp_path_factory):
     # prob_threshold 0: every sampled row yields a point, whatever the random weights say,
     # so the geometry (rows, source coordinates) is what is tested.
     return LaneDetector(_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt"), device="cpu",
-                        postprocess=PostprocessConfig(prob_threshold=0.0))
+                        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18))
 
 
 def test_detect_returns_lanes_in_source_pixels(detector, frame):
