@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,20 +50,26 @@ def test_existing_run_is_not_overwritten(tmp_path: Path, synth_root: Path) -> No
     assert "last.pt exists: pass --resume" in again.stderr
 
 
-def test_missing_label_in_a_worker_is_one_line(tmp_path: Path, synth_root: Path) -> None:
-    """A label file missing when a DataLoader worker reads it: exit 2 and the file's name."""
+@pytest.mark.parametrize("damage, line", [
+    (lambda path: path.unlink(), r"lane-sad train: error: missing CULane label file: '(\S+\.lines\.txt)'"),
+    (lambda path: path.write_text("1 2 3\n"), r"lane-sad train: error: (\S+\.lines\.txt):1: odd number of coordinates \(3\)"),
+])
+def test_bad_label_in_a_worker_is_one_line(tmp_path: Path, synth_root: Path, damage, line: str) -> None:
+    """A label file missing or malformed when a DataLoader worker reads it: exit 2, one line naming it."""
     import shutil
 
     root = tmp_path / "data"
     shutil.copytree(synth_root, root)
     images = [line.split()[0] for line in (root / "list" / "train_gt.txt").read_text().splitlines()]
     for image in images:
-        (root / image.lstrip("/")).with_suffix(".lines.txt").unlink()
+        damage((root / image.lstrip("/")).with_suffix(".lines.txt"))
     out = train(write_config(tmp_path, root, **{"data.num_workers": 1, "optim.iterations": 2}))
     assert out.returncode == 2
-    last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("lane-sad train: error: missing CULane label file: ")
-    assert any(image.replace(".jpg", ".lines.txt") in last for image in images)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1
+    named = re.fullmatch(line, lines[0])
+    assert named, lines[0]
+    assert any(named.group(1).endswith(image.replace(".jpg", ".lines.txt")) for image in images)
 
 
 def test_resume_after_kill_9_is_exact(tmp_path: Path, synth_root: Path) -> None:

@@ -43,10 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except LaneSadError as exc:
-        print(f"lane-sad {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
+    except (LaneSadError, FileNotFoundError) as exc:
         print(f"lane-sad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -54,16 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _one_line(exc: FileNotFoundError) -> str:
-    """What is missing, in one line.
+def _one_line(exc: Exception) -> str:
+    """The error's reason in one line.
 
-    A DataLoader worker's exception reaches here rebuilt from its formatted traceback (no
-    ``filename``); its last line is the original message, after the type and errno.
+    An exception raised in a DataLoader worker reaches here rebuilt by torch from the
+    worker's formatted traceback ("Caught ... Original Traceback ..."), without a
+    ``filename``: its last line is the original error, after its type and errno.
     """
-    if exc.filename:
+    if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
-    return re.sub(r"^\w+: (\[Errno \d+\] )?", "", str(exc).strip().splitlines()[-1])
-
+    text = str(exc).strip()
+    if "\nOriginal Traceback" in text:
+        return re.sub(r"^[\w.]+: (\[Errno \d+\] )?", "", text.splitlines()[-1])
+    return text
 
 if __name__ == "__main__":
     sys.exit(main())
