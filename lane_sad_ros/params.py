@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-# lane_sad_core.infer.backends.BACKENDS
-BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt")
+from lane_sad_core.infer.backends import BACKENDS
+
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = ("best_effort", "reliable")
 
