@@ -33,7 +33,6 @@ class Health:
         self.window_s = window_s
         self._lock = threading.Lock()
         self._arrivals: deque[float] = deque(maxlen=max_samples)
-        self._max_samples = max_samples
         self._latency_ms: deque[float] = deque(maxlen=max_samples)
         self._stage_ms: dict[str, deque[float]] = {}
         self.received = self.processed = self.skipped = self.bad_input = 0
@@ -61,7 +60,7 @@ class Health:
             self.consecutive_failures = 0
             self._latency_ms.append(latency_ms)
             for name, ms in stages_ms.items():
-                self._stage_ms.setdefault(name, deque(maxlen=self._max_samples)).append(ms)
+                self._stage_ms.setdefault(name, deque(maxlen=self._latency_ms.maxlen)).append(ms)
 
     def on_debug_output(self, name: str) -> None:
         """A frame's ``overlay`` or ``attention`` was computed (only while enabled or subscribed)."""
