@@ -41,7 +41,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from lane_sad_core.data.datasets import CULaneDataset
@@ -53,6 +52,7 @@ from lane_sad_core.infer import DEFAULT_CHECKPOINT, LaneDetector
 from lane_sad_core.infer.backends import has_native_bf16
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.models import build_model
+from lane_sad_core.models.cost import gflops, settled
 from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 288, 800
@@ -89,22 +89,6 @@ class Variant:
     @property
     def all_ms(self) -> list[float]:
         return [t for r in self.rounds for t in r]
-
-
-def settled_model() -> torch.nn.Module:
-    """ENet-SAD whose BatchNorm statistics come from a few passes (O(1) activations, as trained)."""
-    torch.manual_seed(0)
-    model = build_model("enet_sad").train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(1, 3, H, W))
-    return model.eval()
-
-
-def gflops(model: torch.nn.Module) -> float:
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, 3, H, W))
-    return counter.get_total_flops() / 1e9
 
 
 def matmul_peak(threads: int, n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
@@ -308,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     bf16 = has_native_bf16(torch.device("cpu"))
     compiled = () if args.no_compile else tuple(n for n in COMPILED if bf16 or not n.endswith("bf16"))
 
-    model = settled_model()
-    flops = gflops(model)
+    torch.manual_seed(0)
+    model = settled(build_model("enet_sad"), (H, W))
+    flops = gflops("enet_sad", H, W)[1]
     peaks = {t: matmul_peak(t) for t in sorted({1, threads})}
     bf16_peak = matmul_peak(threads, dtype=torch.bfloat16) if bf16 else None
     torch.set_num_threads(threads)
