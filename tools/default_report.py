@@ -1,8 +1,9 @@
 """Score a checkpoint on the default model's held-out sets and write the Markdown report.
 
 usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD
-Sets: the synthetic CULane-look and TuSimple-look test splits (per category), the real CULane clip never trained on, and the
-real TuSimple frames (never trained on). Numbers come from ``lane-sad eval``'s scorer.
+Sets: the synthetic CULane-look and TuSimple-look test splits (per category), the real
+CULane clip never trained on, and the real TuSimple frames (never trained on). Numbers
+come from ``lane-sad eval``'s scorer.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """From probability maps to lanes in source pixels: the SAD paper's post-processing.
 
 For each lane slot whose existence probability exceeds 0.5, its probability map is
-smoothed with a 9x9 box filter (at the paper's 800 px width; scaled to narrower inputs) and, every 20 *source* rows from the bottom, the column of
-highest smoothed probability is taken when that probability exceeds 0.3; lanes with
-fewer than 2 points are dropped (official ``prob2lines/getLane.m``). An optional
-smoothing spline x(y) can then even out the points.
+smoothed with a 9x9 box filter (at the paper's 800 px width; scaled to narrower inputs)
+and, every 20 *source* rows from the bottom, the column of highest smoothed probability
+is taken when that probability exceeds 0.3; lanes with fewer than 2 points are dropped
+(official ``prob2lines/getLane.m``). An optional smoothing spline x(y) can then even out
+the points.
 
 Rows. The official CULane code samples source rows y = 590, 570, ... (18 rows, 1-based)
 and reads network row ``round(y * 288 / 590)``: the whole 1640x590 frame is resized to
@@ -15,9 +16,9 @@ crop (``crop_top``) shifts and stretches the mapping consistently with training.
 is reported at its exact source row, and its column mapped back with
 :func:`~lane_sad_core.data.preprocess.network_to_source`.
 
-Speed. Only the sampled rows are ever smoothed: a band of kernel rows around each is gathered
-(zero outside the map, like the official zero-padded convolution), summed down the band,
-and box-summed along the row, for all lanes and rows at once.
+Speed. Only the sampled rows are ever smoothed: a band of kernel rows around each is
+gathered (zero outside the map, like the official zero-padded convolution), summed down
+the band, and box-summed along the row, for all lanes and rows at once.
 """
 
 from __future__ import annotations
