@@ -124,28 +124,52 @@ def torch_variants(model: torch.nn.Module, x: torch.Tensor, threads: int, compil
         traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(head, x, check_trace=False)))
         traced(x)
     traced_s = time.perf_counter() - t0
-    kinds = [("torch eager", "NCHW, inference_mode", lambda: head(x), 0.0),
-             ("torch channels_last", "NHWC weights and input", lambda: cl_head(x_cl), 0.0),
-             ("torch.jit trace+freeze", "optimize_for_inference (BN folded, oneDNN)", lambda: traced(x), traced_s)]
-    variants = [Variant(f"{name}, {n} thread{'s' * (n > 1)}", how, run, n, setup)
-                for name, how, run, setup in kinds for n in sorted({threads, 1}, reverse=True)]
+    kinds = [
+        ("torch eager", "NCHW, inference_mode", lambda: head(x), 0.0),
+        ("torch channels_last", "NHWC weights and input", lambda: cl_head(x_cl), 0.0),
+        ("torch.jit trace+freeze", "optimize_for_inference (BN folded, oneDNN)", lambda: traced(x), traced_s),
+    ]
+    variants = [
+        Variant(f"{name}, {n} thread{'s' * (n > 1)}", how, run, n, setup)
+        for name, how, run, setup in kinds
+        for n in sorted({threads, 1}, reverse=True)
+    ]
     variants[0].backend = "torch"
     if compile_:
         torch.set_num_threads(threads)
         t0 = time.perf_counter()
         compiled = torch.compile(head)
         compiled(x)
-        variants.append(Variant(f"torch.compile, {threads} threads", "default mode, inductor C++",
-                                lambda: compiled(x), threads, time.perf_counter() - t0))
+        variants.append(
+            Variant(
+                f"torch.compile, {threads} threads",
+                "default mode, inductor C++",
+                lambda: compiled(x),
+                threads,
+                time.perf_counter() - t0,
+            )
+        )
     return variants
 
 
 def backend_variants(detectors: dict[str, LaneDetector], x: np.ndarray, threads: int) -> list[Variant]:
     """The compiled torch backends, called as the detector calls them (NumPy in and out)."""
-    how = {"torch-compile": "inductor, frozen weights (BN folded, oneDNN prepacked), float32",
-           "torch-compile-bf16": "the same, network under bfloat16 autocast"}
-    return [Variant(f"{name} backend, {threads} threads", how[name], lambda b=d.backend: b.run(x), threads,
-                    d.backend.warmup_s, name) for name, d in detectors.items() if name in COMPILED]
+    how = {
+        "torch-compile": "inductor, frozen weights (BN folded, oneDNN prepacked), float32",
+        "torch-compile-bf16": "the same, network under bfloat16 autocast",
+    }
+    return [
+        Variant(
+            f"{name} backend, {threads} threads",
+            how[name],
+            lambda b=d.backend: b.run(x),
+            threads,
+            d.backend.warmup_s,
+            name,
+        )
+        for name, d in detectors.items()
+        if name in COMPILED
+    ]
 
 
 def quantize_int8(fp32: Path, out: Path, frames: list[Path], pre: PreprocessConfig) -> Path:
@@ -167,8 +191,15 @@ def quantize_int8(fp32: Path, out: Path, frames: list[Path], pre: PreprocessConf
 
     prepared = out.with_suffix(".prepared.onnx")
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-    quantize_static(str(prepared), str(out), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(prepared),
+        str(out),
+        Frames(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     return out
 
 
@@ -186,8 +217,13 @@ def ort_variant(path: Path, label: str, threads: int, x: np.ndarray) -> tuple[Va
     ops = collections.Counter(n.op_type for n in onnx.load(str(optimised), load_external_data=False).graph.node)
     nodes = (sum(ops.values()), ops["ReorderInput"] + ops["ReorderOutput"], ops["PRelu"])
     feed = {"image": x}
-    return Variant(f"onnxruntime {label}, {threads} thread{'s' * (threads > 1)}",
-                   "graph optimisation ALL", lambda: session.run(None, feed), None, setup), nodes
+    return Variant(
+        f"onnxruntime {label}, {threads} thread{'s' * (threads > 1)}",
+        "graph optimisation ALL",
+        lambda: session.run(None, feed),
+        None,
+        setup,
+    ), nodes
 
 
 def interleave(variants: list[Variant], rounds: int, calls: int) -> None:
@@ -201,8 +237,9 @@ def speedup(base: Variant, v: Variant) -> float:
     return statistics.median(statistics.median(b) / statistics.median(t) for b, t in zip(base.rounds, v.rounds))
 
 
-def detect_timings(detectors: dict[str, LaneDetector], frame: np.ndarray, repeats: int, threads: int
-                   ) -> dict[str, dict[str, float]]:
+def detect_timings(
+    detectors: dict[str, LaneDetector], frame: np.ndarray, repeats: int, threads: int
+) -> dict[str, dict[str, float]]:
     """Median LaneDetector.detect stages per backend, interleaved frame by frame."""
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in detectors}
     for _ in tqdm(range(repeats + 1), desc="detect", file=sys.stderr):
@@ -229,7 +266,9 @@ def accuracy_sets(tmp: Path) -> dict[str, CULaneDataset]:
     real = REAL_DATA / CULANE_ROOT
     if (real / HELD_OUT_CLIP).is_dir():
         listing = tmp / "real_test.txt"
-        listing.write_text("".join(f"/{HELD_OUT_CLIP}/{p.name}\n" for p in sorted((real / HELD_OUT_CLIP).glob("*.jpg"))))
+        listing.write_text(
+            "".join(f"/{HELD_OUT_CLIP}/{p.name}\n" for p in sorted((real / HELD_OUT_CLIP).glob("*.jpg")))
+        )
         sets[f"real CULane clip {Path(HELD_OUT_CLIP).stem}"] = CULaneDataset(real, listing)
     settings = SynthSettings(format="culane", num=SYNTH_FRAMES, seed=SYNTH_SEED, splits=(0.0, 0.0, 1.0))
     write_lists(tmp / "synth", settings, list(generate(tmp / "synth", settings)))
@@ -251,9 +290,12 @@ def accuracy_detectors(tmp: Path, compiled: tuple[str, ...], calib: list[Path]) 
     fp32 = export_checkpoint(DEFAULT_CHECKPOINT, tmp / "shipped.onnx").path
     reference = LaneDetector(DEFAULT_CHECKPOINT, "cpu")
     int8 = quantize_int8(fp32, tmp / "shipped.int8.onnx", calib, reference.preprocess)
-    return {"torch": reference, **{name: LaneDetector(DEFAULT_CHECKPOINT, "cpu", backend=name) for name in compiled},
-            "onnxruntime": LaneDetector(fp32, "cpu", backend="onnxruntime"),
-            "onnxruntime, INT8 QDQ (not a backend)": LaneDetector(int8, "cpu", backend="onnxruntime")}
+    return {
+        "torch": reference,
+        **{name: LaneDetector(DEFAULT_CHECKPOINT, "cpu", backend=name) for name in compiled},
+        "onnxruntime": LaneDetector(fp32, "cpu", backend="onnxruntime"),
+        "onnxruntime, INT8 QDQ (not a backend)": LaneDetector(int8, "cpu", backend="onnxruntime"),
+    }
 
 
 def accuracy(detectors: dict[str, LaneDetector], sets: dict[str, CULaneDataset]) -> dict[str, dict]:
@@ -272,10 +314,16 @@ def accuracy(detectors: dict[str, LaneDetector], sets: dict[str, CULaneDataset])
                 score_frame(agree[name], "all", det.lanes, ref.lanes, image.shape[:2])
                 prob = np.abs(det.prob - ref.prob)
                 diffs[name].append((float(prob.max()), float(prob.mean()), float(np.abs(det.exist - ref.exist).max())))
-    return {name: {"f1": {s: r.as_dict()["total"]["f1"] for s, r in labels[name].items()},
-                   "agreement": agree[name].as_dict()["total"], "prob_max": max(d[0] for d in diffs[name]),
-                   "prob_mean": statistics.mean(d[1] for d in diffs[name]), "exist_max": max(d[2] for d in diffs[name])}
-            for name in detectors}
+    return {
+        name: {
+            "f1": {s: r.as_dict()["total"]["f1"] for s, r in labels[name].items()},
+            "agreement": agree[name].as_dict()["total"],
+            "prob_max": max(d[0] for d in diffs[name]),
+            "prob_mean": statistics.mean(d[1] for d in diffs[name]),
+            "exist_max": max(d[2] for d in diffs[name]),
+        }
+        for name in detectors
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=2, help="timed calls per variant per round")
     parser.add_argument("--opsets", type=int, nargs="+", default=[17, 13, 20])
-    parser.add_argument("--no-compile", action="store_true",
-                        help="skip torch.compile and the compiled backends (minutes when uncached)")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip torch.compile and the compiled backends (minutes when uncached)"
+    )
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()
     load_start = os.getloadavg()
@@ -307,18 +356,21 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = save_checkpoint(tmp / "enet.pt", model_payload(model, pre))
         _, meta = load_model(checkpoint)
         print("exporting ONNX, quantising INT8 ...", file=sys.stderr)
-        exports = {opset: export_onnx(model, meta, tmp / f"enet.opset{opset}.onnx", opset=opset).path
-                   for opset in args.opsets}
+        exports = {
+            opset: export_onnx(model, meta, tmp / f"enet.opset{opset}.onnx", opset=opset).path for opset in args.opsets
+        }
         export_onnx(model, meta, checkpoint.with_suffix(".onnx"))  # the detector's sibling file
         int8 = quantize_int8(exports[args.opsets[0]], tmp / "enet.int8.onnx", calib, pre)
         print("compiling ...", file=sys.stderr)
-        detectors = {name: LaneDetector(checkpoint, "cpu", backend=name) for name in ("torch", *compiled, "onnxruntime")}
+        detectors = {
+            name: LaneDetector(checkpoint, "cpu", backend=name) for name in ("torch", *compiled, "onnxruntime")
+        }
         with torch.inference_mode():
             variants = torch_variants(model, x, threads, not args.no_compile)
             variants += backend_variants(detectors, x.numpy(), threads)
             nodes = {}
             for opset, path in exports.items():
-                for t in ([threads, 1] if opset == args.opsets[0] else [threads]):
+                for t in [threads, 1] if opset == args.opsets[0] else [threads]:
                     v, nodes[(f"opset {opset}", t)] = ort_variant(path, f"opset {opset}", t, x.numpy())
                     v.backend = "onnxruntime" if (opset, t) == (args.opsets[0], threads) else ""
                     variants.append(v)
@@ -336,14 +388,16 @@ def main(argv: list[str] | None = None) -> int:
     if bf16_peak is not None:
         bf16_peak = max(bf16_peak, matmul_peak(threads, dtype=torch.bfloat16))
 
-    text = "\n".join([
-        *header(args, threads, load_start, load_end),
-        *compute_section(flops, peaks, bf16_peak),
-        *forward_section(variants, nodes, flops, max(peaks.values()), bf16_peak, threads),
-        *detect_section(detect, source),
-        *accuracy_section(acc, sizes, calib_source),
-        *target_section(variants, nodes, flops, max(peaks.values()), bf16_peak, load_start, load_end),
-    ])
+    text = "\n".join(
+        [
+            *header(args, threads, load_start, load_end),
+            *compute_section(flops, peaks, bf16_peak),
+            *forward_section(variants, nodes, flops, max(peaks.values()), bf16_peak, threads),
+            *detect_section(detect, source),
+            *accuracy_section(acc, sizes, calib_source),
+            *target_section(variants, nodes, flops, max(peaks.values()), bf16_peak, load_start, load_end),
+        ]
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backends.md").write_text(text)
     print(text)
@@ -361,9 +415,12 @@ def header(args, threads: int, load_start, load_end) -> list[str]:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"onnxruntime {ort.__version__}; torch default threads {threads}. **1/5/15-min load average "
         f"{load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f} at the start, {load_end[0]:.1f} at the end**"
-        + (": other jobs held the cores, so every number here is pessimistic, two-thread variants most "
-           "(their threads wait for each other whenever one is descheduled)." if is_busy(load_start, load_end)
-           else " (a quiet machine)."),
+        + (
+            ": other jobs held the cores, so every number here is pessimistic, two-thread variants most "
+            "(their threads wait for each other whenever one is descheduled)."
+            if is_busy(load_start, load_end)
+            else " (a quiet machine)."
+        ),
         f"{args.rounds} interleaved rounds x {args.calls} timed calls per variant; speed-up = median over rounds "
         "of eager's round median / the variant's. Written by `bench/bench_backends.py`.",
         "",
@@ -372,8 +429,12 @@ def header(args, threads: int, load_start, load_end) -> list[str]:
 
 def compute_section(flops: float, peaks: dict[int, float], bf16_peak: float | None) -> list[str]:
     peak = max(peaks.values())
-    bf16 = (f" bfloat16 matmul ({max(peaks)} threads, best of start and end): {bf16_peak:.0f} GFLOP/s, the "
-            f"limit of the bfloat16 backend (**{flops / bf16_peak * 1e3:.1f} ms** per frame)." if bf16_peak else "")
+    bf16 = (
+        f" bfloat16 matmul ({max(peaks)} threads, best of start and end): {bf16_peak:.0f} GFLOP/s, the "
+        f"limit of the bfloat16 backend (**{flops / bf16_peak * 1e3:.1f} ms** per frame)."
+        if bf16_peak
+        else ""
+    )
     return [
         "## Compute",
         "",
@@ -387,23 +448,31 @@ def compute_section(flops: float, peaks: dict[int, float], bf16_peak: float | No
     ]
 
 
-def forward_section(variants: list[Variant], nodes: dict, flops: float, peak: float, bf16_peak: float | None,
-                    threads: int) -> list[str]:
+def forward_section(
+    variants: list[Variant], nodes: dict, flops: float, peak: float, bf16_peak: float | None, threads: int
+) -> list[str]:
     base = variants[0]
     one = next((v for v in variants if v.name == "torch eager, 1 thread"), base)
-    rows = ["| variant | backend | how | median ms | fastest ms | frames/s | vs eager default threads | "
-            "vs eager 1 thread | GFLOP/s | % of matmul peak | set-up s |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| variant | backend | how | median ms | fastest ms | frames/s | vs eager default threads | "
+        "vs eager 1 thread | GFLOP/s | % of matmul peak | set-up s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for v in variants:
         med = statistics.median(v.all_ms)
         rate = flops / med * 1e3
         in_bf16 = bf16_peak is not None and v.backend.endswith("bf16")
         share = f"{100 * rate / bf16_peak:.0f}% of bf16" if in_bf16 else f"{100 * rate / peak:.0f}%"
-        rows.append(f"| {v.name} | {f'`{v.backend}`' if v.backend else '—'} | {v.how} | {med:.1f} | "
-                    f"{min(v.all_ms):.1f} | {1e3 / med:.1f} | {speedup(base, v):.2f}x | {speedup(one, v):.2f}x | "
-                    f"{rate:.0f} | {share} | {v.setup_s:.1f} |")
-    node_rows = "; ".join(f"{label}: {n} nodes, of which {r} NCHWc layout reorders and {p} PRelu"
-                          for (label, t), (n, r, p) in nodes.items() if t == threads)
+        rows.append(
+            f"| {v.name} | {f'`{v.backend}`' if v.backend else '—'} | {v.how} | {med:.1f} | "
+            f"{min(v.all_ms):.1f} | {1e3 / med:.1f} | {speedup(base, v):.2f}x | {speedup(one, v):.2f}x | "
+            f"{rate:.0f} | {share} | {v.setup_s:.1f} |"
+        )
+    node_rows = "; ".join(
+        f"{label}: {n} nodes, of which {r} NCHWc layout reorders and {p} PRelu"
+        for (label, t), (n, r, p) in nodes.items()
+        if t == threads
+    )
     return [
         "## Network forward (network + softmax + sigmoid)",
         "",
@@ -419,21 +488,35 @@ def forward_section(variants: list[Variant], nodes: dict, flops: float, peak: fl
 
 
 def detect_section(detect: dict[str, dict[str, float]], source: str) -> list[str]:
-    rows = ["| backend | preprocess | network (+ softmax) | postprocess | total | frames/s |",
-            "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| backend | preprocess | network (+ softmax) | postprocess | total | frames/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, d in detect.items():
-        rows.append(f"| {name} | {d['preprocess']:.1f} | {d['inference']:.1f} | {d['postprocess']:.2f} | "
-                    f"{d['total']:.1f} | {1e3 / d['total']:.1f} |")
+        rows.append(
+            f"| {name} | {d['preprocess']:.1f} | {d['inference']:.1f} | {d['postprocess']:.2f} | "
+            f"{d['total']:.1f} | {1e3 / d['total']:.1f} |"
+        )
     rows.append("| tensorrt | not measurable here: no CUDA device, no TensorRT | | | | |")
-    return ["## Whole `LaneDetector.detect` per backend (ms, medians)", "",
-            f"On a {source}; same post-processing for all backends.", "", *rows, ""]
+    return [
+        "## Whole `LaneDetector.detect` per backend (ms, medians)",
+        "",
+        f"On a {source}; same post-processing for all backends.",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def accuracy_section(acc: dict[str, dict], sizes: dict[str, int], calib_source: str) -> list[str]:
     sets = list(sizes)
-    rows = ["| backend | " + " | ".join(f"F1 vs labels, {s} ({sizes[s]} frames)" for s in sets)
-            + " | lanes vs eager torch's: F1 (TP/FP/FN) | max abs prob diff | mean abs prob diff | "
-            "max abs exist diff |", "|---|" + "---:|" * (len(sets) + 4)]
+    rows = [
+        "| backend | "
+        + " | ".join(f"F1 vs labels, {s} ({sizes[s]} frames)" for s in sets)
+        + " | lanes vs eager torch's: F1 (TP/FP/FN) | max abs prob diff | mean abs prob diff | "
+        "max abs exist diff |",
+        "|---|" + "---:|" * (len(sets) + 4),
+    ]
     for name, a in acc.items():
         f1 = " | ".join("—" if a["f1"][s] is None else f"{a['f1'][s]:.3f}" for s in sets)
         g = a["agreement"]
@@ -452,8 +535,9 @@ def accuracy_section(acc: dict[str, dict], sizes: dict[str, int], calib_source: 
     ]
 
 
-def target_section(variants: list[Variant], nodes: dict, flops: float, peak: float, bf16_peak: float | None,
-                   load_start, load_end) -> list[str]:
+def target_section(
+    variants: list[Variant], nodes: dict, flops: float, peak: float, bf16_peak: float | None, load_start, load_end
+) -> list[str]:
     base = variants[0]
     one = next((v for v in variants if v.name == "torch eager, 1 thread"), base)
     backends = [v for v in variants if v.backend]
@@ -475,8 +559,11 @@ def target_section(variants: list[Variant], nodes: dict, flops: float, peak: flo
         f"fastest call {1e3 / min(best.all_ms):.1f} frames/s), {best_ratio:.2f}x eager with default threads and "
         f"{speedup(one, best):.2f}x eager on one thread, in the same run: target "
         f"**{'reached' if reached else 'not reached'}** on this machine."
-        + ("" if fastest is best else f" (Fastest variant overall: {fastest.name}, "
-           f"{statistics.median(fastest.all_ms):.1f} ms.)"),
+        + (
+            ""
+            if fastest is best
+            else f" (Fastest variant overall: {fastest.name}, {statistics.median(fastest.all_ms):.1f} ms.)"
+        ),
         "",
         f"Distance to the compute limit: {flops:.2f} GFLOPs per frame at the measured "
         f"{'bfloat16' if in_bf16 else 'float32'} matmul peak of {limit:.0f} GFLOP/s is "
@@ -496,8 +583,14 @@ def target_section(variants: list[Variant], nodes: dict, flops: float, peak: flo
         f"- INT8. ONNX Runtime has no INT8 PReLU: its QDQ graph keeps the {int8_prelus} PReLUs in float, each "
         "between a DequantizeLinear and a QuantizeLinear, so the INT8 convolutions' gain is spent converting "
         "(see its row).",
-        *(["- Load. Two-thread runs are the ones other jobs hurt most; one thread wins on a busy machine "
-           "and loses on an idle one."] if is_busy(load_start, load_end) else []),
+        *(
+            [
+                "- Load. Two-thread runs are the ones other jobs hurt most; one thread wins on a busy machine "
+                "and loses on an idle one."
+            ]
+            if is_busy(load_start, load_end)
+            else []
+        ),
         "",
     ]
 

@@ -69,8 +69,7 @@ def culane_labels(rng: np.random.Generator) -> tuple[list[list[np.ndarray]], str
 
 def perturb(rng: np.random.Generator, lanes: list[np.ndarray]) -> list[np.ndarray]:
     """Shift each lane sideways (N(0, 8) px), drop 10 %, add an extra lane 10 % of frames."""
-    out = [lane + np.array([rng.normal(0, 8), 0.0], np.float32)
-           for lane in lanes if len(lane) and rng.random() > 0.1]
+    out = [lane + np.array([rng.normal(0, 8), 0.0], np.float32) for lane in lanes if len(lane) and rng.random() > 0.1]
     if lanes and rng.random() < 0.1:
         out.append(lanes[0] + np.array([150.0, 0.0], np.float32))
     return out
@@ -78,12 +77,10 @@ def perturb(rng: np.random.Generator, lanes: list[np.ndarray]) -> list[np.ndarra
 
 def write_lines(path: Path, lanes: list[np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(" ".join(f"{x:.3f} {y:.0f}" for x, y in lane) + " \n"
-                            for lane in lanes))
+    path.write_text("".join(" ".join(f"{x:.3f} {y:.0f}" for x, y in lane) + " \n" for lane in lanes))
 
 
-def build_culane_tree(root: Path, labels: list[list[np.ndarray]], copies: int,
-                      rng: np.random.Generator) -> Path:
+def build_culane_tree(root: Path, labels: list[list[np.ndarray]], copies: int, rng: np.random.Generator) -> Path:
     entries = []
     for c in range(copies):
         for i, lanes in enumerate(labels):
@@ -112,8 +109,7 @@ def literal_iou(a: np.ndarray, b: np.ndarray) -> float:
 def literal_frame_counts(pred: list[np.ndarray], gt: list[np.ndarray]) -> tuple[int, int, int]:
     if not gt or not pred:
         return 0, len(pred), len(gt)
-    sim = np.array([[literal_iou(g, p) if len(g) > 1 and len(p) > 1 else 0.0 for p in pred]
-                    for g in gt])
+    sim = np.array([[literal_iou(g, p) if len(g) > 1 and len(p) > 1 else 0.0 for p in pred] for g in gt])
     match = official_match(sim)
     tp = sum(1 for i, j in enumerate(match) if j >= 0 and sim[i, j] > 0.5)
     return tp, len(pred) - tp, len(gt) - tp
@@ -137,57 +133,54 @@ def bench_culane(repeat: int, copies: int, rng: np.random.Generator) -> tuple[li
         reference = None
         for workers in (1, 2):
             seconds, report = median_seconds(
-                lambda w=workers: score_culane(Path(tmp) / "pred", Path(tmp) / "gt", lst,
-                                               workers=w), repeat)
+                lambda w=workers: score_culane(Path(tmp) / "pred", Path(tmp) / "gt", lst, workers=w), repeat
+            )
             counts = (report.total.tp, report.total.fp, report.total.fn)
             reference = reference or counts
             assert counts == reference, "worker count changed the numbers"
             rows.append((f"CULane, lane_sad_core, {workers} process(es), files", frames, seconds))
         pairs = [(perturb(rng, lanes), lanes) for lanes in labels]
-        seconds, ours = median_seconds(lambda: [culane_frame_counts(p, g) for p, g in pairs],
-                                       repeat)
+        seconds, ours = median_seconds(lambda: [culane_frame_counts(p, g) for p, g in pairs], repeat)
         rows.append(("CULane, lane_sad_core, 1 process, in memory", len(pairs), seconds))
-        literal_s, literal = median_seconds(
-            lambda: [literal_frame_counts(p, g) for p, g in pairs], 1)
+        literal_s, literal = median_seconds(lambda: [literal_frame_counts(p, g) for p, g in pairs], 1)
         assert literal == ours, "literal port and lane_sad_core disagree"
-        rows.append(("CULane, literal per-pair port (same counts), in memory", len(pairs),
-                     literal_s))
+        rows.append(("CULane, literal per-pair port (same counts), in memory", len(pairs), literal_s))
     return _rows_to_md(rows, CULANE_TEST_FRAMES, rows[3][2] / rows[3][1]), source
 
 
 def bench_tusimple(repeat: int, copies: int, rng: np.random.Generator) -> tuple[list[str], str]:
-    files = [TUSIMPLE_REAL / "test_label.subset.json",
-             TUSIMPLE_REAL / "label_data_0313.subset.json"]
+    files = [TUSIMPLE_REAL / "test_label.subset.json", TUSIMPLE_REAL / "label_data_0313.subset.json"]
     if all(f.is_file() for f in files):
         base = [r for f in files for r in read_tusimple(f)]
         source = f"real TuSimple labels ({len(base)} images)"
     else:
         rows = list(range(160, 720, 10))
-        base = [TusimpleRecord(f"{i}.jpg", rows, [[float(300 + 200 * k + (y - 160) * (k - 1.5))
-                                                   for y in rows] for k in range(4)])
-                for i in range(14)]
+        base = [
+            TusimpleRecord(
+                f"{i}.jpg", rows, [[float(300 + 200 * k + (y - 160) * (k - 1.5)) for y in rows] for k in range(4)]
+            )
+            for i in range(14)
+        ]
         source = "synthetic TuSimple-like labels (14 images)"
     gt, pred = [], []
     for c in range(copies * 10):
         for r in base:
             name = f"{c}/{r.raw_file}"
             gt.append(TusimpleRecord(name, r.h_samples, r.lanes))
-            lanes = [[x + rng.normal(0, 8) if x >= 0 else x for x in lane] for lane in r.lanes
-                     if rng.random() > 0.1]
+            lanes = [[x + rng.normal(0, 8) if x >= 0 else x for x in lane] for lane in r.lanes if rng.random() > 0.1]
             pred.append(TusimpleRecord(name, r.h_samples, lanes, 10.0))
     seconds, _ = median_seconds(lambda: score_tusimple(pred, gt), repeat)
-    return _rows_to_md([("TuSimple, lane_sad_core, 1 process, in memory", len(gt), seconds)],
-                       TUSIMPLE_TEST_FRAMES, None), source
+    return _rows_to_md(
+        [("TuSimple, lane_sad_core, 1 process, in memory", len(gt), seconds)], TUSIMPLE_TEST_FRAMES, None
+    ), source
 
 
-def _rows_to_md(rows: list[tuple[str, int, float]], test_frames: int,
-                baseline_per_frame: float | None) -> list[str]:
+def _rows_to_md(rows: list[tuple[str, int, float]], test_frames: int, baseline_per_frame: float | None) -> list[str]:
     out = []
     for name, frames, seconds in rows:
         fps = frames / seconds
         ratio = "" if baseline_per_frame is None else f"{baseline_per_frame * fps:.2f}x"
-        out.append(f"| {name} | {frames} | {seconds:.3f} | {fps:,.0f} | "
-                   f"{test_frames / fps:,.1f} s | {ratio} |")
+        out.append(f"| {name} | {frames} | {seconds:.3f} | {fps:,.0f} | {test_frames / fps:,.1f} s | {ratio} |")
     return out
 
 
@@ -200,25 +193,27 @@ def main() -> None:
     rng = np.random.default_rng(0)
     culane_rows, culane_source = bench_culane(args.repeat, args.copies, rng)
     tusimple_rows, tusimple_source = bench_tusimple(args.repeat, args.copies, rng)
-    text = "\n".join([
-        "# Official lane metrics: throughput",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, OpenCV {cv2.__version__}, numpy {np.__version__}.",
-        f"Workload: {culane_source} and {tusimple_source}, replicated, predictions = labels "
-        "perturbed (sideways N(0, 8) px, 10 % lanes dropped, CULane 10 % extra lanes).",
-        f"Median of {args.repeat} runs (the literal port: 1 run). 'Full test set' extrapolates "
-        f"to CULane's {CULANE_TEST_FRAMES:,} and TuSimple's {TUSIMPLE_TEST_FRAMES:,} test frames.",
-        "'vs literal' = speed relative to the literal per-pair port (one cv::line per",
-        "segment on two fresh 1640x590 canvases per pair, as the C++ tool draws), run on",
-        "the same frames; both give identical counts (asserted).",
-        "",
-        "| scorer | frames | median s | frames/s | full test set | vs literal |",
-        "|---|---:|---:|---:|---:|---:|",
-        *culane_rows,
-        *tusimple_rows,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Official lane metrics: throughput",
+            "",
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, OpenCV {cv2.__version__}, numpy {np.__version__}.",
+            f"Workload: {culane_source} and {tusimple_source}, replicated, predictions = labels "
+            "perturbed (sideways N(0, 8) px, 10 % lanes dropped, CULane 10 % extra lanes).",
+            f"Median of {args.repeat} runs (the literal port: 1 run). 'Full test set' extrapolates "
+            f"to CULane's {CULANE_TEST_FRAMES:,} and TuSimple's {TUSIMPLE_TEST_FRAMES:,} test frames.",
+            "'vs literal' = speed relative to the literal per-pair port (one cv::line per",
+            "segment on two fresh 1640x590 canvases per pair, as the C++ tool draws), run on",
+            "the same frames; both give identical counts (asserted).",
+            "",
+            "| scorer | frames | median s | frames/s | full test set | vs literal |",
+            "|---|---:|---:|---:|---:|---:|",
+            *culane_rows,
+            *tusimple_rows,
+            "",
+        ]
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.md").write_text(text)
     print(text)

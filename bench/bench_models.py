@@ -45,8 +45,9 @@ PAPER = {"enet_sad": (0.98e6, 13.4), "scnn": (20.72e6, 133.5)}
 CULANE_FRAME = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 
 
-def interleaved(fns: Sequence[Callable[[], object]], rounds: int,
-                desc: str) -> tuple[list[list[float]], list[list[float]]]:
+def interleaved(
+    fns: Sequence[Callable[[], object]], rounds: int, desc: str
+) -> tuple[list[list[float]], list[list[float]]]:
     """Wall and CPU seconds of each of ``fns``, run back to back in ``rounds`` rounds.
 
     The order rotates from round to round, so a slow spell of a shared machine hits every
@@ -112,13 +113,20 @@ def scnn_vs_enet(rounds: int) -> dict[str, float]:
     x = torch.randn(1, 3, H, W)
     features = F.relu(torch.randn(1, scnn.feature_info[-1].channels, H // 8, W // 8))
     with torch.inference_mode():
-        wall, cpu = interleaved((lambda: enet(x), lambda: scnn(x), lambda: scnn.message_passing(features)),
-                                rounds, "ENet-SAD / SCNN rounds")
+        wall, cpu = interleaved(
+            (lambda: enet(x), lambda: scnn(x), lambda: scnn.message_passing(features)), rounds, "ENet-SAD / SCNN rounds"
+        )
         with FlopCounterMode(display=False) as counter:
             scnn.message_passing(features)
-    return {"enet": median_of(wall, 0), "scnn": median_of(wall, 1), "wall_ratio": median_ratio(wall),
-            "cpu_ratio": median_ratio(cpu), "passes": median_of(wall, 2), "passes_share": median_ratio(wall, 2, 1),
-            "passes_flops": counter.get_total_flops()}
+    return {
+        "enet": median_of(wall, 0),
+        "scnn": median_of(wall, 1),
+        "wall_ratio": median_ratio(wall),
+        "cpu_ratio": median_ratio(cpu),
+        "passes": median_of(wall, 2),
+        "passes_share": median_ratio(wall, 2, 1),
+        "passes_flops": counter.get_total_flops(),
+    }
 
 
 def postprocess_ms(repeats: int) -> list[float]:
@@ -174,8 +182,12 @@ def training_iteration_ms(batch: int, pairs: int, size: tuple[int, int]) -> dict
         opt.step()
 
     wall, cpu = interleaved((lambda: step(False), lambda: step(True)), pairs, "training iteration pairs")
-    return {"off": median_of(wall, 0), "on": median_of(wall, 1), "wall_ratio": median_ratio(wall),
-            "cpu_ratio": median_ratio(cpu)}
+    return {
+        "off": median_of(wall, 0),
+        "on": median_of(wall, 1),
+        "wall_ratio": median_ratio(wall),
+        "cpu_ratio": median_ratio(cpu),
+    }
 
 
 def sad_terms_ms(batch: int, size: tuple[int, int], repeats: int) -> list[float]:
@@ -201,8 +213,10 @@ def sad_gradient_norms() -> list[str]:
     rows = ["| term | value | grad norm on E2 |", "|---|---:|---:|"]
     ce = segmentation_loss(outputs["seg"], seg)
     rows.append(f"| weighted CE | {ce.item():.4g} | {norm(ce):.3g} |")
-    for label, cfg in (("SAD, published (0.1 x 2 pairs)", SADConfig()),
-                       ("SAD, normalize=True (0.1 x 2 pairs)", SADConfig(normalize=True))):
+    for label, cfg in (
+        ("SAD, published (0.1 x 2 pairs)", SADConfig()),
+        ("SAD, normalize=True (0.1 x 2 pairs)", SADConfig(normalize=True)),
+    ):
         total = sad_loss(acts, cfg)[0]
         rows.append(f"| {label} | {total.item():.3g} | {norm(total):.3g} |")
     return rows
@@ -216,7 +230,7 @@ def scnn_section(sizes: dict[str, tuple[int, float]], versus: dict[str, float], 
         "## SCNN vs ENet-SAD (288x800, batch 1, CPU)",
         "",
         f"The SAD paper: ENet-SAD {paper_enet_params / 1e6:.2f}M parameters, {paper_enet_ms} ms; SCNN "
-        f"{paper_scnn_params / 1e6:.2f}M, {paper_scnn_ms} ms (one GPU), i.e. \"20x fewer parameters, 10x faster\". "
+        f'{paper_scnn_params / 1e6:.2f}M, {paper_scnn_ms} ms (one GPU), i.e. "20x fewer parameters, 10x faster". '
         f"Here both forwards and SCNN's message passing alone ran back to back in {rounds} rounds (order "
         "rotating) after BatchNorm-settling passes; ratios and shares are medians of the per-round ones.",
         "",

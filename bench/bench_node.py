@@ -143,10 +143,9 @@ class BenchCamera:
     def __init__(self) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
+        from lane_sad.msg import LaneArray
         from sensor_msgs.msg import Image
         from std_msgs.msg import Header
-
-        from lane_sad.msg import LaneArray
 
         rclpy.init()
         self.node = rclpy.create_node("bench_camera")
@@ -158,8 +157,9 @@ class BenchCamera:
         self.pub = self.node.create_publisher(Image, "image", 1)
         self._clock_pub = self.node.create_publisher(Header, "bench_camera/clock", 10)
         self._clock_stamps: list[int] = []
-        self.node.create_subscription(Header, "bench_camera/clock",
-                                      lambda _, info: self._clock_stamps.append(info["source_timestamp"]), 10)
+        self.node.create_subscription(
+            Header, "bench_camera/clock", lambda _, info: self._clock_stamps.append(info["source_timestamp"]), 10
+        )
 
     def _on_lanes(self, msg, info) -> None:
         # The middleware's reception time: not delayed while this process runs its detector.
@@ -176,7 +176,7 @@ class BenchCamera:
         for _ in range(samples):
             n, before = len(self._clock_stamps), time.time_ns()
             self._clock_pub.publish(type(self._clock_pub.msg_type())())
-            self.spin_until(time.perf_counter() + 1.0, lambda: len(self._clock_stamps) > n)
+            self.spin_until(time.perf_counter() + 1.0, lambda n=n: len(self._clock_stamps) > n)
             if len(self._clock_stamps) > n:
                 offsets.append(self._clock_stamps[-1] - before)
         if not offsets:
@@ -288,21 +288,27 @@ def verdict(run: Run, warm: list[float], rate: float) -> str:
         return "within" if x < target else "over"
 
     issue = [100 * (e - i) / i for e, i in zip(run.e2e, run.inference)]
-    return "\n".join([
-        f"Frames answered: {len(run.e2e)} of {len(run.detector)} ({run.late} not answered within "
-        f"{0.5 / rate * 1e3:.0f} ms: their node time overlapped this process's detector)."
-        + (f" **The clock moved {run.clock_step_ms:+.1f} ms during the run: end-to-end times are off "
-           "by up to that.**" if abs(run.clock_step_ms) > 1.0 else ""),
-        "",
-        f"- **Everything around the network** (end to end - the node's network time, frame by frame: "
-        f"conversion, pre- and post-processing, message building, transport both ways), median "
-        f"**{np.median(issue):+.1f} %** of the network time, p95 {np.percentile(issue, 95):+.1f} % "
-        f"(target < {target:.0f} %: {within(float(np.median(issue)))}).",
-        f"- Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
-        f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}).",
-        *own_work(run, det),
-        f"- The idle time between frames alone costs the detector {idle:+.1f} % over back to back.",
-    ])
+    return "\n".join(
+        [
+            f"Frames answered: {len(run.e2e)} of {len(run.detector)} ({run.late} not answered within "
+            f"{0.5 / rate * 1e3:.0f} ms: their node time overlapped this process's detector)."
+            + (
+                f" **The clock moved {run.clock_step_ms:+.1f} ms during the run: end-to-end times are off "
+                "by up to that.**"
+                if abs(run.clock_step_ms) > 1.0
+                else ""
+            ),
+            "",
+            f"- **Everything around the network** (end to end - the node's network time, frame by frame: "
+            f"conversion, pre- and post-processing, message building, transport both ways), median "
+            f"**{np.median(issue):+.1f} %** of the network time, p95 {np.percentile(issue, 95):+.1f} % "
+            f"(target < {target:.0f} %: {within(float(np.median(issue)))}).",
+            f"- Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
+            f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}).",
+            *own_work(run, det),
+            f"- The idle time between frames alone costs the detector {idle:+.1f} % over back to back.",
+        ]
+    )
 
 
 def own_work(run: Run, det_ms: float) -> list[str]:
@@ -334,28 +340,32 @@ def report(run: Run, warm: list[float], args: argparse.Namespace, load: tuple[fl
         ("end to end (published -> LaneArray received by the middleware)", run.e2e),
     ]
     stages = [
-        (STAGE_TEXT.get(s, s),
-         f"{np.median(run.detector_stages[s]):.2f}" if s in run.detector_stages else "-",
-         f"{run.node_stages[s]:.2f}" if s in run.node_stages else "n/a")
+        (
+            STAGE_TEXT.get(s, s),
+            f"{np.median(run.detector_stages[s]):.2f}" if s in run.detector_stages else "-",
+            f"{run.node_stages[s]:.2f}" if s in run.node_stages else "n/a",
+        )
         for s in NODE_STAGES
     ]
-    return "\n".join([
-        "# The node vs the bare detector",
-        "",
-        header(run, args, load),
-        "",
-        "| measure | median ms | p95 ms |",
-        "|---|---:|---:|",
-        *(f"| {name} | {np.median(v):.1f} | {np.percentile(v, 95):.1f} |" for name, v in rows),
-        "",
-        verdict(run, warm, args.rate),
-        "",
-        "Where the time goes (medians, ms; the node's from its /diagnostics, over all its frames):",
-        "",
-        "| stage | detector alone | in the node |",
-        "|---|---:|---:|",
-        *(f"| {name} | {d} | {n} |" for name, d, n in stages),
-    ])
+    return "\n".join(
+        [
+            "# The node vs the bare detector",
+            "",
+            header(run, args, load),
+            "",
+            "| measure | median ms | p95 ms |",
+            "|---|---:|---:|",
+            *(f"| {name} | {np.median(v):.1f} | {np.percentile(v, 95):.1f} |" for name, v in rows),
+            "",
+            verdict(run, warm, args.rate),
+            "",
+            "Where the time goes (medians, ms; the node's from its /diagnostics, over all its frames):",
+            "",
+            "| stage | detector alone | in the node |",
+            "|---|---:|---:|",
+            *(f"| {name} | {d} | {n} |" for name, d, n in stages),
+        ]
+    )
 
 
 def main() -> int:
@@ -364,8 +374,12 @@ def main() -> int:
     parser.add_argument("--checkpoint", default="")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="Hz; below the model's rate")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="the node's threads parameter, used here too (default: the node's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="the node's threads parameter, used here too (default: the node's default)",
+    )
     args = parser.parse_args()
     run_with_node_environment()
     from lane_sad_core.infer.detector import LaneDetector

@@ -91,8 +91,7 @@ def main() -> int:
         f"idlest CPU. Target: {TARGET_FPS:.0f} frames/s. Machine load average at the start: "
         f"{load:.2f} (work on the other cores slows this one through shared caches).",
         "",
-        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target "
-        "| texture build (s) |",
+        "| format | size | frames/s (CPU time) | frames/s (wall) | ms/frame (CPU) | vs target | texture build (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for fmt, size, r in rows:

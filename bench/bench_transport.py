@@ -38,9 +38,7 @@ SHIPPED_PROFILE = BENCH.parent / "config" / "fastdds_shm.xml"
 
 # Experimental Fast DDS profiles, written into the run's temporary directory; the shipped
 # profile is measured from config/ as it is.
-LARGE_DATA_OPTIONS = (
-    "max_msg_size=4MB&sockets_size=4MB&non_blocking=true&tcp_negotiation_timeout=50"
-)
+LARGE_DATA_OPTIONS = "max_msg_size=4MB&sockets_size=4MB&non_blocking=true&tcp_negotiation_timeout=50"
 BENCH_PROFILES = {
     "large_data.xml": (
         '<participant profile_name="bench" is_default_profile="true"><rtps>'
@@ -72,10 +70,7 @@ SHIPPED = "SHM 32 MB XML + malloc (shipped)"
 # message's buffers are not page-faulted in again (see docs/transport.md).
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
 # A CPU-bound process that ends by itself after argv[1] seconds.
-BUSY_LOOP = (
-    "import sys, time\nend = time.monotonic() + float(sys.argv[1])\n"
-    "while time.monotonic() < end: pass"
-)
+BUSY_LOOP = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end: pass"
 
 
 def transports(workdir: Path) -> dict[str, dict[str, str]]:
@@ -244,9 +239,7 @@ def peer_env(transport_env: dict[str, str], domain_id: int) -> dict[str, str]:
     return env
 
 
-def run_case(
-    case: Case, envs: dict[str, dict[str, str]], args: argparse.Namespace, workdir: str
-) -> Result:
+def run_case(case: Case, envs: dict[str, dict[str, str]], args: argparse.Namespace, workdir: str) -> Result:
     """Run one publisher/subscriber pair and collect its numbers."""
     frames = round(args.rate * args.seconds)
     common = [f"--width={args.width}", f"--height={args.height}", f"--rate={args.rate}"]
@@ -261,10 +254,7 @@ def run_case(
         peer_env(envs[case.publisher_transport], args.domain_id),
         workdir,
     )
-    busy = [
-        subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(args.seconds + 40)])
-        for _ in range(case.busy)
-    ]
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(args.seconds + 40)]) for _ in range(case.busy)]
     result = Result(case)
     try:
         sub.expect("matched", 30)
@@ -286,9 +276,7 @@ def run_case(
     seqs = set(got["seqs"])
     result.sent = done["sent"]
     result.received = len(seqs)
-    result.lost_first_second = sum(
-        1 for s in range(min(result.sent, round(args.rate))) if s not in seqs
-    )
+    result.lost_first_second = sum(1 for s in range(min(result.sent, round(args.rate))) if s not in seqs)
     result.latency_ms = got["latency_ms"]
     result.callback_ms = got["callback_ms"]
     result.spin_message_ms = got["spin_message_ms"]
@@ -438,9 +426,7 @@ def render(
         "| --- | --- | --- | --- | ---: |",
     ]
     for name, env in envs.items():
-        setting = ", ".join(
-            f"`{k}={Path(v).name if k.endswith('FILE') else v}`" for k, v in env.items()
-        )
+        setting = ", ".join(f"`{k}={Path(v).name if k.endswith('FILE') else v}`" for k, v in env.items())
         out.append(f"| {name} | {setting or 'none'} | {probes[name]} |")
     out += [
         "",
@@ -458,27 +444,15 @@ def render(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--out", type=Path, default=BENCH / "results", help="directory for transport.md"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=BENCH / "results", help="directory for transport.md")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--rate", type=float, default=30.0, help="publish rate, Hz")
-    parser.add_argument(
-        "--seconds", type=float, default=5.0, help="publishing time per configuration"
-    )
-    parser.add_argument(
-        "--drain", type=float, default=0.5, help="seconds the subscriber keeps listening"
-    )
-    parser.add_argument(
-        "--domain-id", type=int, default=77, help="private ROS_DOMAIN_ID for the peers"
-    )
-    parser.add_argument(
-        "--only", default="", help="run only configurations whose table cells contain this"
-    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="publishing time per configuration")
+    parser.add_argument("--drain", type=float, default=0.5, help="seconds the subscriber keeps listening")
+    parser.add_argument("--domain-id", type=int, default=77, help="private ROS_DOMAIN_ID for the peers")
+    parser.add_argument("--only", default="", help="run only configurations whose table cells contain this")
     return parser.parse_args(argv)
 
 
@@ -488,12 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench_transport_") as workdir:
         envs = transports(Path(workdir))
-        probes = {
-            name: probe(env, args, workdir) for name, env in tqdm(envs.items(), desc="probes")
-        }
-        results = [
-            run_case(case, envs, args, workdir) for case in tqdm(cases, desc="configurations")
-        ]
+        probes = {name: probe(env, args, workdir) for name, env in tqdm(envs.items(), desc="probes")}
+        results = [run_case(case, envs, args, workdir) for case in tqdm(cases, desc="configurations")]
     costs = rclpy_costs(args.width, args.height, repeats=20)
     text = render(results, probes, envs, costs, args, time.monotonic() - start)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,7 @@ SEGMENT_PATH = re.compile(r"/dev/shm/fastdds_[0-9a-f]{16}")
 
 def qos_profile(kind: str, depth: int) -> QoSProfile:
     """``best_effort`` is sensor-data QoS with the given depth; ``reliable`` keeps last N."""
-    reliability = (
-        ReliabilityPolicy.BEST_EFFORT if kind == "best_effort" else ReliabilityPolicy.RELIABLE
-    )
+    reliability = ReliabilityPolicy.BEST_EFFORT if kind == "best_effort" else ReliabilityPolicy.RELIABLE
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=depth,
@@ -100,9 +98,7 @@ def test_image(width: int, height: int) -> Image:
     return msg
 
 
-def wait_matched(
-    executor: SingleThreadedExecutor, count: Callable[[], int], timeout: float
-) -> bool:
+def wait_matched(executor: SingleThreadedExecutor, count: Callable[[], int], timeout: float) -> bool:
     """Spin until ``count()`` (matched endpoints) is non-zero."""
     deadline = time.monotonic() + timeout
     while rclpy.ok() and time.monotonic() < deadline:
@@ -239,9 +235,7 @@ ROLES = {"pub": run_publisher, "sub": run_subscriber, "probe": run_probe}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("role", choices=tuple(ROLES))
     parser.add_argument("--qos", choices=("best_effort", "reliable"), default="best_effort")
     parser.add_argument("--depth", type=int, default=5)
@@ -249,9 +243,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument(
-        "--settle", type=float, default=0.3, help="probe: seconds before the inventory"
-    )
+    parser.add_argument("--settle", type=float, default=0.3, help="probe: seconds before the inventory")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="bound on every wait")
     return parser.parse_args(argv)
 

@@ -24,10 +24,10 @@ import numpy as np
 import rclpy
 from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray
+from lane_sad.msg import LaneArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from lane_sad.msg import LaneArray
 from lane_sad_core.data.sequence import SequenceFrame, demo_sequence
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.lanes import Lane
@@ -54,8 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=10.0, help="camera rate, Hz")
     parser.add_argument("--synthetic", type=int, default=40, help="synthetic frames at the start")
     parser.add_argument("--checkpoint", default="", help="model (default: the shipped one)")
-    parser.add_argument("--real-data", type=Path,
-                        default=Path(os.environ.get("LANE_SAD_REAL_DATA", DEFAULT_REAL)))
+    parser.add_argument("--real-data", type=Path, default=Path(os.environ.get("LANE_SAD_REAL_DATA", DEFAULT_REAL)))
     return parser.parse_args(argv)
 
 
@@ -67,6 +66,7 @@ def start_node(checkpoint: str) -> subprocess.Popen:
 
 def listen(node, got: Received) -> None:
     """Subscribe to the node's outputs; overlays are decoded as they arrive."""
+
     def on_lanes(m: LaneArray) -> None:
         got.lanes.setdefault(m.header.stamp.nanosec, (m, time.monotonic()))
 
@@ -77,8 +77,12 @@ def listen(node, got: Received) -> None:
     node.create_subscription(LaneArray, "lanes", on_lanes, 50)
     node.create_subscription(Image, "lanes/overlay", saver(got.overlays), qos)
     node.create_subscription(Image, "lanes/attention/overlay", saver(got.attention), qos)
-    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: got.diagnostics.update(
-        {kv.key: kv.value for kv in m.status[0].values}), 10)
+    node.create_subscription(
+        DiagnosticArray,
+        "/diagnostics",
+        lambda m: got.diagnostics.update({kv.key: kv.value for kv in m.status[0].values}),
+        10,
+    )
 
 
 def spin_for(node, seconds: float) -> None:
@@ -134,11 +138,22 @@ def write_outputs(out: Path, frames: list[SequenceFrame], sent: dict[int, float]
 
 
 def _lane_array_json(name: str, m: LaneArray) -> dict:
-    return {"frame": name, "stamp_ns": m.header.stamp.nanosec, "size": [m.image_width, m.image_height],
-            "model": m.model_name, "inference_ms": round(m.inference_ms, 2),
-            "processing_ms": round(m.processing_ms, 2),
-            "lanes": [{"slot": ln.slot, "existence": round(ln.existence, 3),
-                       "points": [[round(p.x, 1), round(p.y, 1)] for p in ln.points]} for ln in m.lanes]}
+    return {
+        "frame": name,
+        "stamp_ns": m.header.stamp.nanosec,
+        "size": [m.image_width, m.image_height],
+        "model": m.model_name,
+        "inference_ms": round(m.inference_ms, 2),
+        "processing_ms": round(m.processing_ms, 2),
+        "lanes": [
+            {
+                "slot": ln.slot,
+                "existence": round(ln.existence, 3),
+                "points": [[round(p.x, 1), round(p.y, 1)] for p in ln.points],
+            }
+            for ln in m.lanes
+        ],
+    }
 
 
 def _histogram(path: Path, latency: list[float], processing: list[float]) -> None:
@@ -165,11 +180,16 @@ def _summary(frames: list[SequenceFrame], got: Received, latency: list[float]) -
         truth = frames[i].lanes
         if truth is not None:
             pred = [Lane(np.array([[p.x, p.y] for p in ln.points]), ln.slot, ln.existence) for ln in m.lanes]
-            score_frame(report, frames[i].category if frames[i].category == "real" else "synthetic",
-                        pred, truth, frames[i].image.shape[:2])
+            score_frame(
+                report,
+                frames[i].category if frames[i].category == "real" else "synthetic",
+                pred,
+                truth,
+                frames[i].image.shape[:2],
+            )
     scores = report.as_dict()
     lanes_per_frame = np.mean([len(m.lanes) for m, _ in got.lanes.values()]) if got.lanes else 0.0
-    p50, p95 = (np.percentile(latency, [50, 95]) if latency else (float("nan"),) * 2)
+    p50, p95 = np.percentile(latency, [50, 95]) if latency else (float("nan"),) * 2
     rows = [
         "| frames sent | received | skipped (node) | lanes per frame | latency p50 ms | latency p95 ms |",
         "|---:|---:|---:|---:|---:|---:|",

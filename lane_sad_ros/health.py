@@ -106,8 +106,9 @@ class Health:
                 "last_problem": self.last_problem,
             }
             if self.consecutive_failures >= failure_limit:
-                return HealthReport(ERROR, f"{self.consecutive_failures} consecutive failures: "
-                                    f"{self.last_problem}", values)
+                return HealthReport(
+                    ERROR, f"{self.consecutive_failures} consecutive failures: {self.last_problem}", values
+                )
             if now - last > image_timeout_s:
                 return HealthReport(WARN, f"no image for {now - last:.1f} s", values)
             if now - self._last_problem_at <= self.window_s:

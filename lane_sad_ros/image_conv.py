@@ -37,9 +37,7 @@ def _check_geometry(msg: Image, channels: int) -> None:
     if max(msg.width, msg.height) > MAX_SIDE:
         raise ImageConversionError(f"image too large ({msg.width}x{msg.height} > {MAX_SIDE})")
     if msg.step < msg.width * channels:
-        raise ImageConversionError(
-            f"step {msg.step} is smaller than width*channels = {msg.width * channels}"
-        )
+        raise ImageConversionError(f"step {msg.step} is smaller than width*channels = {msg.width * channels}")
     if len(msg.data) < msg.step * msg.height:
         raise ImageConversionError(
             f"data has {len(msg.data)} bytes, step*height needs {msg.step * msg.height} (truncated)"
@@ -49,9 +47,7 @@ def _check_geometry(msg: Image, channels: int) -> None:
 def image_msg_to_bgr(msg: Image) -> np.ndarray:
     """The image as uint8 (H, W, 3) BGR; a view of ``msg.data`` for unpadded bgr8."""
     if msg.encoding not in ENCODINGS:
-        raise ImageConversionError(
-            f"unsupported encoding '{msg.encoding}' (supported: {', '.join(ENCODINGS)})"
-        )
+        raise ImageConversionError(f"unsupported encoding '{msg.encoding}' (supported: {', '.join(ENCODINGS)})")
     channels, conversion = ENCODINGS[msg.encoding]
     _check_geometry(msg, channels)
     buf = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height)

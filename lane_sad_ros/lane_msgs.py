@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from geometry_msgs.msg import Point, Point32
+from lane_sad.msg import Lane as LaneMsg
+from lane_sad.msg import LaneArray, LaneAttention
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from lane_sad.msg import Lane as LaneMsg
-from lane_sad.msg import LaneArray, LaneAttention
 from lane_sad_core.lanes import Lane
 from lane_sad_ros.image_conv import bgr_to_image_msg
 
@@ -28,8 +28,15 @@ def lane_to_msg(lane: Lane, ground: np.ndarray | None = None) -> LaneMsg:
     return msg
 
 
-def lane_array(header: Header, size: tuple[int, int], lanes: Sequence[LaneMsg], model_name: str,
-               inference_ms: float, processing_ms: float, ground_frame_id: str = "") -> LaneArray:
+def lane_array(
+    header: Header,
+    size: tuple[int, int],
+    lanes: Sequence[LaneMsg],
+    model_name: str,
+    inference_ms: float,
+    processing_ms: float,
+    ground_frame_id: str = "",
+) -> LaneArray:
     """The ``LaneArray`` for one frame; ``size`` is (width, height) of the source image."""
     msg = LaneArray(header=header, model_name=model_name, ground_frame_id=ground_frame_id)
     msg.image_width, msg.image_height = size
@@ -56,8 +63,14 @@ def lane_markers(header: Header, lanes: Sequence[LaneMsg], width_m: float = 0.15
         if len(pts) < 2:
             continue
         r, g, b = SLOT_RGB[lane.slot % len(SLOT_RGB)]
-        marker = Marker(header=header, ns="lanes", id=int(lane.slot), type=Marker.LINE_STRIP,
-                        action=Marker.ADD, color=ColorRGBA(r=r, g=g, b=b, a=1.0))
+        marker = Marker(
+            header=header,
+            ns="lanes",
+            id=int(lane.slot),
+            type=Marker.LINE_STRIP,
+            action=Marker.ADD,
+            color=ColorRGBA(r=r, g=g, b=b, a=1.0),
+        )
         marker.scale.x = width_m
         marker.pose.orientation.w = 1.0
         marker.points = pts

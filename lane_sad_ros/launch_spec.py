@@ -94,12 +94,17 @@ def node_spec(
     if image_topic != "image":
         base = image_topic.rsplit("/", 1)[0] if "/" in image_topic else ""
         remaps = [("image", image_topic), ("camera_info", f"{base}/camera_info" if base else "camera_info")]
-    return NodeSpec(params_file=params_file, remappings=remaps, parameters=dict(parameters or {}),
-                    env=transport_env(config_dir, current_env))
+    return NodeSpec(
+        params_file=params_file,
+        remappings=remaps,
+        parameters=dict(parameters or {}),
+        env=transport_env(config_dir, current_env),
+    )
 
 
-def launch_parameters(model: str = "", device: str = "", use_sim_time: str = "false",
-                      debug: str = "false") -> dict[str, object]:
+def launch_parameters(
+    model: str = "", device: str = "", use_sim_time: str = "false", debug: str = "false"
+) -> dict[str, object]:
     """Node parameters from the launch file's string arguments (empty = keep the YAML's)."""
     params: dict[str, object] = {"use_sim_time": use_sim_time.lower() == "true"}
     if model:
@@ -111,8 +116,9 @@ def launch_parameters(model: str = "", device: str = "", use_sim_time: str = "fa
     return params
 
 
-def installed_node_command(parameters: dict[str, object] | None = None, image_topic: str = "image",
-                           params_file: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
+def installed_node_command(
+    parameters: dict[str, object] | None = None, image_topic: str = "image", params_file: str | Path | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The installed node's command line and extra environment, found through the ament index.
 
     What the demo, ``lane-sad replay`` and the node benchmark start: the launch file's
@@ -124,7 +130,8 @@ def installed_node_command(parameters: dict[str, object] | None = None, image_to
     from ament_index_python.packages import get_package_prefix, get_package_share_directory
 
     config_dir = Path(get_package_share_directory(PACKAGE)) / "config"
-    spec = node_spec(str(params_file or config_dir / "lane_sad.yaml"), config_dir, image_topic,
-                     parameters, dict(os.environ))
+    spec = node_spec(
+        str(params_file or config_dir / "lane_sad.yaml"), config_dir, image_topic, parameters, dict(os.environ)
+    )
     exe = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE / EXECUTABLE
     return [sys.executable, *spec.command(exe)], spec.env

@@ -15,6 +15,7 @@ are computed only when enabled or subscribed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from lane_sad.msg import LaneArray, LaneAttention
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -31,7 +33,6 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from lane_sad.msg import LaneArray, LaneAttention
 from lane_sad_core.geometry import project_to_ground
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes
@@ -56,9 +57,11 @@ class LaneDetectorNode(Node):
         self.params = P.declare(self)
         p = self.params
         self.detector = LaneDetector(
-            p.checkpoint or None, p.device,
+            p.checkpoint or None,
+            p.device,
             PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
-            backend=p.backend, threads=p.threads,
+            backend=p.backend,
+            threads=p.threads,
         )
         name = Path(p.checkpoint).name if p.checkpoint else "default"
         self.model_name = f"{self.detector.meta.model_name} ({name})"
@@ -91,10 +94,10 @@ class LaneDetectorNode(Node):
         )
 
     def _input_qos(self) -> QoSProfile:
-        reliability = (ReliabilityPolicy.RELIABLE if self.params.qos_reliability == "reliable"
-                       else ReliabilityPolicy.BEST_EFFORT)
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params.qos_depth,
-                          reliability=reliability)
+        reliability = (
+            ReliabilityPolicy.RELIABLE if self.params.qos_reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+        )
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params.qos_depth, reliability=reliability)
 
     # --- callbacks (executor thread): store and return ---------------------------------
     def _on_image(self, msg: Image | CompressedImage) -> None:
@@ -113,8 +116,10 @@ class LaneDetectorNode(Node):
             if hasattr(self.params, change.name):
                 setattr(self.params, change.name, change.value)
         self.detector.postprocess = dataclasses.replace(
-            self.detector.postprocess, exist_threshold=self.params.existence_threshold,
-            prob_threshold=self.params.point_threshold)
+            self.detector.postprocess,
+            exist_threshold=self.params.existence_threshold,
+            prob_threshold=self.params.point_threshold,
+        )
         return SetParametersResult(successful=True)
 
     # --- processing loop (the main thread) ---------------------------------------------
@@ -133,8 +138,7 @@ class LaneDetectorNode(Node):
     def _process(self, msg: Image | CompressedImage, arrived: float) -> None:
         started = time.perf_counter()
         try:
-            image = (compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage)
-                     else image_msg_to_bgr(msg))
+            image = compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage) else image_msg_to_bgr(msg)
         except ImageConversionError as exc:
             self.health.on_bad_input(str(exc))
             self._log_problem(self.get_logger().warning, f"frame dropped: {exc}")
@@ -163,8 +167,10 @@ class LaneDetectorNode(Node):
         in ms; they go to /diagnostics as ``<stage>_p50_ms``.
         """
         p = self.params
-        with_attention = (self._wants(p.publish_attention, self.attention_pub)
-                          or self.attention_image_pub.get_subscription_count() > 0)
+        with_attention = (
+            self._wants(p.publish_attention, self.attention_pub)
+            or self.attention_image_pub.get_subscription_count() > 0
+        )
         det = self.detector.detect(image, with_attention=with_attention)
         stages.update(det.timings)
         t0 = time.perf_counter()
@@ -172,8 +178,15 @@ class LaneDetectorNode(Node):
         ground_frame = p.ground_frame_id if k is not None and p.camera_height > 0 else ""
         lane_msgs = [lane_to_msg(lane, self._ground(lane, k) if ground_frame else None) for lane in det.lanes]
         h, w = image.shape[:2]
-        out = lane_array(header, (w, h), lane_msgs, self.model_name, det.timings["inference"],
-                         1e3 * (time.perf_counter() - arrived), ground_frame)
+        out = lane_array(
+            header,
+            (w, h),
+            lane_msgs,
+            self.model_name,
+            det.timings["inference"],
+            1e3 * (time.perf_counter() - arrived),
+            ground_frame,
+        )
         self.lanes_pub.publish(out)
         t1 = time.perf_counter()
         self._publish_visuals(header, image, det, with_attention, lane_msgs, ground_frame)
@@ -184,16 +197,16 @@ class LaneDetectorNode(Node):
         p = self.params
         return project_to_ground(lane.points, k, p.camera_height, p.camera_pitch)
 
-    def _publish_visuals(self, header, image: np.ndarray, det, with_attention: bool,
-                         lane_msgs: list, ground_frame: str) -> None:
+    def _publish_visuals(
+        self, header, image: np.ndarray, det, with_attention: bool, lane_msgs: list, ground_frame: str
+    ) -> None:
         """Overlay and attention while enabled or subscribed; markers with ground points."""
         if self._wants(self.params.publish_overlay, self.overlay_pub):
             self.health.on_debug_output("overlay")
             self.overlay_pub.publish(bgr_to_image_msg(draw_lanes(image, det.lanes), header))
         if with_attention and det.attention:
             self.health.on_debug_output("attention")
-            blended = blend_attention(image, np.mean(list(det.attention.values()), axis=0),
-                                      self.detector.preprocess)
+            blended = blend_attention(image, np.mean(list(det.attention.values()), axis=0), self.detector.preprocess)
             msg = attention_msg(header, blended, det.attention)
             self.attention_pub.publish(msg)
             self.attention_image_pub.publish(msg.overlay)
@@ -206,7 +219,9 @@ class LaneDetectorNode(Node):
         report = self.health.report(self.params.image_timeout, self.params.failure_limit)
         values = {**report.values, "device": str(self.detector.device), "model": self.model_name}
         status = DiagnosticStatus(
-            level=bytes([report.level]), name="lane_sad: lane detector", message=report.message,
+            level=bytes([report.level]),
+            name="lane_sad: lane detector",
+            message=report.message,
             hardware_id=str(self.detector.device),
             values=[KeyValue(key=k, value=v) for k, v in values.items()],
         )
@@ -252,10 +267,8 @@ def main(args: list[str] | None = None) -> int:
 
 def _spin(executor: SingleThreadedExecutor) -> None:
     """The executor's thread: callbacks until shutdown (SIGINT/SIGTERM end it)."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):
         executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
 
 
 if __name__ == "__main__":

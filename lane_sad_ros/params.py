@@ -40,10 +40,18 @@ class NodeParams:
     diagnostics_period: float = 1.0
 
 
-RUNTIME = frozenset({
-    "existence_threshold", "point_threshold", "publish_overlay", "publish_attention",
-    "camera_height", "camera_pitch", "image_timeout", "failure_limit",
-})
+RUNTIME = frozenset(
+    {
+        "existence_threshold",
+        "point_threshold",
+        "publish_overlay",
+        "publish_attention",
+        "camera_height",
+        "camera_pitch",
+        "image_timeout",
+        "failure_limit",
+    }
+)
 
 
 def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:

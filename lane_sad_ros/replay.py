@@ -47,8 +47,12 @@ from lane_sad_ros.bag.writer import BagWriter
 from lane_sad_ros.launch_spec import installed_node_command
 
 WARMUP_FRAME_ID = "lane_sad_replay_warmup"
-RECORDED = {topics.LANES: "lane_sad/msg/LaneArray", topics.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
-            topics.SENT: "sensor_msgs/msg/TimeReference", topics.RECEIVED: "sensor_msgs/msg/TimeReference"}
+RECORDED = {
+    topics.LANES: "lane_sad/msg/LaneArray",
+    topics.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
+    topics.SENT: "sensor_msgs/msg/TimeReference",
+    topics.RECEIVED: "sensor_msgs/msg/TimeReference",
+}
 NOT_COPIED = {*RECORDED, topics.CLOCK}
 
 Progress = Callable[[Iterable, int], Iterable]
@@ -100,14 +104,18 @@ def choose_image_topic(reader: BagReader, wanted: str | None) -> TopicInfo:
     if wanted is not None:
         match = [t for t in images if t.name == wanted]
         if not match:
-            raise BagError(f"{reader.path}: no image topic '{wanted}' (image topics: "
-                           f"{', '.join(t.name for t in images) or 'none'})")
+            raise BagError(
+                f"{reader.path}: no image topic '{wanted}' (image topics: "
+                f"{', '.join(t.name for t in images) or 'none'})"
+            )
         return match[0]
     if not images:
         raise BagError(f"{reader.path}: no image topic (sensor_msgs/Image or CompressedImage) to play")
     if len(images) > 1:
-        raise BagError(f"{reader.path}: {len(images)} image topics ({', '.join(t.name for t in images)}); "
-                       "choose one with --image-topic")
+        raise BagError(
+            f"{reader.path}: {len(images)} image topics ({', '.join(t.name for t in images)}); "
+            "choose one with --image-topic"
+        )
     return images[0]
 
 
@@ -125,10 +133,14 @@ def _qos(topic: TopicInfo):
         return QoSProfile(depth=10)
     q = topic.qos[0]
     reliable = q.reliability.name != "BEST_EFFORT"
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=max(q.depth, 1),
-                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                      durability=(DurabilityPolicy.TRANSIENT_LOCAL if q.durability.name == "TRANSIENT_LOCAL"
-                                  else DurabilityPolicy.VOLATILE))
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=max(q.depth, 1),
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=(
+            DurabilityPolicy.TRANSIENT_LOCAL if q.durability.name == "TRANSIENT_LOCAL" else DurabilityPolicy.VOLATILE
+        ),
+    )
 
 
 def node_command(cfg: ReplayConfig, image: TopicInfo) -> tuple[list[str], dict[str, str]]:
@@ -160,8 +172,7 @@ class _Link:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(f"lane_sad_replay_{os.getpid()}", context=self.context)
         self.clock_pub = self.node.create_publisher(Clock, topics.CLOCK, QoSProfile(depth=1))
-        self.pubs = {t.name: self.node.create_publisher(_message_class(t.msgtype), t.name, _qos(t))
-                     for t in camera}
+        self.pubs = {t.name: self.node.create_publisher(_message_class(t.msgtype), t.name, _qos(t)) for t in camera}
         lanes_cls, diag_cls = _message_class(RECORDED[topics.LANES]), _message_class(RECORDED[topics.DIAGNOSTICS])
         self.node.create_subscription(lanes_cls, topics.LANES, self._on_lanes, 50, raw=True)
         self.node.create_subscription(diag_cls, topics.DIAGNOSTICS, self._on_diagnostics, 10, raw=True)
@@ -237,8 +248,7 @@ class _Link:
             return self._lock.wait_for(lambda: frame_ns in self.answered, timeout_s)
 
     def connected(self, image_topic: str) -> bool:
-        return (self.pubs[image_topic].get_subscription_count() > 0
-                and self.node.count_publishers(topics.LANES) > 0)
+        return self.pubs[image_topic].get_subscription_count() > 0 and self.node.count_publishers(topics.LANES) > 0
 
     def close(self) -> None:
         self.record_into(None)
@@ -255,8 +265,9 @@ def _node_failure(proc: subprocess.Popen, log: Path, what: str) -> ReplayError:
     return ReplayError(f"{what}: the node {state}; {tail[0] if tail else 'no output'} (log: {log})")
 
 
-def _start_node(link: _Link, proc: subprocess.Popen, log: Path, image: TopicInfo, first: Any,
-                first_ns: int, timeout_s: float) -> None:
+def _start_node(
+    link: _Link, proc: subprocess.Popen, log: Path, image: TopicInfo, first: Any, first_ns: int, timeout_s: float
+) -> None:
     """Wait for discovery, then until the node answers a warm-up frame."""
     deadline = time.monotonic() + timeout_s
     while not link.connected(image.name):
@@ -286,8 +297,9 @@ def _stop_node(proc: subprocess.Popen) -> None:
 class _Player:
     """The playback loop over the input bag's messages."""
 
-    def __init__(self, cfg: ReplayConfig, reader: BagReader, link: _Link, image: TopicInfo,
-                 proc: subprocess.Popen, log: Path) -> None:
+    def __init__(
+        self, cfg: ReplayConfig, reader: BagReader, link: _Link, image: TopicInfo, proc: subprocess.Popen, log: Path
+    ) -> None:
         self.cfg, self.reader, self.link, self.image, self.proc, self.log = cfg, reader, link, image, proc, log
         self.sent = self.copied = 0
         self.last_frame: int | None = None
@@ -324,8 +336,9 @@ class _Player:
         if self.proc.poll() is not None:
             raise _node_failure(self.proc, self.log, f"replay stopped after {self.sent} frames")
         if self.link.error is not None:
-            raise ReplayError(f"recording failed after {self.sent} frames: "
-                              f"{type(self.link.error).__name__}: {self.link.error}")
+            raise ReplayError(
+                f"recording failed after {self.sent} frames: {type(self.link.error).__name__}: {self.link.error}"
+            )
         frame = stamp_ns(self.reader.decode(topic, raw).header.stamp)
         sent = time.time_ns()
         self.link.publish(topic.name, raw)
@@ -394,10 +407,19 @@ def _record(cfg: ReplayConfig, reader: BagReader, link: _Link, player: _Player, 
         raise type(exc)(f"{exc}; the {player.sent} frames sent before it are recorded in {cfg.out}") from None
     finally:
         link.record_into(None)
-        writer.set_custom_data("lane_sad.replay", json.dumps({
-            "input": str(cfg.bag), "status": status,
-            "timing": "max-rate" if cfg.max_rate else f"rate {cfg.rate:g}",
-            "checkpoint": str(cfg.checkpoint or ""), "params_file": str(cfg.params_file or ""),
-            "image_topic": player.image.name, "frames_sent": player.sent,
-            "frames_answered": len(link.answered)}))
+        writer.set_custom_data(
+            "lane_sad.replay",
+            json.dumps(
+                {
+                    "input": str(cfg.bag),
+                    "status": status,
+                    "timing": "max-rate" if cfg.max_rate else f"rate {cfg.rate:g}",
+                    "checkpoint": str(cfg.checkpoint or ""),
+                    "params_file": str(cfg.params_file or ""),
+                    "image_topic": player.image.name,
+                    "frames_sent": player.sent,
+                    "frames_answered": len(link.answered),
+                }
+            ),
+        )
         writer.close()

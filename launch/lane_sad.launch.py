@@ -13,13 +13,13 @@ camera-sized images (docs/transport.md); give your camera driver the same.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from lane_sad_ros.launch_spec import EXECUTABLE, NODE_NAME, PACKAGE, launch_parameters, node_spec
+from launch import LaunchDescription
 
 ARGUMENTS = {
     "image_topic": ("image", "sensor_msgs/Image topic (camera_info is taken beside it)"),
@@ -44,18 +44,31 @@ def _nodes(context):
         current_env=dict(os.environ),
     )
     return [
-        Node(package=PACKAGE, executable=EXECUTABLE, name=NODE_NAME, output="screen",
-             parameters=[spec.params_file, spec.parameters], remappings=spec.remappings,
-             additional_env=spec.env),
-        Node(package="rviz2", executable="rviz2", name="rviz2", output="screen",
-             arguments=["-d", os.path.join(config_dir, "lane_sad.rviz")],
-             condition=IfCondition(LaunchConfiguration("rviz"))),
+        Node(
+            package=PACKAGE,
+            executable=EXECUTABLE,
+            name=NODE_NAME,
+            output="screen",
+            parameters=[spec.params_file, spec.parameters],
+            remappings=spec.remappings,
+            additional_env=spec.env,
+        ),
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            name="rviz2",
+            output="screen",
+            arguments=["-d", os.path.join(config_dir, "lane_sad.rviz")],
+            condition=IfCondition(LaunchConfiguration("rviz")),
+        ),
     ]
 
 
 def generate_launch_description():
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text)
-         for name, (default, text) in ARGUMENTS.items()]
+        [
+            DeclareLaunchArgument(name, default_value=default, description=text)
+            for name, (default, text) in ARGUMENTS.items()
+        ]
         + [OpaqueFunction(function=_nodes)]
     )

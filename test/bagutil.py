@@ -14,13 +14,16 @@ REAL_CULANE = "culane/sgadgil6__Lane-Detection-CS4476"
 REAL_TUSIMPLE = "tusimple/liuruijin17__LSTR"
 SMALL = {"input_height": 96, "input_width": 256}
 # Thresholds 0: the untrained model answers every frame with four lanes to score.
-PARAMS_ALL_LANES = "lane_sad:\n  ros__parameters:\n    existence_threshold: 0.0\n    point_threshold: 0.0\n    device: cpu\n"
+PARAMS_ALL_LANES = (
+    "lane_sad:\n  ros__parameters:\n    existence_threshold: 0.0\n    point_threshold: 0.0\n    device: cpu\n"
+)
 
 
 def lane_sad(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess:
     """Run the ``lane-sad`` CLI as its own process (the tests' ROS environment inherited)."""
-    return subprocess.run([sys.executable, "-m", "lane_sad_core", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lane_sad_core", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def lane_sad_here(*args: str | Path) -> int:

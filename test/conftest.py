@@ -37,7 +37,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     try:
         import rclpy  # noqa: F401
-
         from lane_sad.msg import LaneArray  # noqa: F401
     except ImportError as exc:
         if os.environ.get("LANE_SAD_REQUIRE_ROS") == "1":

@@ -36,8 +36,11 @@ def python_command(script: Path, *args: str) -> list[str]:
 def running(cmd: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """Start a process, yield it, and stop it with SIGINT (then SIGKILL) on exit."""
     proc = subprocess.Popen(
-        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        cmd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         yield proc

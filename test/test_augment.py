@@ -13,6 +13,7 @@ from lane_sad_core.data.augment import (
     sample_generator,
 )
 
+
 def _sample(h: int = 40, w: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
@@ -45,9 +46,7 @@ def test_everything_off_returns_the_input_unchanged() -> None:
 def test_flip_moves_image_and_target_together() -> None:
     image, seg, exist = _sample()
     cfg = AugmentConfig.identity(hflip_prob=1.0)
-    out_img, out_seg, out_exist = augment_sample(
-        image, seg, exist, cfg, np.random.default_rng(1), 4
-    )
+    out_img, out_seg, out_exist = augment_sample(image, seg, exist, cfg, np.random.default_rng(1), 4)
     assert np.array_equal(out_img, image[:, ::-1])
     assert set(np.unique(out_seg[:, 63 - 12])) == {4}
     assert out_exist.tolist() == [0.0, 1.0, 0.0, 1.0]

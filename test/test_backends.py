@@ -15,12 +15,11 @@ import pytest
 import torch
 
 from lane_sad_core.cli import build_parser, main
+from lane_sad_core.data.formats import read_culane_lines
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.export.onnx import export_checkpoint
-from lane_sad_core.infer import LaneDetector, PostprocessConfig
-from lane_sad_core.data.formats import read_culane_lines
-from lane_sad_core.infer import backends
+from lane_sad_core.infer import LaneDetector, PostprocessConfig, backends
 from lane_sad_core.infer.backends import (
     BACKENDS,
     BackendError,
@@ -54,8 +53,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for _ in range(5):
             model(torch.randn(2, 3, H, W))
         model.exist.fc2.bias.fill_(10.0)
-    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt",
-                           model_payload(model.eval(), PreprocessConfig(width=W, height=H)))
+    path = save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "small.pt", model_payload(model.eval(), PreprocessConfig(width=W, height=H))
+    )
     export_checkpoint(path, path.with_suffix(".onnx"))
     return path
 
@@ -115,8 +115,11 @@ def test_model_file_lookup(tmp_path):
     assert model_file_for("torch", pt) == pt  # a file of the backend's own kind is taken as given
     (tmp_path / "m.plan").write_bytes(b"")
     assert model_file_for("tensorrt", pt) == tmp_path / "m.plan"
-    with pytest.raises(BackendError, match=r"no .*m\.onnx; create it with `lane-sad export --checkpoint "
-                       r".*m\.pt --format onnx --out .*m\.onnx`"):
+    with pytest.raises(
+        BackendError,
+        match=r"no .*m\.onnx; create it with `lane-sad export --checkpoint "
+        r".*m\.pt --format onnx --out .*m\.onnx`",
+    ):
         model_file_for("onnxruntime", pt)
 
 
@@ -165,7 +168,8 @@ def test_attention_stays_torch_only(torch_detector, ort_detector, frame, caplog)
         ort_detector.detect(frame, with_attention=True)
     assert first.attention is None and first.lanes
     assert [r.getMessage() for r in caplog.records] == [
-        "attention maps need the torch backend; the onnxruntime backend returns none"]
+        "attention maps need the torch backend; the onnxruntime backend returns none"
+    ]
 
 
 def test_onnxruntime_device_choice():
@@ -211,8 +215,9 @@ def test_backend_names_agree_across_cli_and_node():
 
     assert NODE_BACKENDS == BACKENDS
     assert validate("backend", "tensorrt") is None
-    assert validate("backend", "tvm") == ("backend must be one of torch, torch-compile, torch-compile-bf16, "
-                                          "onnxruntime, tensorrt")
+    assert validate("backend", "tvm") == (
+        "backend must be one of torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
+    )
     infer = build_parser()._subparsers._group_actions[0].choices["infer"]
     (action,) = [a for a in infer._actions if a.dest == "backend"]
     assert tuple(action.choices) == BACKENDS
@@ -221,15 +226,28 @@ def test_backend_names_agree_across_cli_and_node():
 def test_cli_infer_with_onnxruntime(checkpoint, frame, tmp_path, capsys, torch_detector):
     image = tmp_path / "frame.jpg"
     cv2.imwrite(str(image), frame)
-    args = ["infer", str(image), "--out", str(tmp_path / "out"), "--checkpoint", str(checkpoint),
-            "--device", "cpu", "--backend", "onnxruntime"]
+    args = [
+        "infer",
+        str(image),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoint",
+        str(checkpoint),
+        "--device",
+        "cpu",
+        "--backend",
+        "onnxruntime",
+    ]
     assert main(args) == 0
     lanes = json.loads((tmp_path / "out" / "frame.json").read_text())["lanes"]
     ref = LaneDetector(checkpoint, "cpu").detect(cv2.imread(str(image)))
     assert [lane["slot"] for lane in lanes] == [lane.slot for lane in ref.lanes]
     assert main([*args, "--attention"]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "--attention needs the torch backend; onnxruntime models carry only the lane outputs")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("--attention needs the torch backend; onnxruntime models carry only the lane outputs")
+    )
 
 
 def test_tensorrt_backend_explains_what_is_missing(tmp_path):
@@ -303,7 +321,9 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
         assert np.abs(ref.exist - got.exist).max() < 0.02
         settings = CulaneSettings(width=image.shape[1], height=image.shape[0])
         assert culane_frame_counts(got.lanes, ref.lanes, settings) == (len(ref.lanes), 0, 0)
-        assert culane_frame_counts(got.lanes, labels, settings)[0] == culane_frame_counts(ref.lanes, labels, settings)[0]
+        assert (
+            culane_frame_counts(got.lanes, labels, settings)[0] == culane_frame_counts(ref.lanes, labels, settings)[0]
+        )
 
 
 def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
@@ -320,10 +340,14 @@ def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
 
 def test_a_failing_compilation_says_why_in_one_line(checkpoint, monkeypatch, caplog):
     """What inductor raises without a C++ compiler (its first line) becomes one BackendError line."""
+
     def compile_without_compiler(module, **options):
         def run(*args):
-            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found in "
-                               "torch._inductor.config.cpp.cxx: (None, 'g++')\n\nSet TORCHDYNAMO_VERBOSE=1 ...")
+            raise RuntimeError(
+                "InvalidCxxCompiler: No working C++ compiler found in "
+                "torch._inductor.config.cpp.cxx: (None, 'g++')\n\nSet TORCHDYNAMO_VERBOSE=1 ..."
+            )
+
         return run
 
     monkeypatch.setattr(torch, "compile", compile_without_compiler)
@@ -334,4 +358,5 @@ def test_a_failing_compilation_says_why_in_one_line(checkpoint, monkeypatch, cap
     assert record.getMessage() == (
         "backend torch-compile unavailable: torch.compile failed on cpu: RuntimeError: InvalidCxxCompiler: "
         "No working C++ compiler found in torch._inductor.config.cpp.cxx: (None, 'g++'); "
-        f"falling back to torch with {checkpoint}")
+        f"falling back to torch with {checkpoint}"
+    )

@@ -24,20 +24,38 @@ def _frames() -> list[BagFrame]:
     """A: answered perfectly; B: sent, never answered; C: never sent; D: an answer without labels."""
     ms = 1_000_000
     return [
-        BagFrame(1, gt=[LEFT, RIGHT], size=SIZE, category="night", h_samples=ROWS, pred=[LEFT, RIGHT],
-                 sent_ns=0, received_ns=30 * ms, processing_ms=20.0, inference_ms=15.0),
+        BagFrame(
+            1,
+            gt=[LEFT, RIGHT],
+            size=SIZE,
+            category="night",
+            h_samples=ROWS,
+            pred=[LEFT, RIGHT],
+            sent_ns=0,
+            received_ns=30 * ms,
+            processing_ms=20.0,
+            inference_ms=15.0,
+        ),
         BagFrame(2, gt=[LEFT], size=SIZE, category="curve", sent_ns=100 * ms),
         BagFrame(3, gt=[RIGHT], size=SIZE, category="curve"),
-        BagFrame(4, pred=[RIGHT], size=SIZE, sent_ns=200 * ms, received_ns=210 * ms, processing_ms=8.0,
-                 inference_ms=5.0),
+        BagFrame(
+            4, pred=[RIGHT], size=SIZE, sent_ns=200 * ms, received_ns=210 * ms, processing_ms=8.0, inference_ms=5.0
+        ),
     ]
 
 
 def test_frames_sent_answered_missing_and_scored() -> None:
     frames = _frames()
     report = build_report(frames)
-    assert report.frames == {"ground_truth": 3, "sent": 3, "counted": 3, "answered": 2, "missing": 1,
-                             "not_sent": 1, "answers_without_gt": 1}
+    assert report.frames == {
+        "ground_truth": 3,
+        "sent": 3,
+        "counted": 3,
+        "answered": 2,
+        "missing": 1,
+        "not_sent": 1,
+        "answers_without_gt": 1,
+    }
     a, b = frames[0], frames[1]
     answered, with_missing = EvalReport(), EvalReport()
     score_frame(answered, "night", a.pred, a.gt, SIZE, ROWS)
@@ -53,14 +71,23 @@ def test_frames_sent_answered_missing_and_scored() -> None:
 def test_without_replay_timing_frames_with_ground_truth_count() -> None:
     frames = [BagFrame(f.stamp_ns, f.gt, f.size, f.category, f.h_samples, pred=f.pred) for f in _frames()]
     report = build_report(frames)
-    assert report.frames == {"ground_truth": 3, "sent": None, "counted": 3, "answered": 1, "missing": 2,
-                             "not_sent": 0, "answers_without_gt": 1}
+    assert report.frames == {
+        "ground_truth": 3,
+        "sent": None,
+        "counted": 3,
+        "answered": 1,
+        "missing": 2,
+        "not_sent": 0,
+        "answers_without_gt": 1,
+    }
 
 
 def test_latency_statistics() -> None:
     ms = 1_000_000
-    frames = [BagFrame(k, sent_ns=0, received_ns=v * ms, processing_ms=v / 2, inference_ms=v / 4)
-              for k, v in enumerate([40, 10, 30, 20])]
+    frames = [
+        BagFrame(k, sent_ns=0, received_ns=v * ms, processing_ms=v / 2, inference_ms=v / 4)
+        for k, v in enumerate([40, 10, 30, 20])
+    ]
     lat = build_report(frames).latency_ms
     # 10, 20, 30, 40: median 25; p95 interpolates 95 % of the way from the 1st to the 4th
     assert lat["send_to_receive"] == {"count": 4, "median": 25.0, "p95": 38.5, "mean": 25.0, "max": 40.0}
@@ -99,11 +126,14 @@ def replayed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         root, list_file = real_culane_list(request.getfixturevalue("real_data"), tmp)
         frames = ["--max-frames", "5"]
     bag, out = tmp / "camera", tmp / "run"
-    assert lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
-                         "--out", bag, *frames) == 0
+    assert (
+        lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file, "--out", bag, *frames)
+        == 0
+    )
     ckpt = small_checkpoint(tmp / "small.pt")
-    result = lane_sad("replay", bag, "--max-rate", "--checkpoint", ckpt, "--params", params_file(tmp / "p.yaml"),
-                      "--out", out)
+    result = lane_sad(
+        "replay", bag, "--max-rate", "--checkpoint", ckpt, "--params", params_file(tmp / "p.yaml"), "--out", out
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return {"root": root, "list": str(list_file), "bag": bag, "out": out, "ckpt": ckpt, "tmp": tmp}
 
@@ -135,8 +165,15 @@ def test_report_equals_offline_scoring(replayed: dict) -> None:
 
     got = json.loads((folder / "report.json").read_text())
     n = len(frame_infos(replayed["bag"]))
-    assert got["frames"] == {"ground_truth": n, "sent": n, "counted": n, "answered": n, "missing": 0,
-                             "not_sent": 0, "answers_without_gt": 0}
+    assert got["frames"] == {
+        "ground_truth": n,
+        "sent": n,
+        "counted": n,
+        "answered": n,
+        "missing": 0,
+        "not_sent": 0,
+        "answers_without_gt": 0,
+    }
     assert got["scores"] == json.loads(json.dumps(_offline(replayed)))
     assert got["scores"]["total"]["fp"] > 0  # thresholds 0: the untrained model does answer with lanes
     lat = got["latency_ms"]

@@ -35,8 +35,24 @@ def synth_bags(synth: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
     bags = {}
     for storage in STORAGES:
         bags[storage] = tmp_path_factory.mktemp("bags") / f"synth_{storage}"
-        assert lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
-                             "--out", bags[storage], "--storage", storage, "--rate", 20) == 0
+        assert (
+            lane_sad_here(
+                "bag",
+                "from-dataset",
+                "--format",
+                "culane",
+                root,
+                "--list",
+                list_file,
+                "--out",
+                bags[storage],
+                "--storage",
+                storage,
+                "--rate",
+                20,
+            )
+            == 0
+        )
     return bags
 
 
@@ -45,15 +61,18 @@ def synth_bag(request: pytest.FixtureRequest, synth_bags: dict[str, Path]) -> tu
     return synth_bags[request.param], request.param
 
 
-def test_synthetic_bag_has_every_frame_with_its_ground_truth(synth: tuple[Path, str],
-                                                             synth_bag: tuple[Path, str]) -> None:
-    bag, storage = synth_bag
+def test_synthetic_bag_has_every_frame_with_its_ground_truth(
+    synth: tuple[Path, str], synth_bag: tuple[Path, str]
+) -> None:
+    bag, _storage = synth_bag
     dataset = CULaneDataset(*synth)
     order = sorted(range(len(dataset)), key=lambda i: str(dataset.image_path(i)))
     topics, msgs = read_bag(bag)
     assert {name: (t, n) for name, (t, n, _) in topics.items()} == {
-        T.CAMERA: ("sensor_msgs/msg/Image", 8), T.GT: ("lane_sad/msg/LaneArray", 8),
-        T.GT_INFO: ("std_msgs/msg/String", 8)}
+        T.CAMERA: ("sensor_msgs/msg/Image", 8),
+        T.GT: ("lane_sad/msg/LaneArray", 8),
+        T.GT_INFO: ("std_msgs/msg/String", 8),
+    }
     stamps = [1_000_000_000 + k * 50_000_000 for k in range(8)]  # from t = 1 s at 20 Hz
     for k, i in enumerate(order):
         (t_img, img), (t_gt, gt), (t_info, info) = msgs[T.CAMERA][k], msgs[T.GT][k], msgs[T.GT_INFO][k]
@@ -70,8 +89,10 @@ def test_synthetic_bag_has_every_frame_with_its_ground_truth(synth: tuple[Path, 
         assert [lane.slot for lane in got] == [lane.slot for lane in want]
         for g, w in zip(got, want):
             assert np.array_equal(g.points, w.points.astype(np.float32))
-        assert json.loads(info.data) == {"stamp_ns": stamps[k],
-                                         "image": str(dataset.image_path(i).relative_to(synth[0]))}
+        assert json.loads(info.data) == {
+            "stamp_ns": stamps[k],
+            "image": str(dataset.image_path(i).relative_to(synth[0])),
+        }
     assert len({gt.model_name for _, gt in msgs[T.GT]}) > 1  # the synthetic categories vary
 
 
@@ -122,9 +143,16 @@ def test_type_hashes_and_definitions_are_rosidls() -> None:
     from ament_index_python.packages import get_package_share_directory
 
     store = typestore()
-    for msgtype in ("lane_sad/msg/Lane", "lane_sad/msg/LaneArray", "lane_sad/msg/LaneAttention",
-                    "sensor_msgs/msg/Image", "sensor_msgs/msg/TimeReference", "std_msgs/msg/String",
-                    "diagnostic_msgs/msg/DiagnosticArray", "rosgraph_msgs/msg/Clock"):
+    for msgtype in (
+        "lane_sad/msg/Lane",
+        "lane_sad/msg/LaneArray",
+        "lane_sad/msg/LaneAttention",
+        "sensor_msgs/msg/Image",
+        "sensor_msgs/msg/TimeReference",
+        "std_msgs/msg/String",
+        "diagnostic_msgs/msg/DiagnosticArray",
+        "rosgraph_msgs/msg/Clock",
+    ):
         pkg, _, name = msgtype.split("/")
         described = json.loads((Path(get_package_share_directory(pkg)) / "msg" / f"{name}.json").read_text())
         assert store.hash_rihs01(msgtype) == described["type_hashes"][0]["hash_string"], msgtype
@@ -132,12 +160,13 @@ def test_type_hashes_and_definitions_are_rosidls() -> None:
 
 @pytest.mark.ros
 def test_cdr_is_what_rclpy_reads_and_writes() -> None:
+    from lane_sad.msg import LaneArray
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from lane_sad.msg import LaneArray
-
-    lanes = [Lane(np.array([[100.5, 589.0], [320.25, 300.0]]), slot=1, existence=0.75,
-                  confidence=np.array([0.5, 0.25])), Lane(np.array([[900.0, 580.0]]), slot=3)]
+    lanes = [
+        Lane(np.array([[100.5, 589.0], [320.25, 300.0]]), slot=1, existence=0.75, confidence=np.array([0.5, 0.25])),
+        Lane(np.array([[900.0, 580.0]]), slot=3),
+    ]
     ours = lane_array_message(lanes, (590, 1640), 3_000_000_007, "camera", "gt:night")
     raw = bytes(typestore().serialize_cdr(ours, ours.__msgtype__))
     theirs = deserialize_message(raw, LaneArray)
@@ -152,8 +181,12 @@ def test_cdr_is_what_rclpy_reads_and_writes() -> None:
 def test_real_culane_sequence_in_recording_order(real_data: Path, tmp_path: Path) -> None:
     root, list_file = real_culane_list(real_data, tmp_path)
     bag = tmp_path / "real"
-    assert lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
-                         "--out", bag, "--max-frames", 4) == 0
+    assert (
+        lane_sad_here(
+            "bag", "from-dataset", "--format", "culane", root, "--list", list_file, "--out", bag, "--max-frames", 4
+        )
+        == 0
+    )
     dataset = CULaneDataset(root, list_file)
     _, msgs = read_bag(bag)
     infos = [json.loads(m.data)["image"] for _, m in msgs[T.GT_INFO]]
@@ -171,8 +204,22 @@ def test_real_culane_sequence_in_recording_order(real_data: Path, tmp_path: Path
 def test_real_tusimple_bag_keeps_label_rows(real_data: Path, tmp_path: Path) -> None:
     root, labels = real_tusimple_root(real_data, tmp_path / "tusimple")
     bag = tmp_path / "ts"
-    assert lane_sad_here("bag", "from-dataset", "--format", "tusimple", root, "--labels", labels,
-                         "--out", bag, "--storage", "sqlite3") == 0
+    assert (
+        lane_sad_here(
+            "bag",
+            "from-dataset",
+            "--format",
+            "tusimple",
+            root,
+            "--labels",
+            labels,
+            "--out",
+            bag,
+            "--storage",
+            "sqlite3",
+        )
+        == 0
+    )
     records = {r.raw_file: r for r in read_tusimple(root / labels)}
     dataset = TusimpleDataset(root, labels)
     _, msgs = read_bag(bag)
@@ -185,8 +232,9 @@ def test_real_tusimple_bag_keeps_label_rows(real_data: Path, tmp_path: Path) -> 
         assert [lane.slot for lane in lanes_from_message(gt)] == [lane.slot for lane in dataset.lanes(i)]
 
 
-def test_cut_mcap_is_read_up_to_the_cut(synth_bags: dict[str, Path], tmp_path: Path,
-                                        capsys: pytest.CaptureFixture) -> None:
+def test_cut_mcap_is_read_up_to_the_cut(
+    synth_bags: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     bag = synth_bags["mcap"]
     with BagReader(bag) as intact:
         full = [(t.name, ts, raw) for t, ts, raw in intact.messages()]
@@ -221,14 +269,33 @@ def test_damaged_sqlite3_names_the_file(synth_bags: dict[str, Path], tmp_path: P
         BagReader(damaged).open()
 
 
-def test_cli_errors_are_one_line(synth: tuple[Path, str], synth_bags: dict[str, Path], tmp_path: Path,
-                                 capsys: pytest.CaptureFixture) -> None:
+def test_cli_errors_are_one_line(
+    synth: tuple[Path, str], synth_bags: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     root, list_file = synth
     cases = {
-        "exists already": ("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
-                           "--out", synth_bags["mcap"]),
-        "--labels is for TuSimple": ("bag", "from-dataset", "--format", "culane", root, "--labels", "x.json",
-                                     "--out", tmp_path / "b"),
+        "exists already": (
+            "bag",
+            "from-dataset",
+            "--format",
+            "culane",
+            root,
+            "--list",
+            list_file,
+            "--out",
+            synth_bags["mcap"],
+        ),
+        "--labels is for TuSimple": (
+            "bag",
+            "from-dataset",
+            "--format",
+            "culane",
+            root,
+            "--labels",
+            "x.json",
+            "--out",
+            tmp_path / "b",
+        ),
         "bag not found": ("bag", "info", tmp_path / "nope"),
     }
     for reason, args in cases.items():

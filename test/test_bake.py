@@ -66,8 +66,9 @@ def test_targets_are_distributions_without_gradient():
 
 def test_omega_zero_gives_own_prediction():
     feats, logits = _batch()
-    assert torch.allclose(bake_targets(feats, logits, omega=0.0, temperature=2.0),
-                          torch.softmax(logits / 2.0, dim=1), atol=1e-6)
+    assert torch.allclose(
+        bake_targets(feats, logits, omega=0.0, temperature=2.0), torch.softmax(logits / 2.0, dim=1), atol=1e-6
+    )
 
 
 def _two_images() -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,8 +13,7 @@ from rosutil import INSTALL, NODE_EXE, REPO
 
 pytestmark = pytest.mark.ros
 
-PACKAGE_FILES = ("package.xml", "CMakeLists.txt", "msg", "scripts", "launch", "config",
-                 "lane_sad_core", "lane_sad_ros")
+PACKAGE_FILES = ("package.xml", "CMakeLists.txt", "msg", "scripts", "launch", "config", "lane_sad_core", "lane_sad_ros")
 
 
 def test_package_found_through_ament_index() -> None:
@@ -65,9 +64,10 @@ def _broken_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
 
 def _build(src: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(REPO / "tools" / "colcon_build.sh"), str(src), str(src.parent / "build"),
-         str(src.parent / "install")],
-        capture_output=True, text=True, timeout=300,
+        [str(REPO / "tools" / "colcon_build.sh"), str(src), str(src.parent / "build"), str(src.parent / "install")],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "LANE_SAD_VENV": sys.prefix},
     )
 
@@ -75,10 +75,8 @@ def _build(src: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [
-        ("package.xml", "<name>lane_sad</name>", "<name>lane_sad</nme>",
-         "The manifest contains invalid XML"),
-        ("msg/Lane.msg", "float32 existence", "float99 existence",
-         "'float99' is an invalid message name"),
+        ("package.xml", "<name>lane_sad</name>", "<name>lane_sad</nme>", "The manifest contains invalid XML"),
+        ("msg/Lane.msg", "float32 existence", "float99 existence", "'float99' is an invalid message name"),
     ],
 )
 def test_broken_package_fails_the_build_with_the_tool_message(

@@ -35,9 +35,12 @@ def model():
 def test_round_trip_rebuilds_model_and_metadata(model, tmp_path):
     pre = PreprocessConfig(width=64, height=32, crop_top=0.3)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    path = save_checkpoint(tmp_path / "run" / "last.pt",
-                           model_payload(model, pre, optimizer=opt.state_dict(), iteration=1234,
-                                         config={"lr": 0.01, "data": {"root": "/x"}}))
+    path = save_checkpoint(
+        tmp_path / "run" / "last.pt",
+        model_payload(
+            model, pre, optimizer=opt.state_dict(), iteration=1234, config={"lr": 0.01, "data": {"root": "/x"}}
+        ),
+    )
     loaded, meta = load_model(path)
     x = torch.randn(1, 3, 32, 64)
     with torch.no_grad():
@@ -98,12 +101,15 @@ class _RunsCode:
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
-@pytest.mark.parametrize(("writer", "message"), [
-    ("torch", r"refusing to load .*evil\.pt: it holds objects that would run code .*posix\.mkdir"),
-    ("pickle-2", r"refusing to load .*evil\.pt: .*posix\.mkdir"),
-    # newer pickle protocols are stopped earlier, at an opcode the safe loader does not take
-    ("pickle-5", r"corrupt or unsupported checkpoint .*evil\.pt: Unsupported operand"),
-])
+@pytest.mark.parametrize(
+    ("writer", "message"),
+    [
+        ("torch", r"refusing to load .*evil\.pt: it holds objects that would run code .*posix\.mkdir"),
+        ("pickle-2", r"refusing to load .*evil\.pt: .*posix\.mkdir"),
+        # newer pickle protocols are stopped earlier, at an opcode the safe loader does not take
+        ("pickle-5", r"corrupt or unsupported checkpoint .*evil\.pt: Unsupported operand"),
+    ],
+)
 def test_malicious_pickle_is_refused_not_executed(tmp_path, writer, message):
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.pt"

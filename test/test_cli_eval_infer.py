@@ -34,31 +34,60 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with torch.no_grad():
         for _ in range(3):
             model(torch.randn(2, 3, 96, 256))
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "m.pt",
-                           model_payload(model, PreprocessConfig(width=256, height=96)))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ck") / "m.pt", model_payload(model, PreprocessConfig(width=256, height=96))
+    )
 
 
 @pytest.fixture(scope="module")
 def tusimple_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ts")
-    assert run("synth", "--format", "tusimple", "--num", "10", "--out", str(root), "--seed", "2",
-               "--split", "0,0,1").returncode == 0
+    assert (
+        run(
+            "synth", "--format", "tusimple", "--num", "10", "--out", str(root), "--seed", "2", "--split", "0,0,1"
+        ).returncode
+        == 0
+    )
     return root
 
 
-def test_eval_tusimple_predictions_rescore_to_the_same_numbers(checkpoint: Path, tusimple_root: Path,
-                                                                 tmp_path: Path) -> None:
+def test_eval_tusimple_predictions_rescore_to_the_same_numbers(
+    checkpoint: Path, tusimple_root: Path, tmp_path: Path
+) -> None:
     """eval's own TuSimple numbers equal `lane-sad score` on the predictions it wrote."""
-    out = run("eval", "--checkpoint", str(checkpoint), "--data", str(tusimple_root), "--format", "tusimple",
-              "--labels", "test_label.json", "--json", str(tmp_path / "e.json"), "--pred-out", str(tmp_path / "p"),
-              "--device", "cpu")
+    out = run(
+        "eval",
+        "--checkpoint",
+        str(checkpoint),
+        "--data",
+        str(tusimple_root),
+        "--format",
+        "tusimple",
+        "--labels",
+        "test_label.json",
+        "--json",
+        str(tmp_path / "e.json"),
+        "--pred-out",
+        str(tmp_path / "p"),
+        "--device",
+        "cpu",
+    )
     assert out.returncode == 0, out.stderr
     assert "| total | 10 |" in out.stdout
     ours = json.loads((tmp_path / "e.json").read_text())["total"]
     preds = read_tusimple(tmp_path / "p" / "predictions.json")
     assert len(preds) == 10
-    scored = run("score", "--format", "tusimple", "--pred", str(tmp_path / "p" / "predictions.json"),
-                 "--gt", str(tusimple_root / "test_label.json"), "--json", str(tmp_path / "s.json"))
+    scored = run(
+        "score",
+        "--format",
+        "tusimple",
+        "--pred",
+        str(tmp_path / "p" / "predictions.json"),
+        "--gt",
+        str(tusimple_root / "test_label.json"),
+        "--json",
+        str(tmp_path / "s.json"),
+    )
     assert scored.returncode == 0, scored.stderr
     official = json.loads((tmp_path / "s.json").read_text())
     assert ours["tusimple_accuracy"] == pytest.approx(official["accuracy"], abs=1e-12)
@@ -68,10 +97,27 @@ def test_eval_tusimple_predictions_rescore_to_the_same_numbers(checkpoint: Path,
 
 def test_eval_culane_per_category(checkpoint: Path, tmp_path: Path) -> None:
     root = tmp_path / "cu"
-    assert run("synth", "--format", "culane", "--num", "12", "--out", str(root), "--seed", "4",
-               "--split", "0,0,1").returncode == 0
-    out = run("eval", "--checkpoint", str(checkpoint), "--data", str(root), "--format", "culane",
-              "--json", str(tmp_path / "e.json"), "--pred-out", str(tmp_path / "p"), "--device", "cpu")
+    assert (
+        run(
+            "synth", "--format", "culane", "--num", "12", "--out", str(root), "--seed", "4", "--split", "0,0,1"
+        ).returncode
+        == 0
+    )
+    out = run(
+        "eval",
+        "--checkpoint",
+        str(checkpoint),
+        "--data",
+        str(root),
+        "--format",
+        "culane",
+        "--json",
+        str(tmp_path / "e.json"),
+        "--pred-out",
+        str(tmp_path / "p"),
+        "--device",
+        "cpu",
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["total"]["frames"] == 12
@@ -96,8 +142,18 @@ def test_infer_images_and_video(checkpoint: Path, tmp_path: Path) -> None:
     for _ in range(5):
         writer.write(rng.integers(0, 255, (180, 320, 3), np.uint8))
     writer.release()
-    out = run("infer", "--checkpoint", str(checkpoint), str(images), str(video), "--out", str(tmp_path / "o"),
-              "--attention", "--device", "cpu")
+    out = run(
+        "infer",
+        "--checkpoint",
+        str(checkpoint),
+        str(images),
+        str(video),
+        "--out",
+        str(tmp_path / "o"),
+        "--attention",
+        "--device",
+        "cpu",
+    )
     assert out.returncode == 0, out.stderr
     o = tmp_path / "o"
     for stem in ("f0", "f1"):

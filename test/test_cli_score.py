@@ -18,7 +18,11 @@ def run_score(*args: str | Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "lane_sad_core", "score", *map(str, args)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
     )
 
 
@@ -30,15 +34,21 @@ def write_json_lines(path: Path, records: list[dict]) -> Path:
 @pytest.fixture
 def tusimple_files(tmp_path: Path) -> tuple[Path, Path]:
     lane_a, lane_b = [500] * 10, [800] * 10
-    gt = write_json_lines(tmp_path / "gt.json", [
-        {"lanes": [lane_a, lane_b], "h_samples": ROWS, "raw_file": "a.jpg"},
-        {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "b.jpg"},
-    ])
+    gt = write_json_lines(
+        tmp_path / "gt.json",
+        [
+            {"lanes": [lane_a, lane_b], "h_samples": ROWS, "raw_file": "a.jpg"},
+            {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "b.jpg"},
+        ],
+    )
     # a.jpg: lane_b missed -> (0.5, 0, 0.5); b.jpg: perfect -> means (0.75, 0, 0.25).
-    pred = write_json_lines(tmp_path / "pred.json", [
-        {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "a.jpg", "run_time": 5},
-        {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "b.jpg", "run_time": 5},
-    ])
+    pred = write_json_lines(
+        tmp_path / "pred.json",
+        [
+            {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "a.jpg", "run_time": 5},
+            {"lanes": [lane_a], "h_samples": ROWS, "raw_file": "b.jpg", "run_time": 5},
+        ],
+    )
     return pred, gt
 
 
@@ -52,7 +62,9 @@ def test_tusimple_table_and_json(tusimple_files: tuple[Path, Path], tmp_path: Pa
     assert "FN           0.2500" in result.stdout
     numbers = json.loads(out.read_text())
     assert {k: numbers[k] for k in ("accuracy", "fp", "fn")} == {
-        "accuracy": 0.75, "fp": 0.0, "fn": 0.25,
+        "accuracy": 0.75,
+        "fp": 0.0,
+        "fn": 0.25,
     }
 
 
@@ -77,8 +89,22 @@ def _culane_tree(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
 def test_culane_table_and_json(tmp_path: Path) -> None:
     pred, gt, lst, split = _culane_tree(tmp_path)
     out = tmp_path / "culane.json"
-    result = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst,
-                       "--categories", split, "--json", out, "--workers", "1")
+    result = run_score(
+        "--format",
+        "culane",
+        "--pred",
+        pred,
+        "--gt",
+        gt,
+        "--list",
+        lst,
+        "--categories",
+        split,
+        "--json",
+        out,
+        "--workers",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     # total: a is one TP; c (crossroad) adds two FP -> P = 1/3, R = 1, F1 = 0.5
@@ -109,8 +135,7 @@ def test_culane_iou_threshold(tmp_path: Path) -> None:
     # straight part (caps lower it slightly): a miss at the official 0.5, a TP at 0.3.
     (pred / "d" / "a.lines.txt").write_text("814 550 814 350 814 150\n")
     strict = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst)
-    loose = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst,
-                      "--iou", "0.3")
+    loose = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst, "--iou", "0.3")
     assert strict.stdout.splitlines()[2].split()[:5] == ["total", "2", "0", "3", "1"]
     assert loose.stdout.splitlines()[0].startswith("CULane (IoU > 0.3,")
     assert loose.stdout.splitlines()[2].split()[:5] == ["total", "2", "1", "2", "0"]
@@ -129,8 +154,7 @@ def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str)
 def test_malformed_culane_prediction(tmp_path: Path) -> None:
     pred, gt, lst, _ = _culane_tree(tmp_path)
     (pred / "d" / "a.lines.txt").write_text("800 550 800\n")
-    result = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst,
-                       "--workers", "1")
+    result = run_score("--format", "culane", "--pred", pred, "--gt", gt, "--list", lst, "--workers", "1")
     _assert_one_line_error(result, "a.lines.txt:1", "odd number of coordinates")
 
 

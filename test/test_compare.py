@@ -11,14 +11,40 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--frames", "30", "--seeds", "2", "--only", "enet", "enet_sad", "--set", "optim.iterations=3",
-        "--set", "data.num_workers=0", "--cost-size", "96x256"]
+TINY = [
+    "--frames",
+    "30",
+    "--seeds",
+    "2",
+    "--only",
+    "enet",
+    "enet_sad",
+    "--set",
+    "optim.iterations=3",
+    "--set",
+    "data.num_workers=0",
+    "--cost-size",
+    "96x256",
+]
 
 
 def compare(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "tools" / "compare.py"), "--out", str(out), "--report",
-                           str(out / "compare.md"), "--plot", str(out / "compare.png"), *extra],
-                          capture_output=True, text=True, timeout=1800)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "compare.py"),
+            "--out",
+            str(out),
+            "--report",
+            str(out / "compare.md"),
+            "--plot",
+            str(out / "compare.png"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -57,9 +57,7 @@ def tusimple_root(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def _on_target(seg: torch.Tensor, lane: Lane, src_shape: tuple[int, int], cfg) -> float:
     """Fraction of a lane's label points (mapped to network pixels) that hit its slot."""
     pts = np.round(source_to_network(lane.points, src_shape, cfg)).astype(int)
-    inside = (
-        (pts[:, 0] >= 0) & (pts[:, 0] < cfg.width) & (pts[:, 1] >= 0) & (pts[:, 1] < cfg.height)
-    )
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < cfg.width) & (pts[:, 1] >= 0) & (pts[:, 1] < cfg.height)
     pts = pts[inside]
     return float((seg[pts[:, 1], pts[:, 0]] == lane.slot + 1).float().mean())
 
@@ -113,9 +111,7 @@ def test_culane_flags_and_masks_from_the_list_are_used(real_data: Path, tmp_path
     local.parent.mkdir(parents=True)
     local.symlink_to(image)
     local.with_suffix(".lines.txt").symlink_to(image.with_suffix(".lines.txt"))
-    write_culane_list(
-        tmp_path / "list" / "train_gt.txt", [CulaneListEntry(rel, "m.png", (0, 1, 0, 0))]
-    )
+    write_culane_list(tmp_path / "list" / "train_gt.txt", [CulaneListEntry(rel, "m.png", (0, 1, 0, 0))])
     ds = CULaneDataset(tmp_path, "list/train_gt.txt")
     sample = ds[0]
     assert sample["exist"].tolist() == [0.0, 1.0, 0.0, 0.0]
@@ -191,10 +187,7 @@ def test_tusimple_resized_set_matches_official_labels(real_data: Path) -> None:
     official = {
         r.raw_file: r
         for r in read_tusimple(
-            real_data
-            / TUSIMPLE_SMALL
-            / "official_labels_matched"
-            / "label_data_0313.subset.1280x720.json"
+            real_data / TUSIMPLE_SMALL / "official_labels_matched" / "label_data_0313.subset.1280x720.json"
         )
     }
     assert len(ds) == 7

@@ -12,12 +12,8 @@ from lane_sad_core.errors import LabelError
 
 def test_round_trip_keeps_paths_masks_and_flags(tmp_path: Path) -> None:
     entries = [
-        CulaneListEntry(
-            "driver_1/a.MP4/00000.jpg", "laneseg_label_w16/driver_1/a.MP4/00000.png", (0, 1, 1, 0)
-        ),
-        CulaneListEntry(
-            "driver_1/a.MP4/00030.jpg", "laneseg_label_w16/driver_1/a.MP4/00030.png", (1, 1, 1, 1)
-        ),
+        CulaneListEntry("driver_1/a.MP4/00000.jpg", "laneseg_label_w16/driver_1/a.MP4/00000.png", (0, 1, 1, 0)),
+        CulaneListEntry("driver_1/a.MP4/00030.jpg", "laneseg_label_w16/driver_1/a.MP4/00030.png", (1, 1, 1, 1)),
     ]
     path = tmp_path / "list" / "train_gt.txt"
     write_culane_list(path, entries)

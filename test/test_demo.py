@@ -22,8 +22,19 @@ MIN_SYNTHETIC_F1 = 0.5  # the shipped model scores ~0.7 on synthetic frames (REA
 
 
 def run_demo(out: Path, real_data: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "lane_sad_ros.demo", "--out", str(out), "--synthetic", str(SYNTHETIC),
-           "--rate", "5", "--real-data", str(real_data)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lane_sad_ros.demo",
+        "--out",
+        str(out),
+        "--synthetic",
+        str(SYNTHETIC),
+        "--rate",
+        "5",
+        "--real-data",
+        str(real_data),
+    ]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 

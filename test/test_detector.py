@@ -40,8 +40,11 @@ def frame(real_data):
 def detector(tmp_path_factory):
     # prob_threshold 0: every sampled row yields a point, whatever the random weights say,
     # so the geometry (rows, source coordinates) is what is tested.
-    return LaneDetector(_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt"), device="cpu",
-                        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18))
+    return LaneDetector(
+        _checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt"),
+        device="cpu",
+        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18),
+    )
 
 
 def test_detect_returns_lanes_in_source_pixels(detector, frame):
@@ -71,8 +74,11 @@ def test_attention_only_when_asked(detector, frame):
 
 
 def test_crop_keeps_points_below_the_crop_line(tmp_path, frame):
-    det = LaneDetector(_checkpoint(tmp_path / "crop.pt", crop_top=0.4), device="cpu",
-                       postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=None)).detect(frame)
+    det = LaneDetector(
+        _checkpoint(tmp_path / "crop.pt", crop_top=0.4),
+        device="cpu",
+        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=None),
+    ).detect(frame)
     top = round(590 * 0.4)
     assert det.lanes and all(lane.points[:, 1].min() >= top for lane in det.lanes)
     assert det.lanes[0].points[-1, 1] == 589 - 20 * ((589 - top) // 20)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
 import torch
+from onnx import numpy_helper
 
 from lane_sad_core.cli import main
 from lane_sad_core.data.preprocess import PreprocessConfig
@@ -110,13 +110,22 @@ def test_metadata_makes_the_file_self_describing(static_onnx, checkpoint):
     path, _ = static_onnx
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert set(props) == set(KEYS)
-    assert json.loads(props["preprocess"]) == {"width": W, "height": H, "crop_top": 0.25,
-                                               "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    assert json.loads(props["preprocess"]) == {
+        "width": W,
+        "height": H,
+        "crop_top": 0.25,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    }
     assert json.loads(props["classes"]) == CLASSES
     meta = read_onnx_meta(path)
     _, ref = load_model(checkpoint)
     assert (meta.model_name, meta.model_config, meta.classes, meta.preprocess) == (
-        ref.model_name, ref.model_config, ref.classes, ref.preprocess)
+        ref.model_name,
+        ref.model_config,
+        ref.classes,
+        ref.preprocess,
+    )
     assert meta.path == path
 
 
@@ -168,8 +177,9 @@ def test_failed_check_leaves_no_file(checkpoint, tmp_path, monkeypatch):
 
 
 def test_cli_missing_checkpoint_is_one_line(tmp_path, capsys):
-    code = main(["export", "--checkpoint", str(tmp_path / "nope.pt"), "--format", "onnx",
-                 "--out", str(tmp_path / "m.onnx")])
+    code = main(
+        ["export", "--checkpoint", str(tmp_path / "nope.pt"), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == f"lane-sad export: error: checkpoint not found: {tmp_path / 'nope.pt'}"
@@ -177,18 +187,28 @@ def test_cli_missing_checkpoint_is_one_line(tmp_path, capsys):
 
 
 def test_cli_int8_without_images_is_refused(tmp_path, capsys):
-    code = main(["export", "--checkpoint", str(tmp_path / "m.pt"), "--format", "tensorrt", "--int8",
-                 "--out", str(tmp_path / "m.engine")])
+    code = main(
+        [
+            "export",
+            "--checkpoint",
+            str(tmp_path / "m.pt"),
+            "--format",
+            "tensorrt",
+            "--int8",
+            "--out",
+            str(tmp_path / "m.engine"),
+        ]
+    )
     assert code == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "--int8 needs --calib-images DIR (frames from the target camera)")
+    assert capsys.readouterr().err.strip().endswith("--int8 needs --calib-images DIR (frames from the target camera)")
 
 
 def test_cli_tensorrt_without_tensorrt_says_where_to_run(checkpoint, tmp_path, capsys):
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("TensorRT is installed here: the missing-TensorRT message cannot be shown")
-    code = main(["export", "--checkpoint", str(checkpoint), "--format", "tensorrt", "--out",
-                 str(tmp_path / "m.engine")])
+    code = main(
+        ["export", "--checkpoint", str(checkpoint), "--format", "tensorrt", "--out", str(tmp_path / "m.engine")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "TensorRT is not installed here" in err and "on the target (e.g. the Jetson)" in err

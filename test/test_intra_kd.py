@@ -115,9 +115,9 @@ def test_affinity_graph_cosines():
     orthogonal = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])
     assert torch.allclose(affinity_graph(orthogonal), torch.eye(2).unsqueeze(0))
     same = torch.tensor([[[1.0, 2.0], [2.0, 4.0], [-1.0, -2.0]]])
-    assert torch.allclose(affinity_graph(same),
-                          torch.tensor([[[1.0, 1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]]]),
-                          atol=1e-6)
+    assert torch.allclose(
+        affinity_graph(same), torch.tensor([[[1.0, 1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]]]), atol=1e-6
+    )
     with_empty = torch.tensor([[[3.0, 4.0], [0.0, 0.0]]])
     graph = affinity_graph(with_empty)
     assert torch.isfinite(graph).all()
@@ -220,8 +220,7 @@ def test_graph_term_hand_value():
     # Squared differences over the 9 pairs: 2 x (1 + 1/2 + 1/2) = 4 -> 4/9.
     student = _constant_per_region([[1, 0], [0, 1], [1, 1]])
     teacher = _constant_per_region([[1, 0], [1, 0], [0, 1]])
-    total, terms = intra_kd_loss({"s": student}, {"t": teacher}, _regions(), MEANS_ONLY,
-                                 num_classes=3)
+    total, terms = intra_kd_loss({"s": student}, {"t": teacher}, _regions(), MEANS_ONLY, num_classes=3)
     assert total.item() == pytest.approx(4 / 9, rel=1e-6)
     assert set(terms) == {"intra_s_t"}
 
@@ -264,8 +263,9 @@ def test_every_term_trains_the_student_only():
     s_seg = torch.randn(2, 4, 16, 16, generator=g, requires_grad=True)
     t_seg = torch.randn(2, 4, 16, 16, generator=g, requires_grad=True)
     cfg = IntraKDConfig(pairs=(("a", "b"),), at_weight=0.1, kd_weight=0.5, temperature=2.0)
-    total, terms = intra_kd_loss({"a": student}, {"b": teacher}, labels, cfg, num_classes=4,
-                                 student_seg=s_seg, teacher_seg=t_seg)
+    total, terms = intra_kd_loss(
+        {"a": student}, {"b": teacher}, labels, cfg, num_classes=4, student_seg=s_seg, teacher_seg=t_seg
+    )
     assert set(terms) == {"intra_a_b", "intra_at_a_b", "intra_kd"}
     assert total.item() == pytest.approx(sum(t.item() for t in terms.values()), rel=1e-6)
     total.backward()
@@ -283,13 +283,11 @@ def test_logit_kd_hand_value_and_temperature():
     kl = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
     cfg = IntraKDConfig(pairs=(), weight=0.0, kd_weight=1.0, temperature=1.0)
     labels = torch.zeros(1, 1, 2, dtype=torch.long)
-    total, _ = intra_kd_loss({}, {}, labels, cfg, num_classes=2, student_seg=s_seg,
-                             teacher_seg=t_seg)
+    total, _ = intra_kd_loss({}, {}, labels, cfg, num_classes=2, student_seg=s_seg, teacher_seg=t_seg)
     assert total.item() == pytest.approx(kl, rel=1e-6)
     assert total.item() == pytest.approx(0.130812, abs=1e-6)
     hot = IntraKDConfig(pairs=(), weight=0.0, kd_weight=1.0, temperature=2.0)
-    total2, _ = intra_kd_loss({}, {}, labels, hot, num_classes=2, student_seg=s_seg,
-                              teacher_seg=2 * t_seg)
+    total2, _ = intra_kd_loss({}, {}, labels, hot, num_classes=2, student_seg=s_seg, teacher_seg=2 * t_seg)
     assert total2.item() == pytest.approx(4 * kl, rel=1e-6)
 
 
@@ -311,17 +309,22 @@ def test_missing_inputs_are_named():
     cfg = IntraKDConfig(pairs=(("E4", "layer4"),))
     labels = torch.zeros(1, 8, 8, dtype=torch.long)
     with pytest.raises(ConfigError, match=r"teacher layer\(s\) \['layer4'\]"):
-        intra_kd_loss({"E4": torch.zeros(1, 2, 2, 2)}, {"layer3": torch.zeros(1, 2, 2, 2)},
-                      labels, cfg, num_classes=2)
+        intra_kd_loss({"E4": torch.zeros(1, 2, 2, 2)}, {"layer3": torch.zeros(1, 2, 2, 2)}, labels, cfg, num_classes=2)
     with pytest.raises(ConfigError, match="student_seg and teacher_seg"):
         kd_only = IntraKDConfig(pairs=(), weight=0.0, kd_weight=1.0)
         intra_kd_loss({}, {}, labels, kd_only, num_classes=2)
 
 
 def test_config_round_trip_and_validation():
-    cfg = IntraKDConfig(pairs=(("layer2", "layer3"), ("E4", "layer4")), weight=0.5,
-                        moments=("mean", "var"), blur="gaussian", at_weight=0.1, kd_weight=0.2,
-                        temperature=3.0)
+    cfg = IntraKDConfig(
+        pairs=(("layer2", "layer3"), ("E4", "layer4")),
+        weight=0.5,
+        moments=("mean", "var"),
+        blur="gaussian",
+        at_weight=0.1,
+        kd_weight=0.2,
+        temperature=3.0,
+    )
     assert IntraKDConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.to_dict()["pairs"] == [["layer2", "layer3"], ["E4", "layer4"]]
     assert IntraKDConfig.from_dict({"kernel": 5, "weight": 2}).weight == 2.0

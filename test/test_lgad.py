@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from lane_sad_core.distill.lgad import LGADConfig, lgad_loss, one_hot_labels
-from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import ENetSAD
 from lane_sad_core.models.base import BlockInfo
+from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
 
 
 def test_one_hot_labels_hand_map():
@@ -44,15 +44,14 @@ def _labels(b: int = 2, h: int = 32, w: int = 48, seed: int = 0) -> torch.Tensor
             x0 = int(torch.randint(0, w - 8, (1,), generator=g))
             for y in range(h // 4, h):
                 x = x0 + (y * (lane - 2.5)) // 8
-                labels[i, y, int(max(0, min(w - 2, x))): int(max(0, min(w - 2, x))) + 2] = lane
+                labels[i, y, int(max(0, min(w - 2, x))) : int(max(0, min(w - 2, x))) + 2] = lane
     return labels
 
 
 def test_auto_encoder_shapes_and_blocks():
     model = LabelAutoEncoder(num_lanes=4, width=16)
     assert model.block_names == ("E1", "E2", "E3", "E4")
-    assert [(b.channels, b.stride) for b in model.feature_info] == [
-        (16, 4), (32, 8), (32, 8), (32, 8)]
+    assert [(b.channels, b.stride) for b in model.feature_info] == [(16, 4), (32, 8), (32, 8), (32, 8)]
     x = one_hot_labels(_labels(), 5)
     outputs, acts = model.forward_blocks(x, ["E1", "E4"])
     assert outputs["seg"].shape == x.shape
@@ -168,17 +167,23 @@ def test_teacher_network_gets_no_gradient():
 
 def test_missing_blocks_are_named():
     with pytest.raises(ConfigError, match=r"teacher block\(s\) \['E3'\]"):
-        lgad_loss({name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E3", "E4")},
-                  {name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E4")}, LGADConfig())
+        lgad_loss(
+            {name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E3", "E4")},
+            {name: torch.zeros(1, 1, 2, 2) for name in ("E2", "E4")},
+            LGADConfig(),
+        )
 
 
 def test_pairs_for_enet_and_resnet_students():
     teacher = LabelAutoEncoder(num_lanes=4, width=8).feature_info
-    assert LGADConfig.for_models(ENetSAD.feature_info, teacher).pairs == (
-        ("E2", "E2"), ("E3", "E3"), ("E4", "E4"))
+    assert LGADConfig.for_models(ENetSAD.feature_info, teacher).pairs == (("E2", "E2"), ("E3", "E3"), ("E4", "E4"))
     assert LGADConfig.for_models(ENetSAD.feature_info, teacher) == LGADConfig()
-    resnet = [BlockInfo("layer1", 64, 4), BlockInfo("layer2", 128, 8),
-              BlockInfo("layer3", 256, 8), BlockInfo("layer4", 512, 8)]
+    resnet = [
+        BlockInfo("layer1", 64, 4),
+        BlockInfo("layer2", 128, 8),
+        BlockInfo("layer3", 256, 8),
+        BlockInfo("layer4", 512, 8),
+    ]
     cfg = LGADConfig.for_models(resnet, teacher, weight=0.05)
     assert cfg.pairs == (("layer2", "E2"), ("layer3", "E3"), ("layer4", "E4"))
     assert cfg.weight == 0.05

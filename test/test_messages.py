@@ -11,7 +11,6 @@ pytestmark = pytest.mark.ros
 
 def _lane_array():
     from geometry_msgs.msg import Point32
-
     from lane_sad.msg import Lane, LaneArray
 
     msg = LaneArray()
@@ -29,21 +28,27 @@ def _lane_array():
 
 
 def _attention():
-    from sensor_msgs.msg import Image
-
     from lane_sad.msg import LaneAttention
+    from sensor_msgs.msg import Image
 
     msg = LaneAttention()
     msg.header.frame_id = "front_camera"
     msg.header.stamp.sec = 42
     rng = np.random.default_rng(0)
-    msg.overlay = Image(height=36, width=100, encoding="bgr8", step=300,
-                        data=rng.integers(0, 256, 36 * 300, dtype=np.uint8).tobytes())
+    msg.overlay = Image(
+        height=36, width=100, encoding="bgr8", step=300, data=rng.integers(0, 256, 36 * 300, dtype=np.uint8).tobytes()
+    )
     for name in ("E2", "E3", "E4"):
         msg.block_names.append(name)
         msg.attention_maps.append(
-            Image(height=36, width=100, encoding="mono8", step=100,
-                  data=rng.integers(0, 256, 3600, dtype=np.uint8).tobytes()))
+            Image(
+                height=36,
+                width=100,
+                encoding="mono8",
+                step=100,
+                data=rng.integers(0, 256, 3600, dtype=np.uint8).tobytes(),
+            )
+        )
     return msg
 
 

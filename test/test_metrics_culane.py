@@ -44,6 +44,7 @@ def write_lines(path: Path, lanes: list[np.ndarray], trailer: str = "") -> None:
 
 # --- one frame, worked by hand ------------------------------------------------------------
 
+
 def test_lane_shifted_inside_threshold_is_a_true_positive() -> None:
     # Shift 10 px sideways. Straight parts: 401 rows x 21 shared columns = 8421 px of
     # intersection. Caps: two discs r = 15 whose centres are 10 px apart overlap by
@@ -116,6 +117,7 @@ def test_accepts_lane_objects() -> None:
 
 # --- the pieces: spline, drawing, matching ---------------------------------------------------
 
+
 def test_cube_is_correctly_rounded() -> None:
     from fractions import Fraction
 
@@ -183,6 +185,7 @@ def test_matching_is_one_to_one() -> None:
 
 # --- files, lists, categories -----------------------------------------------------------
 
+
 def test_read_lane_file_keeps_blank_lines_as_lanes(tmp_path: Path) -> None:
     path = tmp_path / "a.lines.txt"
     path.write_text("1 2 3 4 \n\n5 6\n")
@@ -192,11 +195,14 @@ def test_read_lane_file_keeps_blank_lines_as_lanes(tmp_path: Path) -> None:
     assert read_lane_file(tmp_path / "missing.lines.txt") == []
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("1 2 x 4\n", "not a number"),
-    ("1 2 3\n", "odd number"),
-    ("1 2 nan 4\n", "finite"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1 2 x 4\n", "not a number"),
+        ("1 2 3\n", "odd number"),
+        ("1 2 nan 4\n", "finite"),
+    ],
+)
 def test_read_lane_file_rejects_malformed_lines(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.lines.txt"
     path.write_text("1 2 3 4\n" + text)
@@ -205,9 +211,7 @@ def test_read_lane_file_rejects_malformed_lines(tmp_path: Path, text: str, messa
 
 
 def test_list_entries_and_category_names(tmp_path: Path) -> None:
-    assert label_stem("/driver_37_30frame/05181432_0203.MP4/00000.jpg") == (
-        "driver_37_30frame/05181432_0203.MP4/00000"
-    )
+    assert label_stem("/driver_37_30frame/05181432_0203.MP4/00000.jpg") == ("driver_37_30frame/05181432_0203.MP4/00000")
     # train_gt.txt style lines carry more fields; the first is the image.
     assert label_stem("/a/b.jpg /laneseg/b.png 1 1 0 0") == "a/b"
     lst = tmp_path / "l.txt"
@@ -301,6 +305,7 @@ def test_counts_ratios_when_undefined() -> None:
 
 # --- real CULane labels --------------------------------------------------------------------
 
+
 def _perpendicular_shift(lane: np.ndarray, distance: float) -> np.ndarray:
     direction = lane[-1] - lane[0]
     normal = np.array([-direction[1], direction[0]]) / np.linalg.norm(direction)
@@ -328,9 +333,7 @@ def test_real_labels_against_themselves(real_data: Path) -> None:
 
 
 @pytest.mark.parametrize(("distance", "matched"), [(4.0, True), (24.0, False)])
-def test_real_labels_shifted_across_the_lane(
-    real_data: Path, tmp_path: Path, distance: float, matched: bool
-) -> None:
+def test_real_labels_shifted_across_the_lane(real_data: Path, tmp_path: Path, distance: float, matched: bool) -> None:
     # Real lanes here are nearly straight. Moved perpendicular to themselves by d px, the
     # 31 px wide masks keep about (31 - d) / (31 + d) IoU: 0.77 for d = 4 (all TP), 0.13 for
     # d = 24 (every lane a FN and its copy a FP; neighbours are hundreds of px away).

@@ -85,9 +85,7 @@ def test_more_than_four_gt_lanes_forgive_one_miss() -> None:
 def test_one_prediction_can_match_two_gt_lanes() -> None:
     # GT at 500 and 510, prediction at 505: within 20 px of both, so both count as matched
     # and FP = 1 - 2 = -1 (no one-to-one matching in the official code).
-    assert tusimple_frame_score(
-        [plus(VERTICAL, 5)], [VERTICAL, plus(VERTICAL, 10)], ROWS
-    ) == (1.0, -1.0, 0.0)
+    assert tusimple_frame_score([plus(VERTICAL, 5)], [VERTICAL, plus(VERTICAL, 10)], ROWS) == (1.0, -1.0, 0.0)
 
 
 def test_slow_prediction_and_empty_gt() -> None:
@@ -124,10 +122,10 @@ def test_submission_errors() -> None:
 
 # --- real TuSimple labels --------------------------------------------------------------
 
+
 def _real_gt(real_data: Path) -> list[TusimpleRecord]:
     folder = real_data / TUSIMPLE_REAL
-    return [*read_tusimple(folder / "test_label.subset.json"),
-            *read_tusimple(folder / "label_data_0313.subset.json")]
+    return [*read_tusimple(folder / "test_label.subset.json"), *read_tusimple(folder / "label_data_0313.subset.json")]
 
 
 def test_real_labels_against_themselves(real_data: Path, tmp_path: Path) -> None:
@@ -141,8 +139,7 @@ def test_real_labels_against_themselves(real_data: Path, tmp_path: Path) -> None
 def test_real_labels_shifted_15_px_still_perfect(real_data: Path) -> None:
     # 15 < 20 <= 20 / cos(theta) on every row of every lane.
     gt = _real_gt(real_data)
-    pred = [TusimpleRecord(r.raw_file, r.h_samples, [plus(lane, 15) for lane in r.lanes])
-            for r in gt]
+    pred = [TusimpleRecord(r.raw_file, r.h_samples, [plus(lane, 15) for lane in r.lanes]) for r in gt]
     score = score_tusimple(pred, gt)
     assert (score.accuracy, score.fp, score.fn) == (1.0, 0.0, 0.0)
 
@@ -167,8 +164,7 @@ def test_real_labels_with_all_points_removed(real_data: Path) -> None:
     # labels alone (no image here has more than 4 lanes).
     gt = _real_gt(real_data)
     assert max(len(r.lanes) for r in gt) <= 4
-    pred = [TusimpleRecord(r.raw_file, r.h_samples, [[-2] * len(r.h_samples)] * len(r.lanes))
-            for r in gt]
+    pred = [TusimpleRecord(r.raw_file, r.h_samples, [[-2] * len(r.h_samples)] * len(r.lanes)) for r in gt]
     score = score_tusimple(pred, gt)
     accs, fns, fps, found = [], [], [], 0
     for r in gt:

@@ -58,7 +58,11 @@ def test_config_rebuilds_the_same_architecture(model_and_name):
 def test_block_names_follow_the_design():
     assert build_model("enet_sad", input_height=H, input_width=W).block_names == ("E1", "E2", "E3", "E4")
     assert build_model("resnet18", input_height=H, input_width=W).block_names == (
-        "layer1", "layer2", "layer3", "layer4")
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+    )
 
 
 def test_enet_sad_parameter_count_at_paper_settings():
@@ -144,8 +148,15 @@ def test_onnx_export_matches_pytorch(name, tmp_path):
             model(torch.randn(2, 3, H, W))
     model.eval()
     x = torch.randn(1, 3, H, W)
-    torch.onnx.export(model, (x,), tmp_path / "m.onnx", input_names=["image"], output_names=["seg", "exist"],
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        model,
+        (x,),
+        tmp_path / "m.onnx",
+        input_names=["image"],
+        output_names=["seg", "exist"],
+        opset_version=17,
+        dynamo=False,
+    )
     seg, exist = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"image": x.numpy()})
     with torch.no_grad():
         ref = model(x)
@@ -165,4 +176,3 @@ def test_resnet_output_stride_16_halves_the_deep_blocks_and_keeps_the_contract()
     assert gflops("resnet101", 96, 256)[1] > 2.5 * gflops("resnet101", 96, 256, output_stride=16)[1]
     with pytest.raises(ConfigError, match="output_stride must be one of"):
         build_model("resnet18", output_stride=4)
-

@@ -30,8 +30,9 @@ def settled() -> SCNN:
 
 @pytest.fixture(scope="module")
 def checkpoint(settled, tmp_path_factory):
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "scnn.pt",
-                           model_payload(settled, PreprocessConfig(width=W, height=H)))
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "scnn.pt", model_payload(settled, PreprocessConfig(width=W, height=H))
+    )
 
 
 def identity_messages(kernel: int = 3) -> MessagePassing:
@@ -131,8 +132,21 @@ def test_official_initialisation_starts_near_the_identity():
 def test_parameter_count_at_paper_settings():
     with torch.device("meta"):
         model = build_model("scnn")  # 288x800, 4 lanes, kernel 9
-    vgg = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
-           (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
+    vgg = [
+        (3, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     convs = sum(9 * a * b for a, b in vgg) + 9 * 512 * 1024 + 1024 * 128  # no bias before BN
     bn = 2 * (sum(b for _, b in vgg) + 1024 + 128)
     messages = 4 * 128 * 128 * 9

@@ -46,10 +46,13 @@ def node_command(checkpoint: Path | str, **params: object) -> tuple[list[str], d
     """The launch file's command for the node, with parameter overrides."""
     from lane_sad_ros.launch_spec import node_spec
 
-    spec = node_spec(params_file=str(REPO / "config" / "lane_sad.yaml"), config_dir=REPO / "config",
-                     image_topic="cam/image",
-                     parameters={**({"checkpoint": str(checkpoint)} if checkpoint else {}), **params},
-                     current_env=dict(os.environ))
+    spec = node_spec(
+        params_file=str(REPO / "config" / "lane_sad.yaml"),
+        config_dir=REPO / "config",
+        image_topic="cam/image",
+        parameters={**({"checkpoint": str(checkpoint)} if checkpoint else {}), **params},
+        current_env=dict(os.environ),
+    )
     return [sys.executable, *spec.command(NODE_EXE)], spec.env
 
 
@@ -58,10 +61,9 @@ class Camera:
 
     def __init__(self, reliable: bool = True) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
+        from lane_sad.msg import LaneArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
-
-        from lane_sad.msg import LaneArray
 
         self.spin = Spinner(f"camera_{os.getpid()}")
         node = self.spin.node
@@ -78,7 +80,9 @@ class Camera:
     def wait_for_node(self, proc) -> None:
         """Wait until the node answers a frame: discovery and the data path are both up."""
         ok = wait_until(lambda: self.pub.get_subscription_count() > 0 or proc.poll() is not None, 60)
-        assert ok and proc.poll() is None, f"node did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+        assert ok and proc.poll() is None, (
+            f"node did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+        )
         warmup = _frame(36, 64)
         for attempt in range(60):
             self.send(warmup, WARMUP_KEY + attempt)
@@ -180,8 +184,9 @@ def test_bad_input_is_reported_and_the_node_keeps_going(small_checkpoint: Path, 
         camera.wait_for_node(proc)
         for i, (msg, reason) in enumerate(bad.values()):
             camera.send(msg, 100 + i)
-            assert wait_until(lambda r=reason: r in (camera.last_status().message if camera.last_status() else ""), 10), (
-                reason, [s.status[0].message for s in camera.diagnostics[-3:]])
+            assert wait_until(
+                lambda r=reason: r in (camera.last_status().message if camera.last_status() else ""), 10
+            ), (reason, [s.status[0].message for s in camera.diagnostics[-3:]])
             assert camera.last_status().level == b"\x01"  # WARN
         camera.send(_frame(1, 1), 200)  # tiny but valid: processed
         assert wait_until(lambda: 200 in camera.lanes, 20)
@@ -287,9 +292,8 @@ def test_runtime_parameters_take_effect_and_bad_values_are_refused(small_checkpo
 
 
 def test_debug_outputs_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
-    from sensor_msgs.msg import Image
-
     from lane_sad.msg import LaneAttention
+    from sensor_msgs.msg import Image
 
     cmd, env = node_command(small_checkpoint, diagnostics_period=0.2)
     overlays, attention = [], []
@@ -343,8 +347,9 @@ def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, came
     from sensor_msgs.msg import CameraInfo
     from visualization_msgs.msg import MarkerArray
 
-    cmd, env = node_command(small_checkpoint, existence_threshold=0.0, point_threshold=0.0,
-                            camera_height=1.5, camera_pitch=0.05)
+    cmd, env = node_command(
+        small_checkpoint, existence_threshold=0.0, point_threshold=0.0, camera_height=1.5, camera_pitch=0.05
+    )
     markers = []
     info_pub = camera.spin.node.create_publisher(CameraInfo, "cam/camera_info", 5)
     camera.spin.node.create_subscription(MarkerArray, "lanes/markers", markers.append, 5)
@@ -378,8 +383,26 @@ def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None
     from lane_sad_ros.image_conv import bgr_to_image_msg
 
     assert DEFAULT_CHECKPOINT.is_file(), "the shipped model is part of the package"
-    assert cli_main(["synth", "--format", "culane", "--num", "6", "--out", str(tmp_path / "s"), "--seed", "11",
-                     "--categories", "normal", "--split", "0,0,1"]) == 0
+    assert (
+        cli_main(
+            [
+                "synth",
+                "--format",
+                "culane",
+                "--num",
+                "6",
+                "--out",
+                str(tmp_path / "s"),
+                "--seed",
+                "11",
+                "--categories",
+                "normal",
+                "--split",
+                "0,0,1",
+            ]
+        )
+        == 0
+    )
     data = CULaneDataset(tmp_path / "s", "list/test.txt")
     cmd, env = node_command("")  # empty checkpoint parameter: the shipped default model
     with running(cmd, env) as proc:
@@ -399,9 +422,8 @@ def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None
 
 
 def test_compressed_input_on_request(small_checkpoint: Path) -> None:
-    from sensor_msgs.msg import CompressedImage
-
     from lane_sad.msg import LaneArray
+    from sensor_msgs.msg import CompressedImage
 
     cmd, env = node_command(small_checkpoint, compressed_input=True)
     spin = Spinner("compressed_camera")
@@ -409,7 +431,7 @@ def test_compressed_input_on_request(small_checkpoint: Path) -> None:
     try:
         spin.node.create_subscription(LaneArray, "lanes", lambda m: got.setdefault(m.header.stamp.nanosec, m), 10)
         pub = spin.node.create_publisher(CompressedImage, "cam/image/compressed", 5)
-        ok, jpeg = cv2.imencode(".jpg", np.random.default_rng(3).integers(0, 255, (200, 300, 3), np.uint8))
+        _ok, jpeg = cv2.imencode(".jpg", np.random.default_rng(3).integers(0, 255, (200, 300, 3), np.uint8))
         with running(cmd, env) as proc:
             assert wait_until(lambda: pub.get_subscription_count() > 0, 60), "node never subscribed"
             for key in range(1, 40):  # until the data path is up, then one more

@@ -114,8 +114,13 @@ def test_launch_parameters_from_launch_arguments() -> None:
 
     assert launch_parameters() == {"use_sim_time": False}
     p = launch_parameters(model="/m.pt", device="cuda", use_sim_time="true", debug="true")
-    assert p == {"use_sim_time": True, "checkpoint": "/m.pt", "device": "cuda",
-                 "publish_overlay": True, "publish_attention": True}
+    assert p == {
+        "use_sim_time": True,
+        "checkpoint": "/m.pt",
+        "device": "cuda",
+        "publish_overlay": True,
+        "publish_attention": True,
+    }
     spec = node_spec("/p.yaml", "/cfg", image_topic="/front/image_raw", parameters=p)
     args = spec.ros_args()
     assert args[:5] == ["--ros-args", "-r", "__node:=lane_sad", "--params-file", "/p.yaml"]

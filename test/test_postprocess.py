@@ -23,10 +23,10 @@ def _maps(lanes: int = 4) -> np.ndarray:
     return prob
 
 
-def _stripe(prob: np.ndarray, channel: int, center, rows=slice(None)) -> None:
+def _stripe(prob: np.ndarray, channel: int, center, rows: slice | None = None) -> None:
     """A 9-px wide stripe of probability 1 centred on ``center`` (scalar or per-row array)."""
     centers = np.broadcast_to(np.asarray(center), (288,))
-    for r in range(288)[rows]:
+    for r in range(288)[rows or slice(None)]:
         prob[channel, r, centers[r] - 4 : centers[r] + 5] = 1.0
 
 
@@ -117,8 +117,9 @@ def test_row_smoothing_equals_a_zero_padded_box_filter():
     rng = np.random.default_rng(0)
     maps = rng.random((2, 40, 60)).astype(np.float32)
     rows = np.array([0, 3, 20, 38, 39])
-    full = np.stack([cv2.filter2D(m, -1, np.full((9, 9), 1 / 81, np.float32), borderType=cv2.BORDER_CONSTANT)
-                     for m in maps])
+    full = np.stack(
+        [cv2.filter2D(m, -1, np.full((9, 9), 1 / 81, np.float32), borderType=cv2.BORDER_CONSTANT) for m in maps]
+    )
     assert np.allclose(smoothed_rows(maps, np.array([1, 0]), rows, 9), full[[1, 0]][:, rows], atol=1e-5)
 
 

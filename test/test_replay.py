@@ -30,14 +30,27 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {"root": root, "ckpt": small_checkpoint(tmp / "small.pt"), "params": params_file(tmp / "params.yaml")}
     for storage in ("mcap", "sqlite3"):
         paths[storage] = tmp / f"camera_{storage}"
-        assert lane_sad_here("bag", "from-dataset", "--format", "culane", root, "--list", list_file,
-                             "--out", paths[storage], "--storage", storage) == 0
+        assert (
+            lane_sad_here(
+                "bag",
+                "from-dataset",
+                "--format",
+                "culane",
+                root,
+                "--list",
+                list_file,
+                "--out",
+                paths[storage],
+                "--storage",
+                storage,
+            )
+            == 0
+        )
     return paths
 
 
 def _replay(setup: dict[str, Path], bag: Path, out: Path, *timing: str):
-    return lane_sad("replay", bag, *timing, "--checkpoint", setup["ckpt"], "--params", setup["params"],
-                    "--out", out)
+    return lane_sad("replay", bag, *timing, "--checkpoint", setup["ckpt"], "--params", setup["params"], "--out", out)
 
 
 def _status(bag: Path) -> dict:
@@ -66,8 +79,10 @@ def test_max_rate_answers_every_frame_with_the_offline_lanes(setup: dict[str, Pa
     assert all(t >= s for s, (t, _) in answers.items())  # logged at the simulated time of arrival
 
     with BagReader(setup["mcap"]) as original, BagReader(out) as replayed:
+
         def raw(reader: BagReader) -> list[bytes]:
             return [r for _, _, r in reader.messages([T.GT, T.GT_INFO])]
+
         assert raw(original) == raw(replayed)  # ground truth copied byte for byte
 
     # The node runs lane_sad_core's detector on the recorded bytes: offline, the same
@@ -85,8 +100,7 @@ def test_max_rate_answers_every_frame_with_the_offline_lanes(setup: dict[str, Pa
             assert np.array_equal(a.points, b.points.astype(np.float32).astype(np.float64))
 
 
-def test_cut_bag_stops_with_one_line_error_and_keeps_what_was_recorded(setup: dict[str, Path],
-                                                                       tmp_path: Path) -> None:
+def test_cut_bag_stops_with_one_line_error_and_keeps_what_was_recorded(setup: dict[str, Path], tmp_path: Path) -> None:
     damaged = tmp_path / "cut"
     shutil.copytree(setup["mcap"], damaged)
     cut(damaged / f"{setup['mcap'].name}.mcap", 0.6)
@@ -99,7 +113,7 @@ def test_cut_bag_stops_with_one_line_error_and_keeps_what_was_recorded(setup: di
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("lane-sad replay: error: ") and "cut short" in last
     assert f"the {readable} frames sent before it are recorded in {out}" in last
-    topics, msgs = read_bag(out)  # closed properly: rosbags' indexed reader opens it
+    topics, _msgs = read_bag(out)  # closed properly: rosbags' indexed reader opens it
     assert topics[T.SENT][1] == topics[T.LANES][1] == topics[T.GT][1] == readable
     assert _status(out)["status"].startswith("failed: ") and _status(out)["frames_answered"] == readable
 
@@ -119,8 +133,9 @@ def test_replay_keeps_the_bag_timing(setup: dict[str, Path], tmp_path: Path) -> 
     assert newest in {stamp_ns(m.header.stamp) for _, m in msgs[T.LANES]}  # the node never skips the newest
 
 
-def test_what_cannot_be_played_is_refused(setup: dict[str, Path], tmp_path: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_what_cannot_be_played_is_refused(
+    setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from lane_sad_ros.bag import BagWriter
 
     no_camera = tmp_path / "gt_only"
@@ -144,7 +159,10 @@ def test_node_that_cannot_start_is_reported(setup: dict[str, Path], tmp_path: Pa
     missing = tmp_path / "missing.pt"
     out = tmp_path / "run"
     with pytest.raises(ReplayError, match=r"node did not come up: the node exited with code 2; .*cannot start"):
-        replay(ReplayConfig(bag=setup["mcap"], out=out, checkpoint=missing, params_file=setup["params"],
-                            startup_timeout_s=60))
+        replay(
+            ReplayConfig(
+                bag=setup["mcap"], out=out, checkpoint=missing, params_file=setup["params"], startup_timeout_s=60
+            )
+        )
     assert not out.exists()  # nothing recorded before the node answered its warm-up
     assert str(missing) in out.with_name("run.node.log").read_text()

@@ -59,9 +59,7 @@ def test_bad_options_exit_2_with_a_reason(
     assert err.startswith("lane-sad synth: error:") and message in err
 
 
-def test_refuses_to_write_into_a_non_empty_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refuses_to_write_into_a_non_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "keep.txt").write_text("x")
     assert main(["synth", "--format", "culane", "--num", "1", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err

@@ -23,9 +23,7 @@ def test_level_camera_puts_ground_points_at_f_h_over_z_below_centre() -> None:
 
 def test_pitch_moves_the_horizon_and_rows_invert_to_distance() -> None:
     cam = Camera.centred(1280, 720, focal=1000.0, mount_height=1.6, pitch=math.radians(5.0))
-    assert cam.horizon_rows(np.array([640.0]))[0] == pytest.approx(
-        360 - 1000 * math.tan(math.radians(5))
-    )
+    assert cam.horizon_rows(np.array([640.0]))[0] == pytest.approx(360 - 1000 * math.tan(math.radians(5)))
     z = np.array([5.0, 12.0, 60.0])
     rows = cam.project_ground(np.zeros(3), z)[0][:, 1]
     assert cam.ground_rows(rows)[0] == pytest.approx(z)

@@ -71,8 +71,7 @@ def test_slots_are_the_four_boundaries_around_the_ego_lane() -> None:
 
 def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
     counts = [
-        len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal")))
-        for i in range(100)
+        len(scene_lanes(sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal"))) for i in range(100)
     ]
     assert max(counts) == 5 and min(counts) >= 2
     assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
@@ -85,17 +84,13 @@ def test_labels_sit_on_painted_pixels(name: str) -> None:
     renderer = SceneRenderer(preset, seed=0)
     renderer.bank.wear = [np.full_like(tile, 255) for tile in renderer.bank.wear]  # no flaking
     scene = sample_scene(np.random.default_rng(11), preset, "normal")
-    scene.layout.markings = [
-        replace(m, style="solid", wear=0.0, color=(255, 255, 255)) for m in scene.layout.markings
-    ]
+    scene.layout.markings = [replace(m, style="solid", wear=0.0, color=(255, 255, 255)) for m in scene.layout.markings]
     scene.layout.arrows = []
     scene.traffic = []
     scene.roadside = Roadside()
     scene.light = Lighting(False, 1.0, 0.0, (), (), 0.0)
     scene.surface = replace(scene.surface, tracks=0.0, patches=(), cracks=())
-    scene.fx = CameraFx(
-        1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, ""
-    )
+    scene.fx = CameraFx(1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, "")
     image = renderer.render(scene).astype(int).sum(axis=2)
     lanes = scene_lanes(scene)
     assert len(lanes) >= 2

@@ -81,9 +81,7 @@ def test_culane_flags_lines_and_masks_agree(culane_tree: Path) -> None:
         image = cv2.imread(str(culane_tree / entry.image))
         mask = cv2.imread(str(culane_tree / entry.mask), cv2.IMREAD_UNCHANGED)
         lanes = read_culane_lines((culane_tree / entry.image).with_suffix(".lines.txt"))
-        assert (
-            image.shape == (590, 1640, 3) and mask.shape == (590, 1640) and mask.dtype == np.uint8
-        )
+        assert image.shape == (590, 1640, 3) and mask.shape == (590, 1640) and mask.dtype == np.uint8
         assert sum(entry.exist) == len(lanes)
         present = sorted(int(v) for v in np.unique(mask) if v)
         assert present == [k + 1 for k, e in enumerate(entry.exist) if e]

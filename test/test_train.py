@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from trainutil import LANE_SAD, make_synth_root, rows, train, write_config
 
 from lane_sad_core.train.data import EpochSampler
-from trainutil import LANE_SAD, make_synth_root, rows, train, write_config
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,16 @@ def test_existing_run_is_not_overwritten(tmp_path: Path, synth_root: Path) -> No
     assert "last.pt exists: pass --resume" in again.stderr
 
 
-@pytest.mark.parametrize("damage, line", [
-    (lambda path: path.unlink(), r"lane-sad train: error: missing CULane label file: '(\S+\.lines\.txt)'"),
-    (lambda path: path.write_text("1 2 3\n"), r"lane-sad train: error: (\S+\.lines\.txt):1: odd number of coordinates \(3\)"),
-])
+@pytest.mark.parametrize(
+    "damage, line",
+    [
+        (lambda path: path.unlink(), r"lane-sad train: error: missing CULane label file: '(\S+\.lines\.txt)'"),
+        (
+            lambda path: path.write_text("1 2 3\n"),
+            r"lane-sad train: error: (\S+\.lines\.txt):1: odd number of coordinates \(3\)",
+        ),
+    ],
+)
 def test_bad_label_in_a_worker_is_one_line(tmp_path: Path, synth_root: Path, damage, line: str) -> None:
     """A label file missing or malformed when a DataLoader worker reads it: exit 2, one line naming it."""
     import shutil
@@ -76,8 +82,11 @@ def test_resume_after_kill_9_is_exact(tmp_path: Path, synth_root: Path) -> None:
     cfg = write_config(tmp_path, synth_root)
     assert train(cfg, name="straight").returncode == 0
     killed = tmp_path / "runs" / "killed"
-    proc = subprocess.Popen([*LANE_SAD, "train", "--config", str(cfg), "--no-progress", "--set", "name=killed"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*LANE_SAD, "train", "--config", str(cfg), "--no-progress", "--set", "name=killed"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not (killed / "last.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -107,10 +116,29 @@ def test_sampler_shards_are_disjoint_and_resume_mid_epoch() -> None:
 def test_ddp_two_processes_on_cpu_with_gloo(tmp_path: Path, synth_root: Path) -> None:
     cfg = write_config(tmp_path, synth_root, **{"optim.iterations": 4, "optim.batch_size": 2})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                          "--master-port", str(29500 + os.getpid() % 1000), "-m", "lane_sad_core",
-                          "train", "--config", str(cfg), "--no-progress", "--set", "name=ddp"],
-                         capture_output=True, text=True, timeout=600, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            str(29500 + os.getpid() % 1000),
+            "-m",
+            "lane_sad_core",
+            "train",
+            "--config",
+            str(cfg),
+            "--no-progress",
+            "--set",
+            "name=ddp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     run = tmp_path / "runs" / "ddp"
     ckpt = torch.load(run / "last.pt", weights_only=True)
@@ -128,6 +156,7 @@ def test_init_from_a_checkpoint(tmp_path: Path, synth_root: Path) -> None:
     b = torch.load(tmp_path / "runs" / "ft" / "model.pt", weights_only=True)["state_dict"]
     convs = [k for k in a if k.endswith("weight") and a[k].dim() == 4]
     assert all(torch.equal(a[k], b[k]) for k in convs)  # lr 0: the initial weights survive
-    bad = train(cfg, "--set", f"model.init={base}", "--set", "model.name=resnet18", "--set", "sad_enabled=false",
-                name="bad")
+    bad = train(
+        cfg, "--set", f"model.init={base}", "--set", "model.name=resnet18", "--set", "sad_enabled=false", name="bad"
+    )
     assert bad.returncode == 2 and "holds a enet_sad model, the config a resnet18" in bad.stderr

@@ -73,7 +73,8 @@ def test_base_chain_merges_sections_and_resolves_roots_per_file(tmp_path: Path) 
     (tmp_path / "family").mkdir()
     (tmp_path / "base.yaml").write_text(
         "name: base\nseed: 1\ndata: {root: shared_data, preprocess: {width: 256, height: 96, crop_top: 0.35}}\n"
-        "optim: {name: adamw, lr: 0.002, iterations: 600}\n")
+        "optim: {name: adamw, lr: 0.002, iterations: 600}\n"
+    )
     (tmp_path / "family" / "mid.yaml").write_text("base: ../base.yaml\nsad_enabled: false\noptim: {lr: 0.001}\n")
     (tmp_path / "family" / "run.yaml").write_text("base: mid.yaml\nname: run\ndata: {preprocess: {width: 320}}\n")
     cfg = load_config(tmp_path / "family" / "run.yaml", ["optim.iterations=7"])

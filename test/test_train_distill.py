@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from trainutil import make_synth_root, rows, train, write_config
 
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
@@ -16,7 +17,6 @@ from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.config import config_from_dict, load_config
 from lane_sad_core.train.distillation import Distiller, DistillSection
 from lane_sad_core.train.trainer import Trainer
-from trainutil import make_synth_root, rows, train, write_config
 
 PRE = PreprocessConfig(width=256, height=96)
 
@@ -36,14 +36,19 @@ def save_model(path: Path, name: str, pre: PreprocessConfig = PRE, num_lanes: in
 @pytest.fixture(scope="module")
 def teachers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("teachers")
-    return {"labels": save_model(root / "lgad.pt", "label_autoencoder"),
-            "image": save_model(root / "resnet18.pt", "resnet18")}
+    return {
+        "labels": save_model(root / "lgad.pt", "label_autoencoder"),
+        "image": save_model(root / "resnet18.pt", "resnet18"),
+    }
 
 
 def test_section_round_trips_and_rejects_unknown_keys() -> None:
-    d = {"start_iter": 5, "lgad": {"teacher": "t.pt", "normalize": True},
-         "intra_kd": {"teacher": "r.pt", "pairs": [["E4", "layer4"]], "kd_weight": 0.5},
-         "bake": {"block": "E3", "omega": 0.3}}
+    d = {
+        "start_iter": 5,
+        "lgad": {"teacher": "t.pt", "normalize": True},
+        "intra_kd": {"teacher": "r.pt", "pairs": [["E4", "layer4"]], "kd_weight": 0.5},
+        "bake": {"block": "E3", "omega": 0.3},
+    }
     section = DistillSection.from_dict(d)
     assert section.lgad_teacher == "t.pt" and section.lgad.normalize
     assert section.intra_kd.kd_weight == 0.5 and section.bake_block == "E3" and section.bake.omega == 0.3
@@ -56,11 +61,19 @@ def test_section_round_trips_and_rejects_unknown_keys() -> None:
 
 
 def test_gradients_reach_only_the_student(teachers: dict[str, Path]) -> None:
-    section = DistillSection.from_dict({
-        "lgad": {"teacher": str(teachers["labels"]), "normalize": True},
-        "intra_kd": {"teacher": str(teachers["image"]), "pairs": [["E4", "layer4"]], "kd_weight": 1.0,
-                     "at_weight": 1.0, "at_normalize": True},
-        "bake": {}})
+    section = DistillSection.from_dict(
+        {
+            "lgad": {"teacher": str(teachers["labels"]), "normalize": True},
+            "intra_kd": {
+                "teacher": str(teachers["image"]),
+                "pairs": [["E4", "layer4"]],
+                "kd_weight": 1.0,
+                "at_weight": 1.0,
+                "at_normalize": True,
+            },
+            "bake": {},
+        }
+    )
     torch.manual_seed(1)
     student = build_model("enet_sad", num_lanes=4, input_height=96, input_width=256).train()
     torch.nn.init.normal_(student.exist.fc2.weight, std=1.0)  # fresh heads say p = 0.5 everywhere: BAKE's KL is 0
@@ -71,11 +84,18 @@ def test_gradients_reach_only_the_student(teachers: dict[str, Path]) -> None:
     for lane in range(1, 5):  # four slanted stripes, so every region (class) is present
         for y in range(30, 96):
             x = 40 * lane + int(y * (lane - 2.5)) // 6
-            seg[:, y, x:x + 4] = lane
+            seg[:, y, x : x + 4] = lane
     outputs, acts = student.forward_blocks(image, distiller.student_blocks)
     terms = distiller(image, seg, outputs, acts)
-    assert {"lgad_E2_E2", "lgad_E3_E3", "lgad_E4_E4", "intra_E4_layer4", "intra_at_E4_layer4",
-            "intra_kd", "bake"} == set(terms)
+    assert {
+        "lgad_E2_E2",
+        "lgad_E3_E3",
+        "lgad_E4_E4",
+        "intra_E4_layer4",
+        "intra_at_E4_layer4",
+        "intra_kd",
+        "bake",
+    } == set(terms)
     assert all(torch.isfinite(t) and t > 0 for t in terms.values()), terms
     sum(terms.values()).backward()
     for teacher in (distiller.lgad_teacher, distiller.intra_teacher):
@@ -85,16 +105,20 @@ def test_gradients_reach_only_the_student(teachers: dict[str, Path]) -> None:
     assert grads and sum(float(g.abs().sum()) for g in grads) > 0
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"lgad": {}}, "distill.lgad.teacher: the checkpoint of a trained teacher is required"),
-    ({"lgad": {"teacher": "missing.pt"}}, "distill.lgad.teacher: checkpoint not found: missing.pt"),
-    ({"lgad": {"teacher": "IMAGE"}}, "reads image, where a model reading labels is needed"),
-    ({"intra_kd": {"teacher": "LABELS"}}, "reads labels, where a model reading image is needed"),
-    ({"intra_kd": {"teacher": "IMAGE", "pairs": [["E4", "layer9"]]}}, r"resnet18 has no block\(s\) \['layer9'\]"),
-    ({"bake": {"block": "E7"}}, r"distill.bake.block: enet_sad has no block\(s\) \['E7'\]"),
-])
-def test_bad_distillation_configs_fail_before_training(tmp_path: Path, synth_root: Path, teachers: dict[str, Path],
-                                                       change: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"lgad": {}}, "distill.lgad.teacher: the checkpoint of a trained teacher is required"),
+        ({"lgad": {"teacher": "missing.pt"}}, "distill.lgad.teacher: checkpoint not found: missing.pt"),
+        ({"lgad": {"teacher": "IMAGE"}}, "reads image, where a model reading labels is needed"),
+        ({"intra_kd": {"teacher": "LABELS"}}, "reads labels, where a model reading image is needed"),
+        ({"intra_kd": {"teacher": "IMAGE", "pairs": [["E4", "layer9"]]}}, r"resnet18 has no block\(s\) \['layer9'\]"),
+        ({"bake": {"block": "E7"}}, r"distill.bake.block: enet_sad has no block\(s\) \['E7'\]"),
+    ],
+)
+def test_bad_distillation_configs_fail_before_training(
+    tmp_path: Path, synth_root: Path, teachers: dict[str, Path], change: dict, message: str
+) -> None:
     for section in change.values():
         if section.get("teacher") in ("IMAGE", "LABELS"):
             section["teacher"] = str(teachers[section["teacher"].lower()])
@@ -113,11 +137,16 @@ def test_teacher_of_other_input_or_lane_count_is_refused(tmp_path: Path, synth_r
             Trainer(cfg, progress=False)
 
 
-def test_lgad_two_stages_and_all_methods_through_the_cli(tmp_path: Path, synth_root: Path,
-                                                         teachers: dict[str, Path]) -> None:
+def test_lgad_two_stages_and_all_methods_through_the_cli(
+    tmp_path: Path, synth_root: Path, teachers: dict[str, Path]
+) -> None:
     # Stage 1: the label auto-encoder trains with the ordinary command on label maps.
-    teacher_cfg = write_config(tmp_path, synth_root, sad_enabled=False, **{
-        "model.name": "label_autoencoder", "optim.iterations": 4, "optim.name": "adamw", "optim.lr": 0.01})
+    teacher_cfg = write_config(
+        tmp_path,
+        synth_root,
+        sad_enabled=False,
+        **{"model.name": "label_autoencoder", "optim.iterations": 4, "optim.name": "adamw", "optim.lr": 0.01},
+    )
     out = train(teacher_cfg, name="teacher")
     assert out.returncode == 0, out.stderr
     teacher_rows = rows(tmp_path / "runs" / "teacher")
@@ -128,11 +157,17 @@ def test_lgad_two_stages_and_all_methods_through_the_cli(tmp_path: Path, synth_r
         LaneDetector(teacher, device="cpu")  # never deployable
 
     # Stage 2: the student with SAD + LGAD + IntRA-KD + BAKE, the teacher terms from iteration 2 on.
-    student_cfg = write_config(tmp_path, synth_root, distill={
-        "start_iter": 2,
-        "lgad": {"teacher": str(teacher), "normalize": True},
-        "intra_kd": {"teacher": str(teachers["image"]), "pairs": [["E4", "layer4"]]},
-        "bake": {}}, **{"optim.iterations": 4, "schedule.log_every": 1, "loss.sad.start_iter": 3})
+    student_cfg = write_config(
+        tmp_path,
+        synth_root,
+        distill={
+            "start_iter": 2,
+            "lgad": {"teacher": str(teacher), "normalize": True},
+            "intra_kd": {"teacher": str(teachers["image"]), "pairs": [["E4", "layer4"]]},
+            "bake": {},
+        },
+        **{"optim.iterations": 4, "schedule.log_every": 1, "loss.sad.start_iter": 3},
+    )
     out = train(student_cfg, name="student")
     assert out.returncode == 0, out.stderr
     log = {int(r["iteration"]): r for r in rows(tmp_path / "runs" / "student")}
@@ -156,4 +191,8 @@ def test_cli_names_the_bad_teacher_in_one_line(tmp_path: Path, synth_root: Path)
     cfg = write_config(tmp_path, synth_root, distill={"lgad": {"teacher": str(tmp_path / "nope.pt")}})
     out = train(cfg)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1].endswith(f"distill.lgad.teacher: checkpoint not found: {tmp_path / 'nope.pt'}")
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .endswith(f"distill.lgad.teacher: checkpoint not found: {tmp_path / 'nope.pt'}")
+    )

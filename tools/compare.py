@@ -116,13 +116,26 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3, help="seeds of the ENet rows (1..N)")
     p.add_argument("--frames", type=int, default=2000, help="synthetic frames (80/10/10 split)")
     p.add_argument("--only", nargs="+", metavar="CONFIG", help="train and report only these rows")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override for every training config (e.g. optim.iterations=60000)")
-    p.add_argument("--prob-threshold", type=float, default=0.15,
-                   help="point threshold of the post-processing for every row (paper: 0.3; see the report)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every training config (e.g. optim.iterations=60000)",
+    )
+    p.add_argument(
+        "--prob-threshold",
+        type=float,
+        default=0.15,
+        help="point threshold of the post-processing for every row (paper: 0.3; see the report)",
+    )
     p.add_argument("--cost-size", default="288x800", help="HxW at which parameters, GFLOPs and ms are measured")
-    p.add_argument("--report-only", action="store_true",
-                   help="train and score nothing: the report of what results.json holds (cost measured anew)")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train and score nothing: the report of what results.json holds (cost measured anew)",
+    )
     p.add_argument("--report", type=Path, default=REPO / "bench" / "results" / "compare.md")
     p.add_argument("--plot", type=Path, default=REPO / "docs" / "compare.png")
     args = p.parse_args()
@@ -152,8 +165,9 @@ class Results:
 
 def lane_sad(*argv: str) -> None:
     """Run the CLI; its one-line reason ends the comparison when it fails."""
-    out = subprocess.run([sys.executable, "-m", "lane_sad_core", *argv], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "lane_sad_core", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     if out.returncode:
         sys.exit(f"compare: lane-sad {argv[0]} failed: {out.stderr.strip().splitlines()[-1:]}")
 
@@ -164,10 +178,22 @@ def prepare_data(args: argparse.Namespace, results: Results) -> Path:
     if (data / "list" / "train_gt.txt").is_file():
         return data
     t0 = time.perf_counter()
-    lane_sad("synth", "--format", "culane", "--num", str(args.frames), "--seed", "7", "--out", str(synth),
-             "--overwrite")
-    subprocess.run([sys.executable, str(REPO / "tools" / "prepare_default_data.py"), str(synth), str(REAL),
-                    str(data), "--real-repeat", "10"], check=True, stdout=subprocess.DEVNULL)
+    lane_sad(
+        "synth", "--format", "culane", "--num", str(args.frames), "--seed", "7", "--out", str(synth), "--overwrite"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "prepare_default_data.py"),
+            str(synth),
+            str(REAL),
+            str(data),
+            "--real-repeat",
+            "10",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     results.timed("data", time.perf_counter() - t0)
     return data
 
@@ -205,8 +231,14 @@ def train(row: Row, seed: int | None, name: str, data: Path, args: argparse.Name
         return
     resume = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else []
     t0 = time.perf_counter()
-    lane_sad("train", "--config", str(CONFIGS / f"{row.config}.yaml"), "--no-progress", *resume,
-             *[item for s in sets for item in ("--set", s)])
+    lane_sad(
+        "train",
+        "--config",
+        str(CONFIGS / f"{row.config}.yaml"),
+        "--no-progress",
+        *resume,
+        *[item for s in sets for item in ("--set", s)],
+    )
     results.timed(f"train/{name}", time.perf_counter() - t0)
     seconds = [float(r.split(",")[2]) for r in (run / "log.csv").read_text().splitlines()[1:]]
     results.data["train_s_per_it"][name] = statistics.median(seconds)
@@ -239,7 +271,9 @@ def score(name: str, data: Path, args: argparse.Namespace, results: Results) -> 
     t0 = time.perf_counter()
     post = PostprocessConfig(prob_threshold=args.prob_threshold)
     detector = LaneDetector(args.out / "runs" / name / "model.pt", device="cpu", postprocess=post)
-    results.data["scores"][name] = {key: evaluate_dataset(detector, ds).as_dict() for key, ds in eval_sets(data).items()}
+    results.data["scores"][name] = {
+        key: evaluate_dataset(detector, ds).as_dict() for key, ds in eval_sets(data).items()
+    }
     results.timed(f"score/{name}", time.perf_counter() - t0)
 
 
@@ -262,8 +296,12 @@ def measure_costs(rows: list[Row], args: argparse.Namespace, results: Results) -
     costs = {}
     for key, model in tqdm(sorted(models.items()), desc="cost", unit="model"):
         params, flops = gflops(model.name, height, width, **model.config)
-        costs[key] = {"params": params, "gflops": flops, "ms": forward_ms(model.name, height, width, **model.config),
-                      "size": args.cost_size}
+        costs[key] = {
+            "params": params,
+            "gflops": flops,
+            "ms": forward_ms(model.name, height, width, **model.config),
+            "size": args.cost_size,
+        }
     results.data["costs"] = costs
     results.timed("cost", time.perf_counter() - t0)
 
@@ -336,8 +374,10 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
         cells = [mean_std(seed_values(runs, ("synthetic", "total", "f1")))]
         cells += [mean_std(seed_values(runs, ("synthetic", "categories", c, "f1"))) for c in CATEGORIES]
         cells.append(mean_std(seed_values(runs, ("synthetic", "categories", "cross", "fp")), scale=1, digits=0))
-        cells += [mean_std(seed_values(runs, ("synthetic", "total", k))) for k in
-                  ("tusimple_accuracy", "tusimple_fp", "tusimple_fn")]
+        cells += [
+            mean_std(seed_values(runs, ("synthetic", "total", k)))
+            for k in ("tusimple_accuracy", "tusimple_fp", "tusimple_fn")
+        ]
         lines.append(f"| {row.label} | {len(runs)} | " + " | ".join(cells) + " |")
     lines += real_section(scored, args, results) + cost_section(scored, results) + sad_section(args, results)
     args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -346,35 +386,45 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
 
 
 def real_section(rows: list[Row], args: argparse.Namespace, results: Results) -> list[str]:
-    lines = ["\n## Real frames (never trained on)\n",
-             "| model | real CULane clip 06030822_0756 F1 | real TuSimple F1 | real TuSimple acc |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        "\n## Real frames (never trained on)\n",
+        "| model | real CULane clip 06030822_0756 F1 | real TuSimple F1 | real TuSimple acc |",
+        "|---|---:|---:|---:|",
+    ]
     for row in rows:
         runs = runs_of(row, args, results)
-        lines.append(f"| {row.label} | {mean_std(seed_values(runs, ('real_culane', 'total', 'f1')))} | "
-                     f"{mean_std(seed_values(runs, ('real_tusimple', 'total', 'f1')))} | "
-                     f"{mean_std(seed_values(runs, ('real_tusimple', 'total', 'tusimple_accuracy')))} |")
+        lines.append(
+            f"| {row.label} | {mean_std(seed_values(runs, ('real_culane', 'total', 'f1')))} | "
+            f"{mean_std(seed_values(runs, ('real_tusimple', 'total', 'f1')))} | "
+            f"{mean_std(seed_values(runs, ('real_tusimple', 'total', 'tusimple_accuracy')))} |"
+        )
     return lines
 
 
 def cost_section(rows: list[Row], results: Results) -> list[str]:
     costs, per_it = results.data["costs"], results.data["train_s_per_it"]
     size = next(iter(costs.values()))["size"] if costs else "288x800"
-    lines = [f"\n## Cost at {size}, batch 1, this CPU (measured side by side)\n",
-             "| model | network | parameters | GFLOPs | CPU ms/frame | training s/it (this schedule) |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"\n## Cost at {size}, batch 1, this CPU (measured side by side)\n",
+        "| model | network | parameters | GFLOPs | CPU ms/frame | training s/it (this schedule) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for row in rows:
         arch = arch_key(row)
         c = costs.get(arch)
         its = [v for k, v in per_it.items() if k == row.config or k.startswith(row.config + "_s")]
         if c:
-            lines.append(f"| {row.label} | {arch} | {c['params']:,} | {c['gflops']:.1f} | {c['ms']:.0f} | "
-                         f"{statistics.median(its) if its else float('nan'):.2f} |")
+            lines.append(
+                f"| {row.label} | {arch} | {c['params']:,} | {c['gflops']:.1f} | {c['ms']:.0f} | "
+                f"{statistics.median(its) if its else float('nan'):.2f} |"
+            )
     if "scnn" in costs and "enet_sad" in costs:
         s, e = costs["scnn"], costs["enet_sad"]
-        lines.append(f"\nSCNN vs ENet-SAD, side by side: **{s['params'] / e['params']:.1f}x the parameters, "
-                     f"{s['ms'] / e['ms']:.1f}x the CPU time, {s['gflops'] / e['gflops']:.1f}x the GFLOPs** "
-                     "(the SAD paper: 20x the parameters, 10x slower).")
+        lines.append(
+            f"\nSCNN vs ENet-SAD, side by side: **{s['params'] / e['params']:.1f}x the parameters, "
+            f"{s['ms'] / e['ms']:.1f}x the CPU time, {s['gflops'] / e['gflops']:.1f}x the GFLOPs** "
+            "(the SAD paper: 20x the parameters, 10x slower)."
+        )
     return lines
 
 
@@ -385,9 +435,12 @@ def sad_section(args: argparse.Namespace, results: Results) -> list[str]:
     pairs = [(a, b) for a, b in pairs if a and b]
     if not pairs:
         return []
-    lines = ["\n## The effect of SAD on ENet (ENet-SAD minus ENet, paired by seed, F1 points)\n",
-             f"{len(pairs)} seed pair(s); each pair starts from the same weights and sees the same batches.\n",
-             "| set | " + " | ".join(("total", *CATEGORIES)) + " |", "|---|" + "---:|" * (len(CATEGORIES) + 1)]
+    lines = [
+        "\n## The effect of SAD on ENet (ENet-SAD minus ENet, paired by seed, F1 points)\n",
+        f"{len(pairs)} seed pair(s); each pair starts from the same weights and sees the same batches.\n",
+        "| set | " + " | ".join(("total", *CATEGORIES)) + " |",
+        "|---|" + "---:|" * (len(CATEGORIES) + 1),
+    ]
     for key in ("synthetic", "real_culane", "real_tusimple"):
         cells = [mean_std(paired_diffs(pairs, (key, "total", "f1")))]
         cells += [mean_std(paired_diffs(pairs, (key, "categories", c, "f1"))) for c in CATEGORIES]
@@ -419,15 +472,29 @@ def plot(rows: list[Row], args: argparse.Namespace, results: Results) -> None:
     x = np.arange(len(rows))
     for offset, (key, name) in zip((-0.2, 0.2), (("synthetic", "synthetic test"), ("real_culane", "real CULane clip"))):
         vals = [seed_values(runs_of(r, args, results), (key, "total", "f1")) for r in rows]
-        ax.bar(x + offset, [100 * np.mean(v) if v else 0 for v in vals], 0.4, label=name,
-               yerr=[100 * np.std(v, ddof=1) if len(v) > 1 else 0 for v in vals], capsize=3)
+        ax.bar(
+            x + offset,
+            [100 * np.mean(v) if v else 0 for v in vals],
+            0.4,
+            label=name,
+            yerr=[100 * np.std(v, ddof=1) if len(v) > 1 else 0 for v in vals],
+            capsize=3,
+        )
     ax.set_xticks(x, labels, rotation=35, ha="right")
     ax.set_ylabel("F1 (%)")
     ax.set_title("Lane F1, mean and std over seeds")
     ax.legend()
-    grid = np.array([[100 * np.mean(v) if (v := seed_values(runs_of(r, args, results),
-                                                             ("synthetic", "categories", c, "f1"))) else np.nan
-                      for c in CATEGORIES] for r in rows])
+    grid = np.array(
+        [
+            [
+                100 * np.mean(v)
+                if (v := seed_values(runs_of(r, args, results), ("synthetic", "categories", c, "f1")))
+                else np.nan
+                for c in CATEGORIES
+            ]
+            for r in rows
+        ]
+    )
     im = hm.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
     hm.set_xticks(range(len(CATEGORIES)), CATEGORIES, rotation=35, ha="right")
     hm.set_yticks(range(len(rows)), labels)

@@ -16,8 +16,11 @@ from pathlib import Path
 
 SETS = [
     ("synthetic CULane-look test (per category)", ["--format", "culane", "--list", "list/test.txt"], ""),
-    ("synthetic TuSimple-look test (per category)", ["--format", "tusimple", "--labels", "test_label.json"],
-     "synth_tusimple"),
+    (
+        "synthetic TuSimple-look test (per category)",
+        ["--format", "tusimple", "--labels", "test_label.json"],
+        "synth_tusimple",
+    ),
     ("real CULane, held-out clip 06030822_0756", ["--format", "culane", "--list", "list/real_test.txt"], ""),
     ("real TuSimple (LSTR sample, 1280x720)", ["--format", "tusimple", "--labels", "test_label.json"], "real_tusimple"),
 ]
@@ -31,13 +34,28 @@ def main() -> int:
     args = parser.parse_args()
     from lane_sad_core.infer.evaluate import markdown_table
 
-    parts = ["# The shipped default model: enet_sad_default.pt\n",
-             "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
-             "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows.\n"]
+    parts = [
+        "# The shipped default model: enet_sad_default.pt\n",
+        "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
+        "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows.\n",
+    ]
     for title, extra, sub in SETS:
         tmp = args.out.with_suffix(".tmp.json")
-        cmd = [sys.executable, "-m", "lane_sad_core", "eval", "--checkpoint", str(args.checkpoint),
-               "--data", str(args.mix / sub), *extra, "--json", str(tmp), "--device", "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lane_sad_core",
+            "eval",
+            "--checkpoint",
+            str(args.checkpoint),
+            "--data",
+            str(args.mix / sub),
+            *extra,
+            "--json",
+            str(tmp),
+            "--device",
+            "cpu",
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         parts.append(f"## {title}\n\n{markdown_table(json.loads(tmp.read_text()))}\n")
         tmp.unlink()

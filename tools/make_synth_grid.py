@@ -40,9 +40,7 @@ def tile(image: np.ndarray, lanes: list[Lane], title: str) -> np.ndarray:
         pts = np.round(lane.points * scale * 16).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(out, [pts], False, COLORS[lane.slot % len(COLORS)], 1, cv2.LINE_AA, 4)
     cv2.putText(out, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(
-        out, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA
-    )
+    cv2.putText(out, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 
@@ -82,9 +80,7 @@ def main() -> int:
         cells = []
         for name, renderer in renderers.items():
             scene = sample_scene(np.random.default_rng([args.seed, k]), PRESETS[name], category)
-            cells.append(
-                tile(renderer.render(scene), scene_lanes(scene), f"synthetic {name}: {category}")
-            )
+            cells.append(tile(renderer.render(scene), scene_lanes(scene), f"synthetic {name}: {category}"))
         rows.append(np.hstack(cells))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), np.vstack(rows), [cv2.IMWRITE_PNG_COMPRESSION, 9])

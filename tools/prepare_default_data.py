@@ -44,9 +44,15 @@ def real_train_lines(clip_dir: Path, prefix: str, out: Path) -> list[str]:
     """``train_gt.txt`` lines for a real CULane clip (its ``.lines.txt`` labels)."""
     from lane_sad_core.data.formats import read_culane_lines
 
-    return [mask_line(f"/{prefix}/{clip_dir.name}/{image.name}", image,
-                      [ln for ln in read_culane_lines(image.with_suffix(".lines.txt")) if len(ln) >= 2], out)
-            for image in sorted(clip_dir.glob("*.jpg"))]
+    return [
+        mask_line(
+            f"/{prefix}/{clip_dir.name}/{image.name}",
+            image,
+            [ln for ln in read_culane_lines(image.with_suffix(".lines.txt")) if len(ln) >= 2],
+            out,
+        )
+        for image in sorted(clip_dir.glob("*.jpg"))
+    ]
 
 
 def tusimple_train_lines(root: Path, label_file: str, prefix: str, out: Path) -> list[str]:

@@ -24,8 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
         prog="lane-sad",
-        description="Lane detection with attention distillation: data, training, "
-        "evaluation, inference and deployment.",
+        description="Lane detection with attention distillation: data, training, evaluation, inference and deployment.",
     )
     parser.add_argument("--version", action="version", version=f"lane-sad {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -64,6 +63,7 @@ def _one_line(exc: Exception) -> str:
     if "\nOriginal Traceback" in text:
         return re.sub(r"^[\w.]+: (\[Errno \d+\] )?", "", text.splitlines()[-1])
     return text
+
 
 if __name__ == "__main__":
     sys.exit(main())

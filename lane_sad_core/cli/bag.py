@@ -20,14 +20,19 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bag from-dataset`` and ``bag info``."""
-    parser = subparsers.add_parser("bag", help="write camera bags from data sets; show what a bag holds",
-                                   description="rosbag2 bags without `ros2 bag`.")
+    parser = subparsers.add_parser(
+        "bag",
+        help="write camera bags from data sets; show what a bag holds",
+        description="rosbag2 bags without `ros2 bag`.",
+    )
     sub = parser.add_subparsers(dest="bag_command", metavar="BAG_COMMAND", required=True)
     make = sub.add_parser(
-        "from-dataset", help="a camera bag with ground truth from a CULane/TuSimple tree",
+        "from-dataset",
+        help="a camera bag with ground truth from a CULane/TuSimple tree",
         description="Write /camera/image_raw (bgr8), the ground truth /lanes_gt (lane_sad/LaneArray, "
         "model_name gt:<category>) and /lanes_gt/info (image path, TuSimple rows), frames in path "
-        "order at a fixed camera rate from t = 1 s.")
+        "order at a fixed camera rate from t = 1 s.",
+    )
     make.add_argument("data", type=Path, help="data set root")
     make.add_argument("--format", required=True, choices=["culane", "tusimple"])
     make.add_argument("--out", required=True, type=Path, help="bag folder to create")
@@ -35,8 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz (default 10)")
     labels = make.add_mutually_exclusive_group()
     labels.add_argument("--list", help="CULane list file, relative to DATA (default list/test.txt)")
-    labels.add_argument("--labels", nargs="+", help="TuSimple label files, relative to DATA "
-                        "(default test_label.json)")
+    labels.add_argument("--labels", nargs="+", help="TuSimple label files, relative to DATA (default test_label.json)")
     make.add_argument("--max-frames", type=int, help="only the first N frames in path order")
     make.set_defaults(func=run_from_dataset)
     info = sub.add_parser("info", help="storage, duration and topics of a bag (like `ros2 bag info`)")
@@ -53,8 +57,11 @@ def dataset_from_args(data: Path, fmt: str, list_file: str | None, label_files: 
         raise ConfigError("--labels is for TuSimple; CULane frames come from --list")
     if fmt == "tusimple" and list_file:
         raise ConfigError("--list is for CULane; TuSimple frames come from --labels")
-    return build_eval_dataset(argparse.Namespace(data=data, format=fmt, list=list_file or "list/test.txt",
-                                                 labels=label_files or ["test_label.json"]))
+    return build_eval_dataset(
+        argparse.Namespace(
+            data=data, format=fmt, list=list_file or "list/test.txt", labels=label_files or ["test_label.json"]
+        )
+    )
 
 
 def run_from_dataset(args: argparse.Namespace) -> int:
@@ -65,8 +72,13 @@ def run_from_dataset(args: argparse.Namespace) -> int:
 
     dataset = dataset_from_args(args.data, args.format, args.list, args.labels)
     with BagWriter(args.out, args.storage) as out:
-        n = write_dataset_bag(dataset, out, args.rate, args.max_frames,
-                              progress=lambda it, total: tqdm(it, total=total, desc="bag", unit="frame"))
+        n = write_dataset_bag(
+            dataset,
+            out,
+            args.rate,
+            args.max_frames,
+            progress=lambda it, total: tqdm(it, total=total, desc="bag", unit="frame"),
+        )
     print(f"wrote {n} frames at {args.rate:g} Hz to {args.out} ({args.storage})")
     return 0
 
@@ -77,8 +89,10 @@ def run_info(args: argparse.Namespace) -> int:
     with BagReader(args.bag) as bag:
         print(f"bag:      {args.bag} ({bag.storage})")
         if bag.start_ns is not None:
-            print(f"duration: {(bag.end_ns - bag.start_ns) / 1e9:.3f} s, "
-                  f"from {bag.start_ns / 1e9:.3f} s to {bag.end_ns / 1e9:.3f} s")
+            print(
+                f"duration: {(bag.end_ns - bag.start_ns) / 1e9:.3f} s, "
+                f"from {bag.start_ns / 1e9:.3f} s to {bag.end_ns / 1e9:.3f} s"
+            )
         print(f"messages: {bag.message_count}")
         for t in sorted(bag.topics.values(), key=lambda t: t.name):
             print(f"  {t.name}  {t.msgtype}  {t.count} msgs  {t.type_hash or 'no type hash'}")

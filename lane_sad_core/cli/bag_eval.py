@@ -19,13 +19,19 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bag-eval`` sub-command."""
     p = subparsers.add_parser(
-        "bag-eval", help="official metrics, latency and drops of a replay bag (Markdown/HTML report)",
+        "bag-eval",
+        help="official metrics, latency and drops of a replay bag (Markdown/HTML report)",
         description="Score the node's /lanes in a bag against the ground truth (CULane F1 and TuSimple "
         "accuracy, per category), with send->receive, processing and inference latency and the "
-        "frames sent, answered and missing; writes report.md, report.html, report.json and plots.")
+        "frames sent, answered and missing; writes report.md, report.html, report.json and plots.",
+    )
     p.add_argument("bag", type=Path, help="the replay bag (or any bag with the node's /lanes)")
-    p.add_argument("--gt", type=Path, help="ground truth: a bag with /lanes_gt, or a data set root with "
-                   "--format (matched through the bag's /lanes_gt/info image paths); default: BAG itself")
+    p.add_argument(
+        "--gt",
+        type=Path,
+        help="ground truth: a bag with /lanes_gt, or a data set root with "
+        "--format (matched through the bag's /lanes_gt/info image paths); default: BAG itself",
+    )
     p.add_argument("--format", choices=["culane", "tusimple"], help="format of a data set --gt")
     labels = p.add_mutually_exclusive_group()
     labels.add_argument("--list", help="CULane list file of a data set --gt (default list/test.txt)")
@@ -53,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.format is None:
         raise ConfigError(f"--gt {gt} is not a bag; give --format to read it as a data set")
     else:
-        frames = ground_truth_from_dataset(dataset_from_args(gt, args.format, args.list, args.labels),
-                                           frame_infos(args.bag))
+        frames = ground_truth_from_dataset(
+            dataset_from_args(gt, args.format, args.list, args.labels), frame_infos(args.bag)
+        )
     add_answers(args.bag, frames, args.lanes_topic)
     report = build_report(sorted(frames.values(), key=lambda f: f.stamp_ns))
     bag = args.bag.resolve()

@@ -9,21 +9,25 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help="score a checkpoint on a CULane/TuSimple tree (F1 per category, accuracy/FP/FN)",
+        "eval",
+        help="score a checkpoint on a CULane/TuSimple tree (F1 per category, accuracy/FP/FN)",
         description="Detect lanes in every listed frame and score them with the official rules: "
-        "CULane F1 (IoU > 0.5 of 30 px lanes) and TuSimple accuracy/FP/FN, total and per category.")
+        "CULane F1 (IoU > 0.5 of 30 px lanes) and TuSimple accuracy/FP/FN, total and per category.",
+    )
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     p.add_argument("--data", required=True, type=Path, help="dataset root")
     p.add_argument("--format", required=True, choices=["culane", "tusimple"])
     p.add_argument("--list", default="list/test.txt", help="CULane list file (relative to --data)")
-    p.add_argument("--labels", nargs="+", default=["test_label.json"],
-                   help="TuSimple label files (relative to --data)")
+    p.add_argument("--labels", nargs="+", default=["test_label.json"], help="TuSimple label files (relative to --data)")
     p.add_argument("--max-frames", type=int, help="score only the first N frames")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", type=Path, help="also write the numbers as JSON")
-    p.add_argument("--pred-out", type=Path,
-                   help="write predictions in the official format (CULane .lines.txt tree / TuSimple json)")
+    p.add_argument(
+        "--pred-out",
+        type=Path,
+        help="write predictions in the official format (CULane .lines.txt tree / TuSimple json)",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +60,14 @@ def run(args: argparse.Namespace) -> int:
             rows = dataset.h_samples(i)
             records.append(TusimpleRecord(str(rel), list(rows), lanes_to_tusimple_row(lanes, rows), run_time=0.0))
 
-    report = evaluate_dataset(detector, dataset, range(n), args.batch_size,
-                              progress=lambda it, total: tqdm(it, total=total, desc="eval", unit="batch"),
-                              on_frame=save if args.pred_out else None).as_dict()
+    report = evaluate_dataset(
+        detector,
+        dataset,
+        range(n),
+        args.batch_size,
+        progress=lambda it, total: tqdm(it, total=total, desc="eval", unit="batch"),
+        on_frame=save if args.pred_out else None,
+    ).as_dict()
     if args.pred_out and records:
         from lane_sad_core.data.formats import write_tusimple
 

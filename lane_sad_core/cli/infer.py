@@ -13,31 +13,45 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "infer", help="detect lanes in images or videos; write overlays and lane JSON",
+        "infer",
+        help="detect lanes in images or videos; write overlays and lane JSON",
         description="Writes <out>/<name>.png (lanes drawn) and <name>.json (lanes in source "
         "pixels) per image, and <name>.mp4 plus <name>.jsonl per video. Folders are searched "
-        "for images.")
+        "for images.",
+    )
     p.add_argument("inputs", nargs="+", type=Path, help="images, videos or folders")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--backend", default="torch",
-                   choices=("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt"),
-                   help="what runs the network; torch-compile(-bf16) compiles the checkpoint at start "
-                   "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime/tensorrt "
-                   "run the .onnx/.engine beside the checkpoint (or given as --checkpoint); all fall back to "
-                   "torch with a warning")
-    p.add_argument("--attention", action="store_true",
-                   help="also write the distilled blocks' attention blended over each image (torch backend)")
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt"),
+        help="what runs the network; torch-compile(-bf16) compiles the checkpoint at start "
+        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime/tensorrt "
+        "run the .onnx/.engine beside the checkpoint (or given as --checkpoint); all fall back to "
+        "torch with a warning",
+    )
+    p.add_argument(
+        "--attention",
+        action="store_true",
+        help="also write the distilled blocks' attention blended over each image (torch backend)",
+    )
     p.set_defaults(func=run)
 
 
 def lanes_json(det) -> dict:
     """A detection as plain JSON: lanes in source pixels and the timings."""
     return {
-        "lanes": [{"slot": lane.slot, "existence": round(float(lane.existence), 4),
-                   "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lane.points],
-                   "confidence": [round(float(c), 4) for c in lane.confidence]} for lane in det.lanes],
+        "lanes": [
+            {
+                "slot": lane.slot,
+                "existence": round(float(lane.existence), 4),
+                "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lane.points],
+                "confidence": [round(float(c), 4) for c in lane.confidence],
+            }
+            for lane in det.lanes
+        ],
         "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
     }
 
@@ -77,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
     detector = LaneDetector(args.checkpoint, args.device, backend=args.backend)
     if args.attention and detector.model is None:
-        raise LaneSadError(f"--attention needs the torch backend; {detector.backend_name} models "
-                           "carry only the lane outputs")
+        raise LaneSadError(
+            f"--attention needs the torch backend; {detector.backend_name} models carry only the lane outputs"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     for path in tqdm(list(expand_inputs(args.inputs)), desc="infer", unit="file"):
         if path.suffix.lower() in VIDEO_SUFFIXES:
@@ -119,8 +134,9 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
                 for suffix, drawn in render(detector, frame, det, args.attention).items():
                     if suffix not in writers:
                         h, w = drawn.shape[:2]
-                        writers[suffix] = cv2.VideoWriter(str(args.out / f"{path.stem}{suffix}.mp4"),
-                                                          cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                        writers[suffix] = cv2.VideoWriter(
+                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)
+                        )
                     writers[suffix].write(drawn)
                 index += 1
                 bar.update(1)

@@ -19,15 +19,20 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``replay`` sub-command."""
     p = subparsers.add_parser(
-        "replay", help="play a camera bag into the lane_sad node and record its answers",
+        "replay",
+        help="play a camera bag into the lane_sad node and record its answers",
         description="Start the lane_sad node (its own process, use_sim_time), publish /clock and the "
         "bag's camera topics over ROS 2, and write the node's /lanes and /diagnostics, per-frame "
-        "send/receive times and the bag's other topics (ground truth) into an MCAP bag.")
+        "send/receive times and the bag's other topics (ground truth) into an MCAP bag.",
+    )
     p.add_argument("bag", type=Path, help="input bag folder, .mcap or .db3 file")
     timing = p.add_mutually_exclusive_group()
     timing.add_argument("--rate", type=float, default=1.0, help="speed factor of the bag's timing (default 1)")
-    timing.add_argument("--max-rate", action="store_true",
-                        help="send each frame once the node answered the previous one (or --timeout passed)")
+    timing.add_argument(
+        "--max-rate",
+        action="store_true",
+        help="send each frame once the node answered the previous one (or --timeout passed)",
+    )
     p.add_argument("--out", type=Path, help="output bag folder to create (default: BAG_replay beside BAG)")
     p.add_argument("--params", type=Path, help="node parameters YAML (default: the installed config/lane_sad.yaml)")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the parameters file's)")
@@ -47,10 +52,19 @@ def run(args: argparse.Namespace) -> int:
 
     from lane_sad_ros.replay import ReplayConfig, replay
 
-    cfg = ReplayConfig(bag=args.bag, out=args.out or default_out(args.bag), rate=args.rate,
-                       max_rate=args.max_rate, timeout_s=args.timeout, params_file=args.params,
-                       checkpoint=args.checkpoint, image_topic=args.image_topic)
+    cfg = ReplayConfig(
+        bag=args.bag,
+        out=args.out or default_out(args.bag),
+        rate=args.rate,
+        max_rate=args.max_rate,
+        timeout_s=args.timeout,
+        params_file=args.params,
+        checkpoint=args.checkpoint,
+        image_topic=args.image_topic,
+    )
     result = replay(cfg, progress=lambda it, total: tqdm(it, total=total, desc="replay", unit="msg"))
-    print(f"replayed {result.sent} frames, {result.answered} answered, {result.copied} messages copied, "
-          f"in {result.wall_s:.1f} s -> {result.out} (node log {result.node_log})")
+    print(
+        f"replayed {result.sent} frames, {result.answered} answered, {result.copied} messages copied, "
+        f"in {result.wall_s:.1f} s -> {result.out} (node log {result.node_log})"
+    )
     return 0

@@ -31,21 +31,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(evaluate/lane.py) or CULane (SCNN lane_evaluation, -w 30 -t 0.5) tools do.",
     )
     parser.add_argument("--format", required=True, choices=("tusimple", "culane"))
-    parser.add_argument("--pred", required=True, type=Path,
-                        help="TuSimple: prediction JSON-lines file; CULane: folder of "
-                        ".lines.txt mirroring the image tree (missing file = no lanes)")
-    parser.add_argument("--gt", required=True, type=Path,
-                        help="TuSimple: label JSON-lines file; CULane: dataset root with "
-                        ".lines.txt beside the images")
-    parser.add_argument("--list", type=Path, default=None,
-                        help="CULane: list of image paths (like list/test.txt); default: "
-                        "every .lines.txt under --gt")
-    parser.add_argument("--categories", type=Path, default=None,
-                        help="CULane: folder of category lists (like list/test_split)")
-    parser.add_argument("--iou", type=float, default=0.5,
-                        help="CULane: IoU a match must exceed (official: 0.5; 0.3 also quoted)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="CULane: processes (default: all cores)")
+    parser.add_argument(
+        "--pred",
+        required=True,
+        type=Path,
+        help="TuSimple: prediction JSON-lines file; CULane: folder of "
+        ".lines.txt mirroring the image tree (missing file = no lanes)",
+    )
+    parser.add_argument(
+        "--gt",
+        required=True,
+        type=Path,
+        help="TuSimple: label JSON-lines file; CULane: dataset root with .lines.txt beside the images",
+    )
+    parser.add_argument(
+        "--list",
+        type=Path,
+        default=None,
+        help="CULane: list of image paths (like list/test.txt); default: every .lines.txt under --gt",
+    )
+    parser.add_argument(
+        "--categories", type=Path, default=None, help="CULane: folder of category lists (like list/test_split)"
+    )
+    parser.add_argument(
+        "--iou", type=float, default=0.5, help="CULane: IoU a match must exceed (official: 0.5; 0.3 also quoted)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="CULane: processes (default: all cores)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.set_defaults(func=run)
 
@@ -55,23 +68,26 @@ def _percent(value: float | None) -> str:
 
 
 def _tusimple_table(score: TusimpleScore) -> str:
-    return "\n".join([
-        f"TuSimple: {len(score.frames)} images",
-        f"  accuracy  {_percent(score.accuracy):>9} %",
-        f"  FP        {score.fp:>9.4f}",
-        f"  FN        {score.fn:>9.4f}",
-    ])
+    return "\n".join(
+        [
+            f"TuSimple: {len(score.frames)} images",
+            f"  accuracy  {_percent(score.accuracy):>9} %",
+            f"  FP        {score.fp:>9.4f}",
+            f"  FN        {score.fn:>9.4f}",
+        ]
+    )
 
 
 def _culane_row(name: str, c: CulaneCounts) -> str:
     tp, fn = ("-", "-") if c.fp_only else (str(c.tp), str(c.fn))
-    return (f"{name:<10} {c.frames:>7} {tp:>7} {c.fp:>7} {fn:>7} "
-            f"{_percent(c.precision):>9} {_percent(c.recall):>7} {_percent(c.f1):>7}")
+    return (
+        f"{name:<10} {c.frames:>7} {tp:>7} {c.fp:>7} {fn:>7} "
+        f"{_percent(c.precision):>9} {_percent(c.recall):>7} {_percent(c.f1):>7}"
+    )
 
 
 def _culane_table(report: CulaneReport, iou: float) -> str:
-    header = (f"{'category':<10} {'frames':>7} {'TP':>7} {'FP':>7} {'FN':>7} "
-              f"{'precision':>9} {'recall':>7} {'F1':>7}")
+    header = f"{'category':<10} {'frames':>7} {'TP':>7} {'FP':>7} {'FN':>7} {'precision':>9} {'recall':>7} {'F1':>7}"
     rows = [_culane_row("total", report.total)]
     rows += [_culane_row(name, c) for name, c in report.categories.items()]
     title = f"CULane (IoU > {iou:g}, 30 px lanes on 1640x590); ratios in %"
@@ -100,9 +116,13 @@ def _score(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if not 0.0 <= args.iou < 1.0:
         raise LaneSadError(f"--iou must be in [0, 1), got {args.iou}")
     report = metrics.score_culane(
-        args.pred, args.gt, args.list, args.categories,
+        args.pred,
+        args.gt,
+        args.list,
+        args.categories,
         settings=metrics.CulaneSettings(iou_threshold=args.iou),
-        workers=args.workers, progress=_tqdm_progress,
+        workers=args.workers,
+        progress=_tqdm_progress,
     )
     return report.as_dict(), _culane_table(report, args.iou)
 

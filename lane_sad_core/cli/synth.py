@@ -79,9 +79,7 @@ def _splits(text: str) -> tuple[float, float, float]:
     except ValueError:
         raise ConfigError(f"--split must be three numbers like 0.8,0.1,0.1, got '{text}'") from None
     if len(values) != 3 or min(values) < 0 or sum(values) <= 0:
-        raise ConfigError(
-            f"--split must be three non-negative numbers with a positive sum, got '{text}'"
-        )
+        raise ConfigError(f"--split must be three non-negative numbers with a positive sum, got '{text}'")
     return values[0], values[1], values[2]
 
 

@@ -61,8 +61,17 @@ class AugmentConfig:
     @classmethod
     def identity(cls, **changes: object) -> AugmentConfig:
         """No augmentation at all, then ``changes``: one effect at a time (tests, ablations)."""
-        off = {"max_shift": 0.0, "scale_range": (1.0, 1.0), "max_rotation_deg": 0.0, "brightness": 0.0,
-               "contrast": 0.0, "saturation": 0.0, "color": 0.0, "noise_prob": 0.0, "blur_prob": 0.0}
+        off = {
+            "max_shift": 0.0,
+            "scale_range": (1.0, 1.0),
+            "max_rotation_deg": 0.0,
+            "brightness": 0.0,
+            "contrast": 0.0,
+            "saturation": 0.0,
+            "color": 0.0,
+            "noise_prob": 0.0,
+            "blur_prob": 0.0,
+        }
         return cls(**{**off, **changes})  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
@@ -77,9 +86,7 @@ def sample_generator(cfg: AugmentConfig, epoch: int, index: int) -> np.random.Ge
     return np.random.default_rng([cfg.seed, epoch, index])
 
 
-def flip_target(
-    seg: np.ndarray, exist: np.ndarray, num_slots: int
-) -> tuple[np.ndarray, np.ndarray]:
+def flip_target(seg: np.ndarray, exist: np.ndarray, num_slots: int) -> tuple[np.ndarray, np.ndarray]:
     """Mirror a slot map and existence vector: slot k becomes num_slots - 1 - k.
 
     Mirroring puts the ego-left boundary on the right, so its label must become the
@@ -90,9 +97,7 @@ def flip_target(
     return np.ascontiguousarray(lut[seg[:, ::-1]]), exist[::-1].copy()
 
 
-def affine_matrix(
-    cfg: AugmentConfig, rng: np.random.Generator, width: int, height: int
-) -> np.ndarray:
+def affine_matrix(cfg: AugmentConfig, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A random 2x3 shift/scale/rotation about the image centre."""
     angle = rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg)
     scale = rng.uniform(*cfg.scale_range)

@@ -157,10 +157,7 @@ class LaneDataset(Dataset, ABC):
         top = crop_rows(src_shape[0], cfg)
         sx, sy = cfg.width / src_shape[1], cfg.height / (src_shape[0] - top)
         thickness = scaled_thickness(self.line_width, sx, sy)
-        mapped = [
-            Lane(source_to_network(lane.points, src_shape, cfg), lane.slot)
-            for lane in self.lanes(i)
-        ]
+        mapped = [Lane(source_to_network(lane.points, src_shape, cfg), lane.slot) for lane in self.lanes(i)]
         return rasterize_lanes(mapped, (cfg.height, cfg.width), thickness)
 
     def __getitem__(self, i: int) -> dict:
@@ -172,9 +169,7 @@ class LaneDataset(Dataset, ABC):
         if self.augment is not None:
             fill = tuple(255.0 * m for m in self.preprocess.mean[::-1])
             rng = sample_generator(self.augment, self.epoch, i)
-            resized, seg, exist = augment_sample(
-                resized, seg, exist, self.augment, rng, self.num_slots, fill
-            )
+            resized, seg, exist = augment_sample(resized, seg, exist, self.augment, rng, self.num_slots, fill)
         return {
             "image": torch.from_numpy(normalize(resized, self.preprocess)),
             "seg": torch.from_numpy(seg.astype(np.int64)),
@@ -263,9 +258,7 @@ class CULaneDataset(LaneDataset):
         path = self.root / entry.mask
         if not path.is_file():
             if not self._warned_masks:
-                _LOG.warning(
-                    "%s: mask %s absent, drawing targets from .lines.txt", self.list_file, path
-                )
+                _LOG.warning("%s: mask %s absent, drawing targets from .lines.txt", self.list_file, path)
                 self._warned_masks = True
             return None
         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -102,10 +102,7 @@ def _parse_tusimple_line(path: Path, number: int, line: str) -> TusimpleRecord:
     h_samples, lanes = obj["h_samples"], obj["lanes"]
     for i, lane in enumerate(lanes):
         if len(lane) != len(h_samples):
-            raise LabelError(
-                f"{path}:{number}: lane {i} has {len(lane)} x values for "
-                f"{len(h_samples)} h_samples"
-            )
+            raise LabelError(f"{path}:{number}: lane {i} has {len(lane)} x values for {len(h_samples)} h_samples")
     extra = {k: v for k, v in obj.items() if k not in ("lanes", "h_samples", "raw_file", "run_time")}
     return TusimpleRecord(obj["raw_file"], h_samples, lanes, obj.get("run_time"), extra or None)
 

@@ -52,7 +52,7 @@ class PreprocessConfig:
 
 def crop_rows(src_height: int, cfg: PreprocessConfig) -> int:
     """Number of source rows removed from the top."""
-    return int(round(src_height * cfg.crop_top))
+    return round(src_height * cfg.crop_top)
 
 
 def resize_for_network(image_bgr: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:

@@ -34,12 +34,27 @@ class SequenceFrame:
 def synthetic_frames(out: Path, count: int, seed: int) -> Iterator[SequenceFrame]:
     """``count`` synthetic CULane-format frames (all nine categories), rendered into ``out``."""
     if not (out / "list" / "test.txt").is_file():
-        cli_main(["synth", "--format", "culane", "--num", str(count), "--out", str(out), "--seed", str(seed),
-                  "--split", "0,0,1", "--overwrite"])
+        cli_main(
+            [
+                "synth",
+                "--format",
+                "culane",
+                "--num",
+                str(count),
+                "--out",
+                str(out),
+                "--seed",
+                str(seed),
+                "--split",
+                "0,0,1",
+                "--overwrite",
+            ]
+        )
     data = CULaneDataset(out, "list/test.txt")
     for i in range(len(data)):
-        yield SequenceFrame(f"synth/{data.image_path(i).name}", _read(data.image_path(i)), data.lanes(i),
-                            data.category(i))
+        yield SequenceFrame(
+            f"synth/{data.image_path(i).name}", _read(data.image_path(i)), data.lanes(i), data.category(i)
+        )
 
 
 def real_culane_frames(real_root: Path, list_file: Path) -> Iterator[SequenceFrame]:

@@ -35,9 +35,7 @@ def bottom_x(lane: Lane, image_height: float) -> float:
     return float(slope * image_height + intercept)
 
 
-def assign_slots(
-    lanes: Sequence[Lane], image_width: float, image_height: float, num_slots: int
-) -> list[Lane]:
+def assign_slots(lanes: Sequence[Lane], image_width: float, image_height: float, num_slots: int) -> list[Lane]:
     """Copies of ``lanes`` with slots set from their bottom x, ordered by slot.
 
     Lanes with fewer than 2 points are ignored. With ``num_slots`` = 4 the lane nearest the

@@ -39,8 +39,9 @@ def _resize(maps: Tensor, size: tuple[int, int] | None) -> Tensor:
     return F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
 
 
-def attention_map(activation: Tensor, p: float = 2.0, size: tuple[int, int] | None = None,
-                  normalize: bool = False) -> Tensor:
+def attention_map(
+    activation: Tensor, p: float = 2.0, size: tuple[int, int] | None = None, normalize: bool = False
+) -> Tensor:
     """Psi(A): the (B, H', W') spatial-softmax attention map; each map sums to 1.
 
     Args:

@@ -122,8 +122,7 @@ def propagate(affinity: Tensor, probs: Tensor, omega: float) -> Tensor:
 
 
 @torch.no_grad()
-def bake_targets(features: Tensor, logits: Tensor, omega: float = 0.5,
-                 temperature: float = 4.0) -> Tensor:
+def bake_targets(features: Tensor, logits: Tensor, omega: float = 0.5, temperature: float = 4.0) -> Tensor:
     """The paper's soft targets Q (B, K) for K-way logits; rows are distributions.
 
     Args:
@@ -137,8 +136,7 @@ def bake_targets(features: Tensor, logits: Tensor, omega: float = 0.5,
 
 
 @torch.no_grad()
-def bake_binary_targets(features: Tensor, logits: Tensor, omega: float = 0.5,
-                        temperature: float = 4.0) -> Tensor:
+def bake_binary_targets(features: Tensor, logits: Tensor, omega: float = 0.5, temperature: float = 4.0) -> Tensor:
     """Per-lane ensembled probabilities q (B, L) for independent sigmoid logits.
 
     q_il is the probability that lane l of image i is present; its complement is the
@@ -157,16 +155,14 @@ def bake_binary_targets(features: Tensor, logits: Tensor, omega: float = 0.5,
 def _ensemble(features: Tensor, probs: Tensor, omega: float) -> Tensor:
     if features.dim() != 2 or probs.dim() != 2 or features.shape[0] != probs.shape[0]:
         raise ConfigError(
-            f"BAKE needs (B, D) features and (B, K) logits, got {tuple(features.shape)} "
-            f"and {tuple(probs.shape)}"
+            f"BAKE needs (B, D) features and (B, K) logits, got {tuple(features.shape)} and {tuple(probs.shape)}"
         )
     if features.shape[0] < 2:
         return probs
     return propagate(batch_affinity(features), probs, omega)
 
 
-def bake_loss(features: Tensor, logits: Tensor,
-              cfg: BAKEConfig) -> tuple[Tensor, dict[str, Tensor]]:
+def bake_loss(features: Tensor, logits: Tensor, cfg: BAKEConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """weight * T^2 * KL(Q || prediction(logits / T)), averaged over the batch.
 
     Args:

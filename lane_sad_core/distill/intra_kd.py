@@ -82,8 +82,9 @@ def _separable_blur(maps: Tensor, k: Tensor) -> Tensor:
     return F.conv2d(y, k.view(1, 1, n, 1).expand(c, 1, n, 1), padding=(n // 2, 0), groups=c)
 
 
-def smooth_labels(seg_target: Tensor, num_classes: int, kernel: int = 11, ignore_index: int = 255,
-                  blur: str = "box") -> Tensor:
+def smooth_labels(
+    seg_target: Tensor, num_classes: int, kernel: int = 11, ignore_index: int = 255, blur: str = "box"
+) -> Tensor:
     """(B, C, H, W) one-hot label maps smoothed by a ``kernel`` x ``kernel`` filter.
 
     The filter is normalised by its in-image weight at each pixel, so borders average
@@ -114,8 +115,14 @@ def resize_regions(maps: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
-def area_of_interest(seg_target: Tensor, num_classes: int, size: tuple[int, int], kernel: int = 11,
-                     ignore_index: int = 255, blur: str = "box") -> Tensor:
+def area_of_interest(
+    seg_target: Tensor,
+    num_classes: int,
+    size: tuple[int, int],
+    kernel: int = 11,
+    ignore_index: int = 255,
+    blur: str = "box",
+) -> Tensor:
     """(B, C, h, w) AOI maps, one per class: smoothed labels resized to ``size`` = (h, w).
 
     Args:
@@ -142,8 +149,12 @@ def moment_pool(features: Tensor, aoi: Tensor, moments: Sequence[str] = MOMENTS)
     Raises:
         ConfigError: shapes disagree or a moment name is unknown.
     """
-    if features.dim() != 4 or aoi.dim() != 4 or features.shape[0] != aoi.shape[0] \
-            or features.shape[-2:] != aoi.shape[-2:]:
+    if (
+        features.dim() != 4
+        or aoi.dim() != 4
+        or features.shape[0] != aoi.shape[0]
+        or features.shape[-2:] != aoi.shape[-2:]
+    ):
         raise ConfigError(
             f"moment pooling needs (B, K, h, w) features and (B, C, h, w) AOI maps of one size, "
             f"got {tuple(features.shape)} and {tuple(aoi.shape)}"
@@ -271,15 +282,19 @@ class IntraKDConfig:
 def _check_moments(moments: Sequence[str]) -> None:
     unknown = [m for m in moments if m not in MOMENTS]
     if unknown or not moments or len(set(moments)) != len(moments):
-        raise ConfigError(
-            f"moments must be distinct names from {list(MOMENTS)}, got {list(moments)}"
-        )
+        raise ConfigError(f"moments must be distinct names from {list(MOMENTS)}, got {list(moments)}")
 
 
-def intra_kd_loss(student_feats: Mapping[str, Tensor], teacher_feats: Mapping[str, Tensor],
-                  seg_target: Tensor, cfg: IntraKDConfig, *, num_classes: int,
-                  student_seg: Tensor | None = None,
-                  teacher_seg: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+def intra_kd_loss(
+    student_feats: Mapping[str, Tensor],
+    teacher_feats: Mapping[str, Tensor],
+    seg_target: Tensor,
+    cfg: IntraKDConfig,
+    *,
+    num_classes: int,
+    student_seg: Tensor | None = None,
+    teacher_seg: Tensor | None = None,
+) -> tuple[Tensor, dict[str, Tensor]]:
     """The IntRA-KD terms (graph, and optionally attention and logit KD) and their sum.
 
     Args:
@@ -312,7 +327,8 @@ def intra_kd_loss(student_feats: Mapping[str, Tensor], teacher_feats: Mapping[st
     if cfg.at_weight:
         for s, t in cfg.pairs:
             terms[f"intra_at_{s}_{t}"] = cfg.at_weight * sad_pair_loss(
-                student_feats[s], teacher_feats[t], cfg.at_p, cfg.at_normalize)
+                student_feats[s], teacher_feats[t], cfg.at_p, cfg.at_normalize
+            )
     if cfg.kd_weight:
         if student_seg is None or teacher_seg is None:
             raise ConfigError("IntRA-KD logit KD (kd_weight > 0) needs student_seg and teacher_seg")
@@ -327,10 +343,11 @@ def _region_graph(features: Tensor, smoothed: Tensor, moments: Sequence[str]) ->
     return affinity_graph(moment_pool(features, aoi, moments))
 
 
-def _check_layers(cfg: IntraKDConfig, student_feats: Mapping[str, Tensor],
-                  teacher_feats: Mapping[str, Tensor]) -> None:
-    for side, names, feats in (("student", [s for s, _ in cfg.pairs], student_feats),
-                               ("teacher", [t for _, t in cfg.pairs], teacher_feats)):
+def _check_layers(cfg: IntraKDConfig, student_feats: Mapping[str, Tensor], teacher_feats: Mapping[str, Tensor]) -> None:
+    for side, names, feats in (
+        ("student", [s for s, _ in cfg.pairs], student_feats),
+        ("teacher", [t for _, t in cfg.pairs], teacher_feats),
+    ):
         missing = sorted({name for name in names if name not in feats})
         if missing:
             raise ConfigError(f"IntRA-KD needs {side} layer(s) {missing}; got {sorted(feats)}")

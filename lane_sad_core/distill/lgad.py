@@ -47,6 +47,7 @@ from lane_sad_core.distill.sad import sad_pair_loss
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models.base import BlockInfo
 
+
 def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
     """(B, C, H, W) float one-hot map of (B, H, W) class ids; ignored pixels are all zero.
 
@@ -55,9 +56,7 @@ def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255
             target holds a value that is neither a class id nor ``ignore_index``.
     """
     if seg_target.dim() != 3:
-        raise ConfigError(
-            f"labels must be (B, H, W) class ids, got shape {tuple(seg_target.shape)}"
-        )
+        raise ConfigError(f"labels must be (B, H, W) class ids, got shape {tuple(seg_target.shape)}")
     if 0 <= ignore_index < num_classes:
         raise ConfigError(f"ignore_index {ignore_index} is also a class id (0..{num_classes - 1})")
     bad = ((seg_target < 0) | (seg_target >= num_classes)) & (seg_target != ignore_index)
@@ -109,8 +108,9 @@ class LGADConfig:
         return tuple(dict.fromkeys(t for _, t in self.pairs))
 
     @classmethod
-    def for_models(cls, student_info: Sequence[BlockInfo], teacher_info: Sequence[BlockInfo],
-                   **overrides: object) -> LGADConfig:
+    def for_models(
+        cls, student_info: Sequence[BlockInfo], teacher_info: Sequence[BlockInfo], **overrides: object
+    ) -> LGADConfig:
         """Pairs by depth rank from the deep end, the student's shallowest block left out.
 
         Args:
@@ -126,19 +126,21 @@ class LGADConfig:
                 f"cannot pair student blocks {[b.name for b in student_info]} with teacher blocks "
                 f"{[b.name for b in teacher_info]}"
             )
-        teachers = list(teacher_info)[len(teacher_info) - len(students):]
+        teachers = list(teacher_info)[len(teacher_info) - len(students) :]
         for s, t in zip(students, teachers):
             if s.stride != t.stride:
-                raise ConfigError(
-                    f"LGAD pair {s.name}->{t.name}: strides differ ({s.stride} vs {t.stride})"
-                )
+                raise ConfigError(f"LGAD pair {s.name}->{t.name}: strides differ ({s.stride} vs {t.stride})")
         pairs = tuple((s.name, t.name) for s, t in zip(students, teachers))
         return cls(pairs=pairs, **overrides)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
         """Plain types, for run directories and checkpoints."""
-        return {"pairs": [list(pair) for pair in self.pairs], "weight": self.weight, "p": self.p,
-                "normalize": self.normalize}
+        return {
+            "pairs": [list(pair) for pair in self.pairs],
+            "weight": self.weight,
+            "p": self.p,
+            "normalize": self.normalize,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> LGADConfig:
@@ -154,8 +156,9 @@ class LGADConfig:
         return cls(**kw)
 
 
-def lgad_loss(student_acts: Mapping[str, Tensor], teacher_acts: Mapping[str, Tensor],
-              cfg: LGADConfig) -> tuple[Tensor, dict[str, Tensor]]:
+def lgad_loss(
+    student_acts: Mapping[str, Tensor], teacher_acts: Mapping[str, Tensor], cfg: LGADConfig
+) -> tuple[Tensor, dict[str, Tensor]]:
     """The weighted attention-mimicking terms and their sum.
 
     Args:
@@ -169,14 +172,15 @@ def lgad_loss(student_acts: Mapping[str, Tensor], teacher_acts: Mapping[str, Ten
     Raises:
         ConfigError: a pair names a block missing from its mapping.
     """
-    for side, names, acts in (("student", cfg.student_blocks, student_acts),
-                              ("teacher", cfg.teacher_blocks, teacher_acts)):
+    for side, names, acts in (
+        ("student", cfg.student_blocks, student_acts),
+        ("teacher", cfg.teacher_blocks, teacher_acts),
+    ):
         missing = [name for name in names if name not in acts]
         if missing:
             raise ConfigError(f"LGAD needs {side} block(s) {missing}; got {sorted(acts)}")
     terms = {
-        f"lgad_{s}_{t}": cfg.weight
-        * sad_pair_loss(student_acts[s], teacher_acts[t], cfg.p, cfg.normalize)
+        f"lgad_{s}_{t}": cfg.weight * sad_pair_loss(student_acts[s], teacher_acts[t], cfg.p, cfg.normalize)
         for s, t in cfg.pairs
     }
     return sum(terms.values()), terms  # type: ignore[return-value]

@@ -65,6 +65,4 @@ def bernoulli_kd(student_logits: Tensor, target: Tensor, temperature: float) -> 
 
 def _check_pair(logits: Tensor, target: Tensor) -> None:
     if logits.shape != target.shape:
-        raise ConfigError(
-            f"KD target {tuple(target.shape)} does not match student logits {tuple(logits.shape)}"
-        )
+        raise ConfigError(f"KD target {tuple(target.shape)} does not match student logits {tuple(logits.shape)}")

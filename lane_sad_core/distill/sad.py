@@ -17,6 +17,7 @@ pairs, skipping the shallowest block) to any model.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -57,9 +58,7 @@ class SADConfig:
         if not isinstance(self.weight, (int, float)):
             object.__setattr__(self, "weight", tuple(float(w) for w in self.weight))
             if len(self.weight) != len(self.pairs):
-                raise ConfigError(
-                    f"SAD weight has {len(self.weight)} values for {len(self.pairs)} pairs {self.pairs}"
-                )
+                raise ConfigError(f"SAD weight has {len(self.weight)} values for {len(self.pairs)} pairs {self.pairs}")
 
     @property
     def pair_weights(self) -> tuple[float, ...]:
@@ -81,13 +80,18 @@ class SADConfig:
     def for_blocks(cls, block_names: Sequence[str], **overrides: object) -> SADConfig:
         """Neighbouring pairs over all blocks but the shallowest (the paper's rule)."""
         names = list(block_names)[1:]
-        return cls(pairs=tuple(zip(names[:-1], names[1:])), **overrides)  # type: ignore[arg-type]
+        return cls(pairs=tuple(itertools.pairwise(names)), **overrides)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
         """Plain types, for run directories and checkpoints."""
         weight = list(self.weight) if isinstance(self.weight, tuple) else self.weight
-        return {"pairs": [list(p) for p in self.pairs], "weight": weight, "p": self.p,
-                "start_iter": self.start_iter, "normalize": self.normalize}
+        return {
+            "pairs": [list(p) for p in self.pairs],
+            "weight": weight,
+            "p": self.p,
+            "start_iter": self.start_iter,
+            "normalize": self.normalize,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> SADConfig:

@@ -51,7 +51,7 @@ def calibration_batches(images: list[Path], cfg: PreprocessConfig, batch_size: i
         raise ExportError(f"{len(images)} calibration image(s) are fewer than one batch of {batch_size}")
     for start in range(0, len(images) - batch_size + 1, batch_size):
         batch = []
-        for path in images[start:start + batch_size]:
+        for path in images[start : start + batch_size]:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise ExportError(f"cannot read calibration image {path}")

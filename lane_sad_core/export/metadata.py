@@ -19,8 +19,10 @@ from lane_sad_core.train.checkpoint import ModelMeta
 
 # Keys written to every deployed file; all values are strings (ONNX metadata_props are).
 KEYS = ("model_name", "model_config", "classes", "preprocess", "outputs", "source_checkpoint")
-OUTPUTS_DOC = ("prob: (B, C, H, W) float32 softmax over classes (channel 0 background); "
-               "exist: (B, L) float32 sigmoid lane-existence probabilities")
+OUTPUTS_DOC = (
+    "prob: (B, C, H, W) float32 softmax over classes (channel 0 background); "
+    "exist: (B, L) float32 sigmoid lane-existence probabilities"
+)
 
 
 def metadata_from_meta(meta: ModelMeta) -> dict[str, str]:
@@ -44,9 +46,7 @@ def meta_from_metadata(props: Mapping[str, str], path: Path) -> ModelMeta:
     """
     missing = [key for key in ("model_name", "model_config", "classes", "preprocess") if key not in props]
     if missing:
-        raise CheckpointError(
-            f"{path} lacks lane_sad metadata {missing}; export it with `lane-sad export`"
-        )
+        raise CheckpointError(f"{path} lacks lane_sad metadata {missing}; export it with `lane-sad export`")
     try:
         return ModelMeta(
             path=Path(path),

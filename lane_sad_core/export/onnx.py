@@ -89,8 +89,14 @@ class ExportResult:
     exist_max_diff: float
 
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path, *, dynamic_batch: bool = False,
-                      opset: int = DEFAULT_OPSET, tolerance: float = TOLERANCE) -> ExportResult:
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    dynamic_batch: bool = False,
+    opset: int = DEFAULT_OPSET,
+    tolerance: float = TOLERANCE,
+) -> ExportResult:
     """Load a checkpoint on the CPU and :func:`export_onnx` it.
 
     Raises:
@@ -101,8 +107,15 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, dynamic_batch:
     return export_onnx(model, meta, out, dynamic_batch=dynamic_batch, opset=opset, tolerance=tolerance)
 
 
-def export_onnx(model: LaneModel, meta: ModelMeta, out: str | Path, *, dynamic_batch: bool = False,
-                opset: int = DEFAULT_OPSET, tolerance: float = TOLERANCE) -> ExportResult:
+def export_onnx(
+    model: LaneModel,
+    meta: ModelMeta,
+    out: str | Path,
+    *,
+    dynamic_batch: bool = False,
+    opset: int = DEFAULT_OPSET,
+    tolerance: float = TOLERANCE,
+) -> ExportResult:
     """Write ``model`` as a verified, self-describing ONNX file.
 
     Args:
@@ -132,8 +145,9 @@ def export_onnx(model: LaneModel, meta: ModelMeta, out: str | Path, *, dynamic_b
     try:
         _trace_to_onnx(cpu_model, example, tmp, dynamic_batch, opset)
         _add_metadata(tmp, metadata_from_meta(meta))
-        prob_diff, exist_diff = verify_onnx(tmp, cpu_model, (height, width),
-                                            batch=_VERIFY_BATCH[dynamic_batch], tolerance=tolerance)
+        prob_diff, exist_diff = verify_onnx(
+            tmp, cpu_model, (height, width), batch=_VERIFY_BATCH[dynamic_batch], tolerance=tolerance
+        )
         os.replace(tmp, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -141,8 +155,15 @@ def export_onnx(model: LaneModel, meta: ModelMeta, out: str | Path, *, dynamic_b
     return ExportResult(out, opset, dynamic_batch, prob_diff, exist_diff)
 
 
-def verify_onnx(path: str | Path, model: LaneModel, size: tuple[int, int], *, batch: int = 1,
-                tolerance: float = TOLERANCE, seed: int = 0) -> tuple[float, float]:
+def verify_onnx(
+    path: str | Path,
+    model: LaneModel,
+    size: tuple[int, int],
+    *,
+    batch: int = 1,
+    tolerance: float = TOLERANCE,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Run the ONNX file and ``model`` on the same seeded input and compare.
 
     Args:
@@ -218,7 +239,7 @@ def _cpu_eval_copy(model: LaneModel) -> LaneModel:
 
 
 def _trace_to_onnx(model: LaneModel, example: Tensor, path: Path, dynamic_batch: bool, opset: int) -> None:
-    dynamic_axes = ({name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)} if dynamic_batch else None)
+    dynamic_axes = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)} if dynamic_batch else None
     try:
         with warnings.catch_warnings():
             # The input-shape checks become constants in a traced graph, as intended; the
@@ -228,13 +249,20 @@ def _trace_to_onnx(model: LaneModel, example: Tensor, path: Path, dynamic_batch:
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
             torch.onnx.export(
-                ProbabilityModel(model).eval(), (example,), str(path), input_names=[INPUT_NAME],
-                output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic_axes, opset_version=opset,
-                do_constant_folding=True, dynamo=False,
+                ProbabilityModel(model).eval(),
+                (example,),
+                str(path),
+                input_names=[INPUT_NAME],
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes=dynamic_axes,
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
             )
     except Exception as exc:  # the exporter raises many types for unsupported ops / opsets
-        raise ExportError(f"torch.onnx.export of {model.arch} at opset {opset} failed: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise ExportError(
+            f"torch.onnx.export of {model.arch} at opset {opset} failed: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _add_metadata(path: Path, props: dict[str, str]) -> None:

@@ -49,9 +49,17 @@ def import_tensorrt():
     return tensorrt
 
 
-def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = True, int8: bool = False,
-                 calib_images: str | Path | None = None, calib_count: int = DEFAULT_CALIB_COUNT,
-                 max_batch: int = 1, workspace_mib: int = DEFAULT_WORKSPACE_MIB) -> Path:
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    *,
+    fp16: bool = True,
+    int8: bool = False,
+    calib_images: str | Path | None = None,
+    calib_count: int = DEFAULT_CALIB_COUNT,
+    max_batch: int = 1,
+    workspace_mib: int = DEFAULT_WORKSPACE_MIB,
+) -> Path:
     """Build and write a TensorRT engine for an exported ONNX file.
 
     Args:
@@ -100,15 +108,27 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
         config.set_flag(trt.BuilderFlag.INT8)
         images = calibration_images(calib_images, calib_count)  # type: ignore[arg-type]
         config.int8_calibrator = _entropy_calibrator(
-            trt, calibration_batches(images, meta.preprocess, batch), batch, (batch, *shape[1:]),
-            engine_path.with_name(engine_path.name + ".calib"))
+            trt,
+            calibration_batches(images, meta.preprocess, batch),
+            batch,
+            (batch, *shape[1:]),
+            engine_path.with_name(engine_path.name + ".calib"),
+        )
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"TensorRT could not build an engine from {onnx_path} (see its log above)")
     _write_atomic(engine_path, bytes(serialized))
     precision = "int8" if int8 else "fp16" if fp16 else "fp32"
-    write_sidecar(engine_path, {**props, "precision": precision, "tensorrt_version": trt.__version__,
-                                "source_onnx": str(onnx_path), "max_batch": str(batch)})
+    write_sidecar(
+        engine_path,
+        {
+            **props,
+            "precision": precision,
+            "tensorrt_version": trt.__version__,
+            "source_onnx": str(onnx_path),
+            "max_batch": str(batch),
+        },
+    )
     return engine_path
 
 
@@ -119,8 +139,7 @@ def _network_flags(trt) -> int:
     return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
 
 
-def _entropy_calibrator(trt, batches: Iterator[np.ndarray], batch_size: int, shape: tuple[int, ...],
-                        cache: Path):
+def _entropy_calibrator(trt, batches: Iterator[np.ndarray], batch_size: int, shape: tuple[int, ...], cache: Path):
     """An ``IInt8EntropyCalibrator2`` feeding ``batches`` through one CUDA buffer.
 
     Defined here, not at module level, because its base class exists only where TensorRT

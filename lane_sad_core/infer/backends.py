@@ -43,7 +43,10 @@ from lane_sad_core.train.checkpoint import ModelMeta, load_model
 BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt")
 # The torch-based backends and the options each gives CompiledTorchBackend (None: eager).
 _TORCH_KINDS: dict[str, dict[str, bool] | None] = {
-    "torch": None, "torch-compile": {"bf16": False}, "torch-compile-bf16": {"bf16": True}}
+    "torch": None,
+    "torch-compile": {"bf16": False},
+    "torch-compile-bf16": {"bf16": True},
+}
 SUFFIXES: dict[str, tuple[str, ...]] = {
     **{name: (".pt", ".pth") for name in _TORCH_KINDS},
     "onnxruntime": (".onnx",),
@@ -53,8 +56,7 @@ _RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt"}
 _MAKE_HINT = {
     **{name: "train one with `lane-sad train`" for name in _TORCH_KINDS},
     "onnxruntime": "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
-    "tensorrt": ("build it on the target with "
-                 "`lane-sad export --checkpoint {pt} --format tensorrt --out {want}`"),
+    "tensorrt": ("build it on the target with `lane-sad export --checkpoint {pt} --format tensorrt --out {want}`"),
 }
 
 
@@ -94,8 +96,9 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: LaneModel, meta: ModelMeta, *, channels_last: bool = False,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, model: LaneModel, meta: ModelMeta, *, channels_last: bool = False, threads: int | None = None
+    ) -> None:
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.model = model.eval()
@@ -106,8 +109,7 @@ class TorchBackend:
             self.model.to(memory_format=torch.channels_last)
 
     @classmethod
-    def load(cls, checkpoint: str | Path, device: str | torch.device = "auto",
-             **options: object) -> TorchBackend:
+    def load(cls, checkpoint: str | Path, device: str | torch.device = "auto", **options: object) -> TorchBackend:
         """A backend for a ``.pt`` checkpoint; ``options`` as the constructor's."""
         from lane_sad_core.infer.detector import resolve_device
 
@@ -119,8 +121,9 @@ class TorchBackend:
         return prob, exist
 
     @torch.inference_mode()
-    def run_with_attention(self, batch: np.ndarray, blocks: Sequence[str]
-                           ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    def run_with_attention(
+        self, batch: np.ndarray, blocks: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
         """:meth:`run` plus the attention display maps of ``blocks`` (None when none asked)."""
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
         x = x.contiguous(memory_format=self.memory_format)
@@ -169,12 +172,12 @@ class CompiledTorchBackend(TorchBackend):
 
     name = "torch-compile"
 
-    def __init__(self, model: LaneModel, meta: ModelMeta, *, bf16: bool = False,
-                 threads: int | None = None) -> None:
+    def __init__(self, model: LaneModel, meta: ModelMeta, *, bf16: bool = False, threads: int | None = None) -> None:
         super().__init__(model, meta, threads=threads)
         if bf16 and not has_native_bf16(self.device):
-            raise BackendError(f"torch-compile-bf16: no native bfloat16 on {self.device} "
-                               "(needs AVX512-BF16 or AMX on a CPU, or CUDA)")
+            raise BackendError(
+                f"torch-compile-bf16: no native bfloat16 on {self.device} (needs AVX512-BF16 or AMX on a CPU, or CUDA)"
+            )
         if bf16:
             self.name = "torch-compile-bf16"
         self.bf16 = bf16
@@ -239,8 +242,7 @@ class OnnxRuntimeBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, device: str | torch.device = "auto",
-                 threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, device: str | torch.device = "auto", threads: int | None = None) -> None:
         from lane_sad_core.export.onnx import INPUT_NAME, OUTPUT_NAMES, read_onnx_meta
 
         try:
@@ -273,8 +275,7 @@ class OnnxRuntimeBackend:
         return prob, exist
 
 
-def make_backend(name: str, model_path: str | Path, device: str | torch.device = "auto",
-                 **options: object) -> Backend:
+def make_backend(name: str, model_path: str | Path, device: str | torch.device = "auto", **options: object) -> Backend:
     """Load ``model_path`` (or the file of the backend's kind beside it) into backend ``name``.
 
     Args:
@@ -340,19 +341,23 @@ def _require_runtime(name: str) -> None:
     """
     module = _RUNTIME_MODULES.get(name)
     if module and importlib.util.find_spec(module) is None:
-        where = ("; build and run engines on a CUDA machine with TensorRT (e.g. the Jetson)"
-                 if name == "tensorrt" else " (pip install onnxruntime)")
+        where = (
+            "; build and run engines on a CUDA machine with TensorRT (e.g. the Jetson)"
+            if name == "tensorrt"
+            else " (pip install onnxruntime)"
+        )
         raise BackendError(f"{module} is not installed here{where}")
 
 
-def run_in_chunks(run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], batch: np.ndarray,
-                  size: int) -> tuple[np.ndarray, np.ndarray]:
+def run_in_chunks(
+    run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], batch: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Run a network of fixed batch ``size`` on any batch: whole chunks, the last one zero-padded."""
     if batch.shape[0] == size:
         return run(batch)
     probs, exists = [], []
     for start in range(0, batch.shape[0], size):
-        chunk = batch[start:start + size]
+        chunk = batch[start : start + size]
         n = chunk.shape[0]
         if n < size:
             chunk = np.concatenate([chunk, np.zeros((size - n, *chunk.shape[1:]), chunk.dtype)])
@@ -371,8 +376,7 @@ def _ort_providers(device: str, available: Sequence[str]) -> tuple[torch.device,
         return torch.device("cpu"), ["CPUExecutionProvider"]
     target = torch.device("cuda" if device == "auto" else device)
     if target.type != "cuda":
-        raise BackendError(
-            f"onnxruntime backend: unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
+        raise BackendError(f"onnxruntime backend: unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
     if not has_cuda:
         raise BackendError(
             f"onnxruntime here has no CUDAExecutionProvider (providers: {', '.join(available)}); "

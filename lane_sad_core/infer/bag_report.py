@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lane_sad_core.infer.evaluate import markdown_table
-from lane_sad_core.infer.evaluate import EvalReport, score_frame
+from lane_sad_core.infer.evaluate import EvalReport, markdown_table, score_frame
 from lane_sad_core.lanes import Lane
 
 LATENCIES = {
@@ -67,8 +66,13 @@ def latency_stats(values_ms: Sequence[float]) -> dict[str, float | int | None]:
     if not len(values_ms):
         return {"count": 0, "median": None, "p95": None, "mean": None, "max": None}
     v = np.asarray(values_ms, dtype=np.float64)
-    return {"count": len(v), "median": float(np.median(v)), "p95": float(np.percentile(v, 95)),
-            "mean": float(v.mean()), "max": float(v.max())}
+    return {
+        "count": len(v),
+        "median": float(np.median(v)),
+        "p95": float(np.percentile(v, 95)),
+        "mean": float(v.mean()),
+        "max": float(v.max()),
+    }
 
 
 @dataclass
@@ -92,8 +96,12 @@ class BagReport:
     samples_ms: dict[str, list[float]]
 
     def as_dict(self) -> dict:
-        return {"frames": self.frames, "scores": self.scores,
-                "scores_with_missing": self.scores_with_missing, "latency_ms": self.latency_ms}
+        return {
+            "frames": self.frames,
+            "scores": self.scores,
+            "scores_with_missing": self.scores_with_missing,
+            "latency_ms": self.latency_ms,
+        }
 
 
 def build_report(frames: Sequence[BagFrame]) -> BagReport:
@@ -108,8 +116,9 @@ def build_report(frames: Sequence[BagFrame]) -> BagReport:
             score_frame(answered, f.category, f.pred, f.gt, f.size, f.h_samples)
         score_frame(with_missing, f.category, f.pred or [], f.gt, f.size, f.h_samples)
     samples = {
-        "send_to_receive": [(f.received_ns - f.sent_ns) / 1e6 for f in counted
-                            if f.sent_ns is not None and f.received_ns is not None],
+        "send_to_receive": [
+            (f.received_ns - f.sent_ns) / 1e6 for f in counted if f.sent_ns is not None and f.received_ns is not None
+        ],
         "processing": [f.processing_ms for f in frames if f.processing_ms is not None],
         "inference": [f.inference_ms for f in frames if f.inference_ms is not None],
     }
@@ -139,24 +148,41 @@ def _fmt(v: float | None, digits: int = 2) -> str:
 def markdown(report: BagReport, title: str, plots: dict[str, str]) -> str:
     """The report as Markdown; ``plots`` maps a caption to an image file name beside it."""
     fr = report.frames
-    lines = [f"# {title}", "", "## Frames", "",
-             "| ground truth | sent | counted | answered | missing | not sent | answers without GT |",
-             "|---:|---:|---:|---:|---:|---:|---:|",
-             f"| {fr['ground_truth']} | {'—' if fr['sent'] is None else fr['sent']} | {fr['counted']} | "
-             f"{fr['answered']} | {fr['missing']} | {fr['not_sent']} | {fr['answers_without_gt']} |", "",
-             "## Accuracy", "",
-             f"Official metrics (CULane F1 at IoU > 0.5, TuSimple accuracy/FP/FN) on the "
-             f"{report.scores['total']['frames']} answered frames with ground truth:", "",
-             markdown_table(report.scores), ""]
+    lines = [
+        f"# {title}",
+        "",
+        "## Frames",
+        "",
+        "| ground truth | sent | counted | answered | missing | not sent | answers without GT |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {fr['ground_truth']} | {'—' if fr['sent'] is None else fr['sent']} | {fr['counted']} | "
+        f"{fr['answered']} | {fr['missing']} | {fr['not_sent']} | {fr['answers_without_gt']} |",
+        "",
+        "## Accuracy",
+        "",
+        f"Official metrics (CULane F1 at IoU > 0.5, TuSimple accuracy/FP/FN) on the "
+        f"{report.scores['total']['frames']} answered frames with ground truth:",
+        "",
+        markdown_table(report.scores),
+        "",
+    ]
     total = report.scores_with_missing["total"]
-    lines += [f"With the {fr['missing']} missing frames counted as frames without lanes: "
-              f"F1 {_fmt(total['f1'], 4)}, precision {_fmt(total['precision'], 4)}, "
-              f"recall {_fmt(total['recall'], 4)} over {total['frames']} frames.", "",
-              "## Latency (ms)", "", "| | frames | median | p95 | mean | max |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        f"With the {fr['missing']} missing frames counted as frames without lanes: "
+        f"F1 {_fmt(total['f1'], 4)}, precision {_fmt(total['precision'], 4)}, "
+        f"recall {_fmt(total['recall'], 4)} over {total['frames']} frames.",
+        "",
+        "## Latency (ms)",
+        "",
+        "| | frames | median | p95 | mean | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for key, label in LATENCIES.items():
         s = report.latency_ms[key]
-        lines.append(f"| {label} | {s['count']} | {_fmt(s['median'])} | {_fmt(s['p95'])} | "
-                     f"{_fmt(s['mean'])} | {_fmt(s['max'])} |")
+        lines.append(
+            f"| {label} | {s['count']} | {_fmt(s['median'])} | {_fmt(s['p95'])} | "
+            f"{_fmt(s['mean'])} | {_fmt(s['max'])} |"
+        )
     lines.append("")
     for caption, name in plots.items():
         lines += [f"![{caption}]({name})", ""]
@@ -176,9 +202,13 @@ def markdown_to_html(text: str, title: str) -> str:
     def flush() -> None:
         if rows:
             head, *rest = [_cells(r) for r in rows if not set(r) <= set("|-: ")]
-            body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"
-                        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                                  for r in rest) + "</table>")
+            body.append(
+                "<table><tr>"
+                + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+                + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rest)
+                + "</table>"
+            )
             rows.clear()
 
     for line in text.splitlines():
@@ -195,10 +225,14 @@ def markdown_to_html(text: str, title: str) -> str:
         elif line.strip():
             body.append(f"<p>{html.escape(line)}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}img{max-width:100%}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}img{max-width:100%}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def plot_latency(report: BagReport, out: Path) -> None:
@@ -254,12 +288,18 @@ def write_report(report: BagReport, out_dir: str | Path, title: str) -> dict[str
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"latency_plot": out / "latency.png", "f1_plot": out / "f1_per_category.png",
-             "markdown": out / "report.md", "html": out / "report.html", "json": out / "report.json"}
+    paths = {
+        "latency_plot": out / "latency.png",
+        "f1_plot": out / "f1_per_category.png",
+        "markdown": out / "report.md",
+        "html": out / "report.html",
+        "json": out / "report.json",
+    }
     plot_latency(report, paths["latency_plot"])
     plot_f1(report, paths["f1_plot"])
-    text = markdown(report, title, {"latency histogram": paths["latency_plot"].name,
-                                    "F1 per category": paths["f1_plot"].name})
+    text = markdown(
+        report, title, {"latency histogram": paths["latency_plot"].name, "F1 per category": paths["f1_plot"].name}
+    )
     paths["markdown"].write_text(text)
     paths["html"].write_text(markdown_to_html(text, title))
     paths["json"].write_text(json.dumps(report.as_dict(), indent=2))

@@ -98,9 +98,14 @@ class LaneDetector:
         ConfigError: unknown backend name.
     """
 
-    def __init__(self, checkpoint: str | Path | None = None, device: str = "auto",
-                 postprocess: PostprocessConfig | None = None, backend: str = "torch",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+        postprocess: PostprocessConfig | None = None,
+        backend: str = "torch",
+        threads: int | None = None,
+    ) -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
                 raise CheckpointError(
@@ -111,8 +116,9 @@ class LaneDetector:
         self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
 
     @classmethod
-    def from_model(cls, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None = None
-                   ) -> LaneDetector:
+    def from_model(
+        cls, model: LaneModel, meta: ModelMeta, postprocess: PostprocessConfig | None = None
+    ) -> LaneDetector:
         """A detector around a model already in memory (training validation), on its device."""
         detector = cls.__new__(cls)
         detector._attach(TorchBackend(model, meta), postprocess)
@@ -143,18 +149,26 @@ class LaneDetector:
         t1 = time.perf_counter()
         prob, exist, attention = self._infer(batch, with_attention)
         t2 = time.perf_counter()
-        lanes = [lanes_from_probmaps(p, e, image.shape[:2], self.preprocess, self.postprocess)
-                 for p, e, image in zip(prob, exist, images)]
+        lanes = [
+            lanes_from_probmaps(p, e, image.shape[:2], self.preprocess, self.postprocess)
+            for p, e, image in zip(prob, exist, images)
+        ]
         t3 = time.perf_counter()
         timings = {"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1), "postprocess": 1e3 * (t3 - t2)}
         return [
-            Detection(lanes[i], prob[i], exist[i],
-                      None if attention is None else {k: v[i] for k, v in attention.items()}, dict(timings))
+            Detection(
+                lanes[i],
+                prob[i],
+                exist[i],
+                None if attention is None else {k: v[i] for k, v in attention.items()},
+                dict(timings),
+            )
             for i in range(len(images))
         ]
 
-    def _infer(self, batch: np.ndarray, with_attention: bool
-               ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    def _infer(
+        self, batch: np.ndarray, with_attention: bool
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
         if with_attention and isinstance(self.backend, TorchBackend):
             return self.backend.run_with_attention(batch, self.attention_blocks)
         if with_attention and not self._warned_attention:

@@ -51,6 +51,7 @@ class EvalReport:
     def as_dict(self) -> dict:
         """``{"total": {...}, "categories": {name: {...}}}`` with f1/precision/recall/tp/fp/fn and
         TuSimple-style ``tusimple_accuracy``/``tusimple_fp``/``tusimple_fn``."""
+
         def merged(key: str) -> dict:
             out = self.culane[key].as_dict()
             ts = self.tusimple[key].as_dict()
@@ -70,8 +71,14 @@ def score_rows(gt: Sequence[Lane], height: int, h_samples: Sequence[float] | Non
     return [float(y) for y in range(bottom, int(min(ys)) - 1, -ROW_STEP)][::-1]
 
 
-def score_frame(report: EvalReport, category: str, pred: Sequence[Lane], gt: Sequence[Lane],
-                size: tuple[int, int], h_samples: Sequence[float] | None = None) -> None:
+def score_frame(
+    report: EvalReport,
+    category: str,
+    pred: Sequence[Lane],
+    gt: Sequence[Lane],
+    size: tuple[int, int],
+    h_samples: Sequence[float] | None = None,
+) -> None:
     """Add one frame (``size`` = source (height, width)) to ``report``."""
     height, width = size
     tp, fp, fn = culane_frame_counts(pred, gt, CulaneSettings(width=width, height=height))
@@ -83,9 +90,14 @@ def score_frame(report: EvalReport, category: str, pred: Sequence[Lane], gt: Seq
         report.tusimple[key].add(acc, tfp, tfn)
 
 
-def evaluate_dataset(detector, dataset, indices: Iterable[int] | None = None, batch_size: int = 4,
-                     progress: Callable | None = None,
-                     on_frame: Callable[[int, list[Lane]], None] | None = None) -> EvalReport:
+def evaluate_dataset(
+    detector,
+    dataset,
+    indices: Iterable[int] | None = None,
+    batch_size: int = 4,
+    progress: Callable | None = None,
+    on_frame: Callable[[int, list[Lane]], None] | None = None,
+) -> EvalReport:
     """Detect lanes in ``dataset``'s source images and score them against its labels.
 
     Args:
@@ -111,15 +123,19 @@ def evaluate_dataset(detector, dataset, indices: Iterable[int] | None = None, ba
 
 def markdown_table(report: dict) -> str:
     """The scores as a Markdown table, total first."""
-    head = ("| split | frames | F1 | precision | recall | TP | FP | FN | TuSimple acc | FP rate | FN rate |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    head = (
+        "| split | frames | F1 | precision | recall | TP | FP | FN | TuSimple acc | FP rate | FN rate |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
 
     def fmt(v: float | None) -> str:
         return "—" if v is None else f"{v:.4f}"
 
     rows = [head]
     for name, r in [("total", report["total"]), *report["categories"].items()]:
-        rows.append(f"| {name} | {r['frames']} | {fmt(r['f1'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
-                    f"{r['tp']} | {r['fp']} | {r['fn']} | {fmt(r['tusimple_accuracy'])} | "
-                    f"{fmt(r['tusimple_fp'])} | {fmt(r['tusimple_fn'])} |")
+        rows.append(
+            f"| {name} | {r['frames']} | {fmt(r['f1'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
+            f"{r['tp']} | {r['fp']} | {r['fn']} | {fmt(r['tusimple_accuracy'])} | "
+            f"{fmt(r['tusimple_fp'])} | {fmt(r['tusimple_fn'])} |"
+        )
     return "\n".join(rows)

@@ -16,7 +16,12 @@ from lane_sad_core.lanes import Lane
 
 # BGR colour per lane slot (left to right); slots beyond the list reuse it cyclically.
 SLOT_COLORS: tuple[tuple[int, int, int], ...] = (
-    (0, 255, 0), (255, 128, 0), (0, 0, 255), (0, 255, 255), (255, 0, 255), (255, 255, 0),
+    (0, 255, 0),
+    (255, 128, 0),
+    (0, 0, 255),
+    (0, 255, 255),
+    (255, 0, 255),
+    (255, 255, 0),
 )
 UNKNOWN_SLOT_COLOR = (200, 200, 200)
 
@@ -46,8 +51,13 @@ def draw_lanes(image_bgr: np.ndarray, lanes: Sequence[Lane], thickness: int = 3,
     return out
 
 
-def blend_attention(image_bgr: np.ndarray, attention: np.ndarray, preprocess: PreprocessConfig,
-                    alpha: float = 0.5, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+def blend_attention(
+    image_bgr: np.ndarray,
+    attention: np.ndarray,
+    preprocess: PreprocessConfig,
+    alpha: float = 0.5,
+    colormap: int = cv2.COLORMAP_JET,
+) -> np.ndarray:
     """A copy of ``image_bgr`` with a [0, 1] network-resolution map colour-mapped over it.
 
     The map covers the region the network saw: the rows below the crop line, stretched

@@ -33,7 +33,6 @@ from lane_sad_core.data.preprocess import PreprocessConfig, crop_rows, network_t
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.lanes import Lane
 
-
 OFFICIAL_KERNEL, OFFICIAL_WIDTH = 9, 800  # prob2lines: a 9x9 box on 800x288 maps
 
 
@@ -101,8 +100,13 @@ def sample_rows(src_shape: tuple[int, int], preprocess: PreprocessConfig, cfg: P
     return ys[(ys >= top) & (ys <= src_h - 1)]
 
 
-def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[int, int],
-                        preprocess: PreprocessConfig, cfg: PostprocessConfig | None = None) -> list[Lane]:
+def lanes_from_probmaps(
+    prob: np.ndarray,
+    exist: np.ndarray,
+    src_shape: tuple[int, int],
+    preprocess: PreprocessConfig,
+    cfg: PostprocessConfig | None = None,
+) -> list[Lane]:
     """Decode lanes from one image's softmax maps.
 
     Args:
@@ -141,8 +145,9 @@ def lanes_from_probmaps(prob: np.ndarray, exist: np.ndarray, src_shape: tuple[in
         xs = network_to_source(net_pts, src_shape, preprocess)[:, 0]
         if cfg.spline_sigma > 0:
             xs = _spline_smooth(ys[hit], xs, cfg.spline_sigma, float(src_shape[1]))
-        lanes.append(Lane(np.stack([xs, ys[hit]], 1), slot=int(slot), existence=float(exist[slot]),
-                          confidence=best[i][hit]))
+        lanes.append(
+            Lane(np.stack([xs, ys[hit]], 1), slot=int(slot), existence=float(exist[slot]), confidence=best[i][hit])
+        )
     return lanes
 
 

@@ -86,8 +86,7 @@ class TensorRTBackend:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         missing = sorted({INPUT_NAME, *OUTPUT_NAMES}.difference(names))
         if missing:
-            raise BackendError(
-                f"engine has tensors {names}, lacks {missing}; export it with `lane-sad export`")
+            raise BackendError(f"engine has tensors {names}, lacks {missing}; export it with `lane-sad export`")
         shape = tuple(self.engine.get_tensor_shape(INPUT_NAME))
         self.dynamic = shape[0] == -1
         self.max_batch = _profile_max(self.engine, INPUT_NAME)[0] if self.dynamic else shape[0]

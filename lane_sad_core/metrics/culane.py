@@ -118,8 +118,13 @@ class CulaneCounts:
     def as_dict(self) -> dict[str, int | float | None]:
         """The counts and ratios under the keys the CLI's JSON uses."""
         return {
-            "tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": self.precision,
-            "recall": self.recall, "f1": self.f1, "frames": self.frames,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "frames": self.frames,
         }
 
 
@@ -141,6 +146,9 @@ class CulaneReport:
         out: dict = self.total.as_dict()
         out["categories"] = {name: c.as_dict() for name, c in self.categories.items()}
         return out
+
+
+OFFICIAL = CulaneSettings()  # the settings of every published CULane result
 
 
 def _parse_lane_line(path: Path, number: int, line: str) -> np.ndarray:
@@ -189,7 +197,7 @@ def _as_points(lane: Lane | np.ndarray) -> np.ndarray:
 def culane_frame_counts(
     pred_lanes: Sequence[Lane | np.ndarray],
     gt_lanes: Sequence[Lane | np.ndarray],
-    settings: CulaneSettings = CulaneSettings(),
+    settings: CulaneSettings = OFFICIAL,
 ) -> tuple[int, int, int]:
     """TP, FP and FN of one frame, as ``Counter::count_im_pair`` counts them.
 
@@ -274,9 +282,7 @@ def _count_files(task: tuple[Path, Path, CulaneSettings]) -> tuple[int, int, int
     return culane_frame_counts(read_lane_file(pred_file), read_lane_file(gt_file), settings)
 
 
-def _count_frames(
-    tasks: list[tuple[Path, Path, CulaneSettings]], workers: int
-) -> Iterator[tuple[int, int, int]]:
+def _count_frames(tasks: list[tuple[Path, Path, CulaneSettings]], workers: int) -> Iterator[tuple[int, int, int]]:
     if workers <= 1 or len(tasks) < 2:
         yield from map(_count_files, tasks)
         return
@@ -285,9 +291,7 @@ def _count_frames(
         yield from pool.imap(_count_files, tasks, chunksize=chunk)
 
 
-def _sum_counts(
-    keys: Sequence[str], per_frame: dict[str, tuple[int, int, int]], fp_only: bool = False
-) -> CulaneCounts:
+def _sum_counts(keys: Sequence[str], per_frame: dict[str, tuple[int, int, int]], fp_only: bool = False) -> CulaneCounts:
     tp = sum(per_frame[k][0] for k in keys)
     fp = sum(per_frame[k][1] for k in keys)
     fn = sum(per_frame[k][2] for k in keys)
@@ -300,7 +304,7 @@ def score_culane(
     list_file: str | Path | None = None,
     categories_dir: str | Path | None = None,
     *,
-    settings: CulaneSettings = CulaneSettings(),
+    settings: CulaneSettings = OFFICIAL,
     workers: int = 1,
     progress: Progress | None = None,
 ) -> CulaneReport:
@@ -336,18 +340,12 @@ def score_culane(
             raise LabelError(f"{gt_root}: no {LABEL_SUFFIX} files found")
     categories = read_categories(categories_dir) if categories_dir is not None else {}
     unique = list(dict.fromkeys([*total_keys, *(k for ks in categories.values() for k in ks)]))
-    tasks = [
-        (pred_dir / f"{k}{LABEL_SUFFIX}", gt_root / f"{k}{LABEL_SUFFIX}", settings)
-        for k in unique
-    ]
+    tasks = [(pred_dir / f"{k}{LABEL_SUFFIX}", gt_root / f"{k}{LABEL_SUFFIX}", settings) for k in unique]
     results: Iterable[tuple[int, int, int]] = _count_frames(tasks, workers)
     if progress is not None:
         results = progress(results, len(tasks))
     per_frame = dict(zip(unique, results, strict=True))
     return CulaneReport(
         total=_sum_counts(total_keys, per_frame),
-        categories={
-            name: _sum_counts(keys, per_frame, fp_only=name == CROSSROAD)
-            for name, keys in categories.items()
-        },
+        categories={name: _sum_counts(keys, per_frame, fp_only=name == CROSSROAD) for name, keys in categories.items()},
     )

@@ -31,9 +31,7 @@ class _Graph:
     def _augment(self, u: int) -> bool:
         self.left_used[u] = True
         for v in range(self.n_right):
-            if not self.right_used[v] and abs(
-                self.left_label[u] + self.right_label[v] - self.w[u][v]
-            ) < 1e-2:
+            if not self.right_used[v] and abs(self.left_label[u] + self.right_label[v] - self.w[u][v]) < 1e-2:
                 self.right_used[v] = True
                 if self.right_match[v] == -1 or self._augment(self.right_match[v]):
                     self.right_match[v] = u

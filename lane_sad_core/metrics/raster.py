@@ -152,11 +152,9 @@ def iou_matrix(
     Returns:
         (len(rows), len(cols)) float64 matrix.
     """
+
     def draw_all(lanes: Sequence[np.ndarray]) -> list[LaneMask | None]:
-        return [
-            draw_lane(lane, width, height, lane_width) if len(lane) >= 2 else None
-            for lane in lanes
-        ]
+        return [draw_lane(lane, width, height, lane_width) if len(lane) >= 2 else None for lane in lanes]
 
     row_masks, col_masks = draw_all(rows), draw_all(cols)
     out = np.zeros((len(rows), len(cols)), dtype=np.float64)

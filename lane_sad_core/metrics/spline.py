@@ -81,7 +81,11 @@ def _natural_moments(h: np.ndarray, slopes: np.ndarray) -> list[float]:
 
 
 def _interp_coordinate(
-    start: np.ndarray, diff: np.ndarray, h: np.ndarray, t: np.ndarray, t2: np.ndarray,
+    start: np.ndarray,
+    diff: np.ndarray,
+    h: np.ndarray,
+    t: np.ndarray,
+    t2: np.ndarray,
     t3: np.ndarray,
 ) -> np.ndarray:
     """One coordinate of every interpolated point, shape (n-1, times)."""
@@ -91,9 +95,7 @@ def _interp_coordinate(
     coef_b = slopes - (2 * h * m0 + h * m1) / 6
     coef_c = m0 / 2
     coef_d = (m1 - m0) / (6 * h)
-    return (
-        start[:, None] + coef_b[:, None] * t + coef_c[:, None] * t2 + coef_d[:, None] * t3
-    )
+    return start[:, None] + coef_b[:, None] * t + coef_c[:, None] * t2 + coef_d[:, None] * t3
 
 
 def spline_interp_times(points: np.ndarray, times: int = INTERP_TIMES) -> np.ndarray:

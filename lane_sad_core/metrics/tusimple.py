@@ -83,8 +83,7 @@ class TusimpleScore:
 
     def as_dict(self) -> dict[str, float | int]:
         """The averages under the keys the CLI's JSON uses, plus the image count."""
-        return {"accuracy": self.accuracy, "fp": self.fp, "fn": self.fn,
-                "frames": len(self.frames)}
+        return {"accuracy": self.accuracy, "fp": self.fp, "fn": self.fn, "frames": len(self.frames)}
 
 
 def lane_angle(xs: np.ndarray, ys: np.ndarray) -> float:
@@ -162,9 +161,7 @@ def tusimple_frame_score(
     return total / counted, fp / n_pred if n_pred else 0.0, fn / counted
 
 
-def score_tusimple(
-    pred_records: Sequence[TusimpleRecord], gt_records: Sequence[TusimpleRecord]
-) -> TusimpleScore:
+def score_tusimple(pred_records: Sequence[TusimpleRecord], gt_records: Sequence[TusimpleRecord]) -> TusimpleScore:
     """Score predictions against GT as ``LaneEval.bench_one_submit``.
 
     Args:
@@ -190,9 +187,7 @@ def score_tusimple(
         if gt is None:
             raise LabelError(f"prediction for '{pred.raw_file}', which has no GT")
         try:
-            scores = tusimple_frame_score(
-                pred.lanes, gt.lanes, gt.h_samples, pred.run_time or 0.0
-            )
+            scores = tusimple_frame_score(pred.lanes, gt.lanes, gt.h_samples, pred.run_time or 0.0)
         except ValueError as exc:
             raise LabelError(f"{pred.raw_file}: {exc}") from None
         frames.append(TusimpleFrame(pred.raw_file, *scores))

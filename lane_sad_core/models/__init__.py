@@ -13,12 +13,12 @@ from lane_sad_core.models.scnn import SCNN
 
 __all__ = [
     "MODELS",
+    "SCNN",
     "BlockInfo",
     "ENetSAD",
     "LaneModel",
     "Outputs",
     "ResNetLane",
-    "SCNN",
     "build_model",
     "count_parameters",
     "default_classes",

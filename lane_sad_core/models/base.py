@@ -73,9 +73,7 @@ class LaneModel(nn.Module, ABC):
         wanted = frozenset(names)
         unknown = sorted(wanted.difference(self.block_names))
         if unknown:
-            raise ConfigError(
-                f"{self.arch} has no block(s) {unknown}; known blocks: {list(self.block_names)}"
-            )
+            raise ConfigError(f"{self.arch} has no block(s) {unknown}; known blocks: {list(self.block_names)}")
         return self._run(x, wanted)
 
     @abstractmethod
@@ -87,9 +85,7 @@ class LaneModel(nn.Module, ABC):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ConfigError(f"{self.arch} expects a (B, 3, H, W) batch, got {tuple(x.shape)}")
         if x.shape[-2] % multiple or x.shape[-1] % multiple:
-            raise ConfigError(
-                f"{self.arch} needs H and W divisible by {multiple}, got {x.shape[-2]}x{x.shape[-1]}"
-            )
+            raise ConfigError(f"{self.arch} needs H and W divisible by {multiple}, got {x.shape[-2]}x{x.shape[-1]}")
 
 
 def init_weights(module: nn.Module) -> None:
@@ -121,4 +117,3 @@ def keep_block(store: dict[str, Tensor], keep: frozenset[str], name: str, value:
     if name in keep:
         store[name] = value
     return value
-

@@ -41,8 +41,14 @@ from lane_sad_core.models.heads import ExistenceHead, exist_grid
 # (kind, size) of the eight bottlenecks of stages E2 (after its downsampling), E3 and E4:
 # "regular" 3x3, "dilated" 3x3 with that dilation, "asym" a 5x1 then 1x5 pair.
 STAGE_PLAN: tuple[tuple[str, int], ...] = (
-    ("regular", 1), ("dilated", 2), ("asym", 5), ("dilated", 4),
-    ("regular", 1), ("dilated", 8), ("asym", 5), ("dilated", 16),
+    ("regular", 1),
+    ("dilated", 2),
+    ("asym", 5),
+    ("dilated", 4),
+    ("regular", 1),
+    ("dilated", 8),
+    ("asym", 5),
+    ("dilated", 16),
 )
 
 
@@ -75,8 +81,9 @@ class InitialBlock(nn.Module):
 class Bottleneck(nn.Module):
     """Residual bottleneck keeping size and channels: 1x1 down, middle conv, 1x1 up."""
 
-    def __init__(self, channels: int, kind: str = "regular", size: int = 1, dropout: float = 0.1,
-                 prelu: bool = True) -> None:
+    def __init__(
+        self, channels: int, kind: str = "regular", size: int = 1, dropout: float = 0.1, prelu: bool = True
+    ) -> None:
         super().__init__()
         mid = channels // 4
         if kind == "asym":
@@ -166,13 +173,15 @@ class ENetSAD(LaneModel):
 
     arch = "enet_sad"
     feature_info = (
-        BlockInfo("E1", 64, 4), BlockInfo("E2", 128, 8), BlockInfo("E3", 128, 8), BlockInfo("E4", 128, 8),
+        BlockInfo("E1", 64, 4),
+        BlockInfo("E2", 128, 8),
+        BlockInfo("E3", 128, 8),
+        BlockInfo("E4", 128, 8),
     )
 
     def __init__(self, num_lanes: int = 4, input_height: int = 288, input_width: int = 800) -> None:
         super().__init__()
-        self.config = {"num_lanes": int(num_lanes), "input_height": int(input_height),
-                       "input_width": int(input_width)}
+        self.config = {"num_lanes": int(num_lanes), "input_height": int(input_height), "input_width": int(input_width)}
         classes = num_lanes + 1
         self.initial = InitialBlock(16)
         self.down1 = Downsample(16, 64, dropout=0.01)

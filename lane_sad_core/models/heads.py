@@ -25,8 +25,9 @@ class ClassMapHead(nn.Sequential):
     at the same place).
     """
 
-    def __init__(self, in_channels: int, mid_channels: int, num_classes: int, dilation: int = 4,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self, in_channels: int, mid_channels: int, num_classes: int, dilation: int = 4, dropout: float = 0.1
+    ) -> None:
         super().__init__(
             nn.Conv2d(in_channels, mid_channels, 3, padding=dilation, dilation=dilation, bias=False),
             nn.BatchNorm2d(mid_channels),

@@ -22,8 +22,7 @@ from lane_sad_core.models.base import BlockInfo, LaneModel, Outputs, init_weight
 DEFAULT_BLOCKS: tuple[tuple[str, int], ...] = (("E1", 4), ("E2", 8), ("E3", 8), ("E4", 8))
 
 
-def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1,
-                  dilation: int = 1) -> nn.Sequential:
+def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     pad = dilation * (kernel // 2)
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, bias=False),
@@ -67,8 +66,7 @@ def _check_plan(blocks: Sequence[Sequence]) -> tuple[tuple[str, int], ...]:
     for name, stride in plan:
         if stride < previous or stride & (stride - 1):
             raise ConfigError(
-                f"block {name}: stride {stride} must be a power of two, "
-                f"not below the previous {previous}"
+                f"block {name}: stride {stride} must be a power of two, not below the previous {previous}"
             )
         previous = stride
     if len({name for name, _ in plan}) != len(plan):
@@ -104,16 +102,28 @@ class LabelAutoEncoder(LaneModel):
     arch = "label_autoencoder"
     input_kind = "labels"
 
-    def __init__(self, num_lanes: int = 4, width: int = 32, blocks: Sequence[Sequence] = DEFAULT_BLOCKS,
-                 depth: int = 2, input_height: int | None = None, input_width: int | None = None) -> None:
+    def __init__(
+        self,
+        num_lanes: int = 4,
+        width: int = 32,
+        blocks: Sequence[Sequence] = DEFAULT_BLOCKS,
+        depth: int = 2,
+        input_height: int | None = None,
+        input_width: int | None = None,
+    ) -> None:
         super().__init__()
         if num_lanes < 1:
             raise ConfigError(f"num_lanes must be >= 1, got {num_lanes}")
         num_classes = int(num_lanes) + 1
         plan = _check_plan(blocks)
-        self.config = {"num_lanes": int(num_lanes), "width": int(width),
-                       "blocks": [[name, stride] for name, stride in plan], "depth": int(depth),
-                       "input_height": input_height, "input_width": input_width}
+        self.config = {
+            "num_lanes": int(num_lanes),
+            "width": int(width),
+            "blocks": [[name, stride] for name, stride in plan],
+            "depth": int(depth),
+            "input_height": input_height,
+            "input_width": input_width,
+        }
         self.stages = nn.ModuleDict()
         infos, cin, previous, same_stride = [], num_classes, 1, 0
         for name, stride in plan:
@@ -132,8 +142,11 @@ class LabelAutoEncoder(LaneModel):
         layers: list[nn.Module] = []
         for _ in range(int(math.log2(self.stride))):
             cout = max(width // 2, cin // 2)
-            layers += [nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False), nn.BatchNorm2d(cout),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(cin, cout, 2, stride=2, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
             cin = cout
         layers.append(nn.Conv2d(cin, num_classes, 1))
         return nn.Sequential(*layers)
@@ -141,14 +154,9 @@ class LabelAutoEncoder(LaneModel):
     def _run(self, x: Tensor, keep: frozenset[str]) -> tuple[Outputs, dict[str, Tensor]]:
         classes = self.num_lanes + 1
         if x.dim() != 4 or x.shape[1] != classes:
-            raise ConfigError(
-                f"{self.arch} expects a (B, {classes}, H, W) one-hot map, got {tuple(x.shape)}"
-            )
+            raise ConfigError(f"{self.arch} expects a (B, {classes}, H, W) one-hot map, got {tuple(x.shape)}")
         if x.shape[-2] % self.stride or x.shape[-1] % self.stride:
-            raise ConfigError(
-                f"{self.arch} needs H and W divisible by {self.stride}, "
-                f"got {x.shape[-2]}x{x.shape[-1]}"
-            )
+            raise ConfigError(f"{self.arch} needs H and W divisible by {self.stride}, got {x.shape[-2]}x{x.shape[-1]}")
         blocks: dict[str, Tensor] = {}
         y = x
         for name, stage in self.stages.items():

@@ -90,8 +90,9 @@ class ResNetLane(LaneModel):
             1/output_stride of the input.
     """
 
-    def __init__(self, depth: int, num_lanes: int = 4, input_height: int = 288, input_width: int = 800,
-                 output_stride: int = 8) -> None:
+    def __init__(
+        self, depth: int, num_lanes: int = 4, input_height: int = 288, input_width: int = 800, output_stride: int = 8
+    ) -> None:
         super().__init__()
         if depth not in DEPTHS:
             raise ConfigError(f"ResNet depth {depth} not supported; choose from {sorted(DEPTHS)}")
@@ -99,18 +100,25 @@ class ResNetLane(LaneModel):
             raise ConfigError(f"output_stride must be one of {sorted(LAYER_PLANS)}, got {output_stride}")
         block, counts = DEPTHS[depth]
         self.arch = f"resnet{depth}"
-        self.config = {"num_lanes": int(num_lanes), "input_height": int(input_height),
-                       "input_width": int(input_width), "output_stride": int(output_stride)}
+        self.config = {
+            "num_lanes": int(num_lanes),
+            "input_height": int(input_height),
+            "input_width": int(input_width),
+            "output_stride": int(output_stride),
+        }
         self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
         )
         cin, prev_dilation, layers, infos, stride = 64, 1, [], [], 4
         for i, ((width, layer_stride, dilation), count) in enumerate(zip(LAYER_PLANS[output_stride], counts), start=1):
             blocks = []
             for j in range(count):
-                blocks.append(block(cin, width, layer_stride if j == 0 else 1, dilation,
-                                    prev_dilation if j == 0 else dilation))
+                blocks.append(
+                    block(cin, width, layer_stride if j == 0 else 1, dilation, prev_dilation if j == 0 else dilation)
+                )
                 cin = width * block.expansion
             layers.append(nn.Sequential(*blocks))
             stride *= layer_stride
@@ -120,8 +128,11 @@ class ResNetLane(LaneModel):
         self.feature_info = tuple(infos)
         classes = num_lanes + 1
         self.head = ClassMapHead(cin, HEAD_CHANNELS, classes)
-        grid = exist_grid(input_height, input_width) if output_stride == 8 else (
-            input_height // (2 * output_stride), input_width // (2 * output_stride))
+        grid = (
+            exist_grid(input_height, input_width)
+            if output_stride == 8
+            else (input_height // (2 * output_stride), input_width // (2 * output_stride))
+        )
         self.exist = ExistenceHead(classes, num_lanes, grid)
         init_weights(self)
 

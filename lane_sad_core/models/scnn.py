@@ -66,14 +66,20 @@ FC6_DILATION = 4
 SCNN_CHANNELS = 128
 # Message-passing directions in the published order: (name, dim the slices are cut along, reverse)
 DIRECTIONS: tuple[tuple[str, int, bool], ...] = (
-    ("down", 2, False), ("up", 2, True), ("right", 3, False), ("left", 3, True),
+    ("down", 2, False),
+    ("up", 2, True),
+    ("right", 3, False),
+    ("left", 3, True),
 )
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int, dilation: int = 1) -> list[nn.Module]:
     pad = dilation * (kernel // 2)
-    return [nn.Conv2d(cin, cout, kernel, padding=pad, dilation=dilation, bias=False),
-            nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(cin, cout, kernel, padding=pad, dilation=dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    ]
 
 
 def _vgg_stage(cin: int, cout: int, convs: int, dilation: int) -> nn.Sequential:
@@ -118,8 +124,7 @@ class MessagePassing(nn.Module):
         self.convs = nn.ModuleDict()
         for name, dim, _ in DIRECTIONS:
             shape = (1, kernel) if dim == 2 else (kernel, 1)  # across a row, or down a column
-            self.convs[name] = nn.Conv2d(channels, channels, shape, padding=(shape[0] // 2, shape[1] // 2),
-                                         bias=False)
+            self.convs[name] = nn.Conv2d(channels, channels, shape, padding=(shape[0] // 2, shape[1] // 2), bias=False)
 
     def reset_parameters(self) -> None:
         """The official initialisation, near the identity (see the module docstring)."""
@@ -144,11 +149,14 @@ class SCNN(LaneModel):
 
     arch = "scnn"
 
-    def __init__(self, num_lanes: int = 4, input_height: int = 288, input_width: int = 800,
-                 kernel: int = 9) -> None:
+    def __init__(self, num_lanes: int = 4, input_height: int = 288, input_width: int = 800, kernel: int = 9) -> None:
         super().__init__()
-        self.config = {"num_lanes": int(num_lanes), "input_height": int(input_height),
-                       "input_width": int(input_width), "kernel": int(kernel)}
+        self.config = {
+            "num_lanes": int(num_lanes),
+            "input_height": int(input_height),
+            "input_width": int(input_width),
+            "kernel": int(kernel),
+        }
         cin, stride, infos, stages, pools = 3, 1, [], [], []
         for name, cout, convs, dilation, pool in VGG16_STAGES:
             stages.append(_vgg_stage(cin, cout, convs, dilation))

@@ -62,8 +62,9 @@ class ModelMeta:
     config: dict = field(default_factory=dict)
 
 
-def model_payload(model: LaneModel, preprocess: PreprocessConfig, classes: list[str] | None = None,
-                  **training_state: object) -> dict:
+def model_payload(
+    model: LaneModel, preprocess: PreprocessConfig, classes: list[str] | None = None, **training_state: object
+) -> dict:
     """The checkpoint dict for ``model``; ``training_state`` adds optimizer, iteration, ...."""
     return {
         "model_name": model.arch,
@@ -139,8 +140,9 @@ def load_checkpoint(path: str | Path) -> dict:
     return obj
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu",
-               input_kind: str = "image") -> tuple[LaneModel, ModelMeta]:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", input_kind: str = "image"
+) -> tuple[LaneModel, ModelMeta]:
     """Rebuild the model of a checkpoint, load its weights, move it to ``device``, eval mode.
 
     Args:
@@ -162,8 +164,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
     if model.input_kind != input_kind:
-        raise CheckpointError(f"{path} holds a {model.arch}, which reads {model.input_kind}, "
-                              f"where a model reading {input_kind} is needed")
+        raise CheckpointError(
+            f"{path} holds a {model.arch}, which reads {model.input_kind}, where a model reading {input_kind} is needed"
+        )
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
@@ -187,8 +190,13 @@ def capture_rng_state() -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
     state = {
         "python": [version, list(internal), gauss],
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -201,8 +209,9 @@ def restore_rng_state(state: Mapping) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

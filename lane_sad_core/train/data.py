@@ -51,8 +51,9 @@ class EpochSampler(Sampler[int]):
         start_batch: batches of this epoch already consumed (resume).
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
-                 world: int = 1, start_batch: int = 0) -> None:
+    def __init__(
+        self, size: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, start_batch: int = 0
+    ) -> None:
         self.size, self.batch_size = size, batch_size
         self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world
         self.start_batch = start_batch
@@ -73,12 +74,27 @@ class EpochSampler(Sampler[int]):
         return max(0, n - self.start_batch * self.batch_size)
 
 
-def epoch_loader(dataset: LaneDataset, batch_size: int, seed: int, epoch: int, start_batch: int,
-                 num_workers: int, rank: int = 0, world: int = 1) -> DataLoader:
+def epoch_loader(
+    dataset: LaneDataset,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    start_batch: int,
+    num_workers: int,
+    rank: int = 0,
+    world: int = 1,
+) -> DataLoader:
     """The loader of one epoch (from ``start_batch``); workers seeded from (seed, epoch)."""
     dataset.set_epoch(epoch)
     sampler = EpochSampler(len(dataset), batch_size, seed, epoch, rank, world, start_batch)
     gen = torch.Generator().manual_seed(seed * 7919 + epoch)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
-                      num_workers=num_workers, generator=gen, persistent_workers=False,
-                      pin_memory=torch.cuda.is_available())
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=num_workers,
+        generator=gen,
+        persistent_workers=False,
+        pin_memory=torch.cuda.is_available(),
+    )

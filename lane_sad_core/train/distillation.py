@@ -91,11 +91,16 @@ class DistillSection:
         """Inverse of :meth:`to_dict`; unknown keys raise ConfigError naming them."""
         unknown = sorted(set(d) - {"start_iter", *METHODS})
         if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join('distill.' + k for k in unknown)}; "
-                              f"methods: {list(METHODS)} (SAD is configured under loss.sad)")
+            raise ConfigError(
+                f"unknown key(s) {', '.join('distill.' + k for k in unknown)}; "
+                f"methods: {list(METHODS)} (SAD is configured under loss.sad)"
+            )
         kw: dict = {"start_iter": int(d.get("start_iter", 0))}
-        for method, config_cls, extra in (("lgad", LGADConfig, "teacher"), ("intra_kd", IntraKDConfig, "teacher"),
-                                          ("bake", BAKEConfig, "block")):
+        for method, config_cls, extra in (
+            ("lgad", LGADConfig, "teacher"),
+            ("intra_kd", IntraKDConfig, "teacher"),
+            ("bake", BAKEConfig, "block"),
+        ):
             section = d.get(method)
             if section is None:
                 continue
@@ -107,8 +112,9 @@ class DistillSection:
         return cls(**kw)
 
 
-def load_teacher(path: str, key: str, input_kind: str, student: LaneModel,
-                 preprocess: PreprocessConfig, device: torch.device) -> LaneModel:
+def load_teacher(
+    path: str, key: str, input_kind: str, student: LaneModel, preprocess: PreprocessConfig, device: torch.device
+) -> LaneModel:
     """A frozen teacher from its checkpoint, checked against the student.
 
     Raises:
@@ -125,8 +131,10 @@ def load_teacher(path: str, key: str, input_kind: str, student: LaneModel,
     if teacher.num_lanes != student.num_lanes:
         raise ConfigError(f"{key}: {path} predicts {teacher.num_lanes} lanes, the student {student.num_lanes}")
     if input_kind == "image" and meta.preprocess.to_dict() != preprocess.to_dict():
-        raise ConfigError(f"{key}: {path} was trained on images prepared as {meta.preprocess.to_dict()}, "
-                          f"the student's are {preprocess.to_dict()}; train the teacher on the same input")
+        raise ConfigError(
+            f"{key}: {path} was trained on images prepared as {meta.preprocess.to_dict()}, "
+            f"the student's are {preprocess.to_dict()}; train the teacher on the same input"
+        )
     teacher.requires_grad_(False)
     return teacher.eval()
 
@@ -148,21 +156,29 @@ class Distiller:
         ignore_index: label value of pixels that belong to no class.
     """
 
-    def __init__(self, section: DistillSection, student: LaneModel, preprocess: PreprocessConfig,
-                 device: torch.device, ignore_index: int = 255) -> None:
+    def __init__(
+        self,
+        section: DistillSection,
+        student: LaneModel,
+        preprocess: PreprocessConfig,
+        device: torch.device,
+        ignore_index: int = 255,
+    ) -> None:
         self.section, self.ignore_index = section, ignore_index
         self.num_classes = student.num_lanes + 1
         self.lgad_teacher = self.intra_teacher = None
         needed: list[str] = []
         if section.lgad is not None:
-            self.lgad_teacher = load_teacher(section.lgad_teacher, "distill.lgad.teacher", "labels",
-                                             student, preprocess, device)
+            self.lgad_teacher = load_teacher(
+                section.lgad_teacher, "distill.lgad.teacher", "labels", student, preprocess, device
+            )
             _check_blocks("distill.lgad.pairs", student, section.lgad.student_blocks)
             _check_blocks("distill.lgad.pairs", self.lgad_teacher, section.lgad.teacher_blocks)
             needed += section.lgad.student_blocks
         if section.intra_kd is not None:
-            self.intra_teacher = load_teacher(section.intra_kd_teacher, "distill.intra_kd.teacher", "image",
-                                              student, preprocess, device)
+            self.intra_teacher = load_teacher(
+                section.intra_kd_teacher, "distill.intra_kd.teacher", "image", student, preprocess, device
+            )
             pairs = section.intra_kd.pairs
             _check_blocks("distill.intra_kd.pairs", student, tuple(s for s, _ in pairs))
             _check_blocks("distill.intra_kd.pairs", self.intra_teacher, tuple(t for _, t in pairs))
@@ -177,8 +193,9 @@ class Distiller:
         """Whether the terms are added at ``iteration``."""
         return self.section.enabled and iteration >= self.section.start_iter
 
-    def __call__(self, image: Tensor, seg_target: Tensor, outputs: Mapping[str, Tensor],
-                 acts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def __call__(
+        self, image: Tensor, seg_target: Tensor, outputs: Mapping[str, Tensor], acts: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
         """The weighted terms of every enabled method, named as their loss functions name them.
 
         Args:
@@ -197,8 +214,17 @@ class Distiller:
         if s.intra_kd is not None:
             with torch.no_grad():
                 t_out, t_acts = self.intra_teacher.forward_blocks(image, [t for _, t in s.intra_kd.pairs])
-            terms.update(intra_kd_loss(acts, t_acts, seg_target, s.intra_kd, num_classes=self.num_classes,
-                                       student_seg=outputs["seg"], teacher_seg=t_out["seg"])[1])
+            terms.update(
+                intra_kd_loss(
+                    acts,
+                    t_acts,
+                    seg_target,
+                    s.intra_kd,
+                    num_classes=self.num_classes,
+                    student_seg=outputs["seg"],
+                    teacher_seg=t_out["seg"],
+                )[1]
+            )
         if s.bake is not None:
             features = acts[self.bake_block].detach().mean(dim=(-2, -1))
             terms.update(bake_loss(features, outputs["exist"], s.bake)[1])

@@ -55,9 +55,12 @@ class LossConfig:
     def to_dict(self) -> dict:
         """Plain types, for run directories and checkpoints."""
         return {
-            "background_weight": self.background_weight, "ignore_index": self.ignore_index,
-            "seg_weight": self.seg_weight, "exist_weight": self.exist_weight,
-            "iou_weight": self.iou_weight, "sad": None if self.sad is None else self.sad.to_dict(),
+            "background_weight": self.background_weight,
+            "ignore_index": self.ignore_index,
+            "seg_weight": self.seg_weight,
+            "exist_weight": self.exist_weight,
+            "iou_weight": self.iou_weight,
+            "sad": None if self.sad is None else self.sad.to_dict(),
         }
 
     @classmethod
@@ -80,8 +83,9 @@ def class_weights(num_classes: int, background_weight: float, device: torch.devi
     return w
 
 
-def segmentation_loss(logits: Tensor, target: Tensor, background_weight: float = 0.4,
-                      ignore_index: int = 255) -> Tensor:
+def segmentation_loss(
+    logits: Tensor, target: Tensor, background_weight: float = 0.4, ignore_index: int = 255
+) -> Tensor:
     """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids."""
     _check_target(logits, target)
     weight = class_weights(logits.shape[1], background_weight, logits.device).to(logits.dtype)
@@ -111,8 +115,13 @@ def existence_loss(logits: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
 
-def lane_loss(outputs: Mapping[str, Tensor], seg_target: Tensor, exist_target: Tensor | None,
-              cfg: LossConfig, activations: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+def lane_loss(
+    outputs: Mapping[str, Tensor],
+    seg_target: Tensor,
+    exist_target: Tensor | None,
+    cfg: LossConfig,
+    activations: Mapping[str, Tensor] | None = None,
+) -> tuple[Tensor, dict[str, Tensor]]:
     """The full training loss.
 
     Args:
@@ -150,8 +159,13 @@ class LaneLoss(nn.Module):
         super().__init__()
         self.cfg = cfg or LossConfig()
 
-    def forward(self, outputs: Mapping[str, Tensor], seg_target: Tensor, exist_target: Tensor | None = None,
-                activations: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self,
+        outputs: Mapping[str, Tensor],
+        seg_target: Tensor,
+        exist_target: Tensor | None = None,
+        activations: Mapping[str, Tensor] | None = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """See :func:`lane_loss`."""
         return lane_loss(outputs, seg_target, exist_target, self.cfg, activations)
 

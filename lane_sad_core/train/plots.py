@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 NOT_CURVES = {"iteration", "lr", "seconds"}
 VAL_PREFIX = "val_"
@@ -20,13 +20,14 @@ def plot_curves(rows: Sequence[dict], out: Path) -> None:
         return
     its = [int(r["iteration"]) for r in rows]
     keys = list(dict.fromkeys(k for r in rows for k in r if k not in NOT_CURVES))
-    fig, (ax_loss, ax_val, ax_lr) = plt.subplots(3, 1, figsize=(8, 8), sharex=True,
-                                                 gridspec_kw={"height_ratios": [3, 2, 1]})
+    fig, (ax_loss, ax_val, ax_lr) = plt.subplots(
+        3, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]}
+    )
     for key in keys:
         pts = [(i, float(r[key])) for i, r in zip(its, rows) if r.get(key) not in (None, "")]
         if key.startswith(VAL_PREFIX):
             if pts:
-                ax_val.plot(*zip(*pts), marker="o", label=key[len(VAL_PREFIX):])
+                ax_val.plot(*zip(*pts), marker="o", label=key[len(VAL_PREFIX) :])
         elif pts and all(v > 0 for _, v in pts):
             ax_loss.plot(*zip(*pts), label=key)
     ax_val.set_ylabel("validation")

@@ -84,8 +84,12 @@ class _TrainForward(nn.Module):
 def build_model_for(cfg: TrainConfig) -> LaneModel:
     """The model of the config, sized to the preprocessing's input."""
     pre = cfg.data.preprocess
-    model_cfg = {"num_lanes": cfg.data.num_slots, "input_height": pre.height,
-                 "input_width": pre.width, **cfg.model.config}
+    model_cfg = {
+        "num_lanes": cfg.data.num_slots,
+        "input_height": pre.height,
+        "input_width": pre.width,
+        **cfg.model.config,
+    }
     return build_model(cfg.model.name, **model_cfg)
 
 
@@ -96,8 +100,9 @@ def sad_config_for(cfg: TrainConfig, model: LaneModel) -> SADConfig | None:
     sad = cfg.loss.sad or SADConfig.for_blocks(model.block_names)
     missing = [b for b in sad.blocks if b not in model.block_names]
     if missing:
-        raise ConfigError(f"loss.sad names block(s) {missing} that {cfg.model.name} does not have "
-                          f"(blocks: {list(model.block_names)})")
+        raise ConfigError(
+            f"loss.sad names block(s) {missing} that {cfg.model.name} does not have (blocks: {list(model.block_names)})"
+        )
     return sad
 
 
@@ -124,22 +129,28 @@ class Trainer:
         self.model = build_model_for(cfg).to(self.device)
         self.sad = sad_config_for(cfg, self.model)
         self.loss = LaneLoss(dataclasses.replace(cfg.loss, sad=self.sad))
-        self.distiller = (Distiller(cfg.distill, self.model, cfg.data.preprocess, self.device, cfg.loss.ignore_index)
-                          if cfg.distill.enabled else None)
+        self.distiller = (
+            Distiller(cfg.distill, self.model, cfg.data.preprocess, self.device, cfg.loss.ignore_index)
+            if cfg.distill.enabled
+            else None
+        )
         self.train_set = build_dataset(cfg.data, "train", cfg.seed)
         # lane F1 needs a model that reads images; LGAD's label teacher is judged by its loss
         validate = cfg.data.val_list and self.model.input_kind == "image"
         self.val_set = build_dataset(cfg.data, "val", cfg.seed) if validate else None
         self.bpe = EpochSampler.batches_per_epoch(len(self.train_set), cfg.optim.batch_size, self.dist.world)
         if self.bpe == 0:
-            raise ConfigError(f"{len(self.train_set)} training images cannot fill one batch of "
-                              f"{cfg.optim.batch_size} x {self.dist.world} process(es)")
+            raise ConfigError(
+                f"{len(self.train_set)} training images cannot fill one batch of "
+                f"{cfg.optim.batch_size} x {self.dist.world} process(es)"
+            )
         if cfg.model.init and resume is None:
             self._init_weights(Path(cfg.model.init))
         o = cfg.optim
         self.optimizer = make_optimizer(self.model, o)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda it: max(0.0, 1.0 - it / o.iterations) ** o.poly_power)
+            self.optimizer, lambda it: max(0.0, 1.0 - it / o.iterations) ** o.poly_power
+        )
         self.use_amp = cfg.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.iteration = 0
@@ -147,14 +158,16 @@ class Trainer:
         if resume is not None:
             self._restore(Path(resume))
         forward = _TrainForward(self.model)
-        self.forward = (nn.parallel.DistributedDataParallel(forward) if self.dist.world > 1 else forward)
+        self.forward = nn.parallel.DistributedDataParallel(forward) if self.dist.world > 1 else forward
 
     # --- state ---------------------------------------------------------------------------
     def _init_weights(self, path: Path) -> None:
         """Start from another checkpoint's weights (same model name and shapes)."""
         ckpt = load_checkpoint(path)
         if ckpt.get("model_name") != self.model.arch:
-            raise ConfigError(f"model.init {path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}")
+            raise ConfigError(
+                f"model.init {path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}"
+            )
         try:
             self.model.load_state_dict(ckpt["state_dict"])
         except RuntimeError as exc:
@@ -183,12 +196,17 @@ class Trainer:
         rng = self._rng_states()
         if not self.dist.main:
             return
-        meta = model_payload(self.model, self.cfg.data.preprocess, iteration=self.iteration,
-                             config=self.cfg.to_dict())
-        save_checkpoint(self.run_dir / "last.pt", {
-            **meta, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": rng,
-        })
+        meta = model_payload(self.model, self.cfg.data.preprocess, iteration=self.iteration, config=self.cfg.to_dict())
+        save_checkpoint(
+            self.run_dir / "last.pt",
+            {
+                **meta,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": rng,
+            },
+        )
         save_checkpoint(self.run_dir / "model.pt", meta)
 
     # --- loop ------------------------------------------------------------------------------
@@ -199,15 +217,31 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         log = RunLog(self.run_dir / "log.csv", self.iteration) if self.dist.main else None
-        bar = tqdm(total=o.iterations, initial=self.iteration, desc=cfg.name, unit="it",
-                   disable=not (self.progress and self.dist.main), dynamic_ncols=True)
+        bar = tqdm(
+            total=o.iterations,
+            initial=self.iteration,
+            desc=cfg.name,
+            unit="it",
+            disable=not (self.progress and self.dist.main),
+            dynamic_ncols=True,
+        )
         self.model.train()
         batches = None
         while self.iteration < o.iterations:
             epoch, offset = divmod(self.iteration, self.bpe)
             if batches is None or offset == 0:
-                batches = iter(epoch_loader(self.train_set, o.batch_size, cfg.seed, epoch, offset,
-                                            cfg.data.num_workers, self.dist.rank, self.dist.world))
+                batches = iter(
+                    epoch_loader(
+                        self.train_set,
+                        o.batch_size,
+                        cfg.seed,
+                        epoch,
+                        offset,
+                        cfg.data.num_workers,
+                        self.dist.rank,
+                        self.dist.world,
+                    )
+                )
             t0 = time.perf_counter()
             terms = self._step(next(batches))
             seconds = time.perf_counter() - t0
@@ -234,17 +268,28 @@ class Trainer:
         """CULane F1 and TuSimple-style accuracy on the validation frames (main process)."""
         if not self.dist.main or self.val_set is None:
             return {}
-        meta = ModelMeta(path=self.run_dir / "model.pt", model_name=self.model.arch,
-                         model_config=dict(self.model.config), classes=default_classes(self.model.num_lanes),
-                         preprocess=self.cfg.data.preprocess, iteration=self.iteration)
+        meta = ModelMeta(
+            path=self.run_dir / "model.pt",
+            model_name=self.model.arch,
+            model_config=dict(self.model.config),
+            classes=default_classes(self.model.num_lanes),
+            preprocess=self.cfg.data.preprocess,
+            iteration=self.iteration,
+        )
         self.model.eval()
         try:
             n = min(len(self.val_set), self.cfg.schedule.val_max_frames)
-            total = evaluate_dataset(LaneDetector.from_model(self.model, meta), self.val_set, range(n)).as_dict()["total"]
+            total = evaluate_dataset(LaneDetector.from_model(self.model, meta), self.val_set, range(n)).as_dict()[
+                "total"
+            ]
         finally:
             self.model.train()
-        return {"val_f1": total["f1"] or 0.0, "val_precision": total["precision"] or 0.0,
-                "val_recall": total["recall"] or 0.0, "val_accuracy": total["tusimple_accuracy"]}
+        return {
+            "val_f1": total["f1"] or 0.0,
+            "val_precision": total["precision"] or 0.0,
+            "val_recall": total["recall"] or 0.0,
+            "val_accuracy": total["tusimple_accuracy"],
+        }
 
     def _step(self, batch: dict) -> dict[str, float]:
         image = batch["image"].to(self.device, non_blocking=True)
@@ -252,8 +297,9 @@ class Trainer:
         exist = batch["exist"].to(self.device, non_blocking=True)
         with_sad = self.sad is not None and self.sad.active(self.iteration)
         with_kd = self.distiller is not None and self.distiller.active(self.iteration)
-        blocks = tuple(dict.fromkeys((*(self.sad.blocks if with_sad else ()),
-                                      *(self.distiller.student_blocks if with_kd else ()))))
+        blocks = tuple(
+            dict.fromkeys((*(self.sad.blocks if with_sad else ()), *(self.distiller.student_blocks if with_kd else ())))
+        )
         inputs = image
         if self.model.input_kind == "labels":  # LGAD's teacher learns to reproduce the labels
             inputs = one_hot_labels(seg, self.model.num_lanes + 1, self.cfg.loss.ignore_index)
@@ -285,8 +331,14 @@ class RunLog:
         self._flush()
 
     def write(self, iteration: int, lr: float, terms: dict[str, float], seconds: float) -> None:
-        self.rows.append({"iteration": iteration, "lr": f"{lr:.6g}", "seconds": f"{seconds:.4f}",
-                          **{k: f"{v:.6g}" for k, v in terms.items()}})
+        self.rows.append(
+            {
+                "iteration": iteration,
+                "lr": f"{lr:.6g}",
+                "seconds": f"{seconds:.4f}",
+                **{k: f"{v:.6g}" for k, v in terms.items()},
+            }
+        )
         self._flush()
 
     def _flush(self) -> None:

@@ -66,8 +66,13 @@ def h_samples(dataset: LaneDataset, i: int) -> list[float] | None:
     return None
 
 
-def write_dataset_bag(dataset: LaneDataset, out: BagWriter, rate_hz: float = 10.0,
-                      max_frames: int | None = None, progress: Progress | None = None) -> int:
+def write_dataset_bag(
+    dataset: LaneDataset,
+    out: BagWriter,
+    rate_hz: float = 10.0,
+    max_frames: int | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Write ``dataset``'s frames with their ground truth into the open bag ``out``.
 
     Args:
@@ -89,11 +94,17 @@ def write_dataset_bag(dataset: LaneDataset, out: BagWriter, rate_hz: float = 10.
     for n, i in enumerate(progress(order, len(order)) if progress else order):
         ns = START_NS + round(n * NS / rate_hz)
         image = read_image(dataset.image_path(i))
-        gt = lane_array_message(dataset.lanes(i), image.shape[:2], ns, topics.CAMERA_FRAME_ID,
-                                f"{topics.GT_MODEL_PREFIX}{dataset.category(i)}")
+        gt = lane_array_message(
+            dataset.lanes(i),
+            image.shape[:2],
+            ns,
+            topics.CAMERA_FRAME_ID,
+            f"{topics.GT_MODEL_PREFIX}{dataset.category(i)}",
+        )
         # Ground truth first: a file cut after an image then still has that image's labels.
         out.write(topics.GT, ns, gt)
-        out.write(topics.GT_INFO, ns, string_message(FrameInfo(ns, relative_key(dataset, i),
-                                                               h_samples(dataset, i)).to_json()))
+        out.write(
+            topics.GT_INFO, ns, string_message(FrameInfo(ns, relative_key(dataset, i), h_samples(dataset, i)).to_json())
+        )
         out.write(topics.CAMERA, ns, image_message(image, ns, topics.CAMERA_FRAME_ID))
     return len(order)

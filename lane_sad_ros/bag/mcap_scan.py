@@ -59,8 +59,10 @@ class Truncated(BagError):
     """The file ends inside a record; ``offset`` is where that record starts."""
 
     def __init__(self, path: Path, offset: int, size: int) -> None:
-        super().__init__(f"{path}: file ends inside the record at byte {offset} of {size} "
-                         "(cut short: copy interrupted or recorder killed)")
+        super().__init__(
+            f"{path}: file ends inside the record at byte {offset} of {size} "
+            "(cut short: copy interrupted or recorder killed)"
+        )
         self.offset = offset
 
 

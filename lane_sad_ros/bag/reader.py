@@ -108,8 +108,14 @@ class BagReader:
         self.storage = SUFFIXES[files[0].suffix] if files else "unknown"
         for name, info in reader.topics.items():
             conn = info.connections[0]
-            self.topics[name] = TopicInfo(name, info.msgtype or conn.msgtype, info.msgdef.data, conn.digest,
-                                          tuple(conn.ext.offered_qos_profiles), info.msgcount)
+            self.topics[name] = TopicInfo(
+                name,
+                info.msgtype or conn.msgtype,
+                info.msgdef.data,
+                conn.digest,
+                tuple(conn.ext.offered_qos_profiles),
+                info.msgcount,
+            )
         return self
 
     def _mcap_file(self) -> Path | None:
@@ -140,9 +146,14 @@ class BagReader:
         for cid, ch in channels.items():
             schema = schemas.get(ch.schema_id)
             qos = parse_qos(ch.metadata["offered_qos_profiles"]) if ch.metadata.get("offered_qos_profiles") else []
-            self.topics[ch.topic] = TopicInfo(ch.topic, schema.name if schema else "", schema.data if schema else "",
-                                              ch.metadata.get("topic_type_hash", ""), tuple(qos),
-                                              counts.get(cid, 0))
+            self.topics[ch.topic] = TopicInfo(
+                ch.topic,
+                schema.name if schema else "",
+                schema.data if schema else "",
+                ch.metadata.get("topic_type_hash", ""),
+                tuple(qos),
+                counts.get(cid, 0),
+            )
 
     # --- reading ---------------------------------------------------------------------------
     def messages(self, topics: Collection[str] | None = None) -> Iterator[tuple[TopicInfo, int, bytes]]:
@@ -182,8 +193,9 @@ class BagReader:
         try:
             return typestore().deserialize_cdr(data, topic.msgtype)
         except Exception as exc:  # rosbags raises assorted errors on corrupt CDR
-            raise BagError(f"{self.path}: cannot decode a {topic.msgtype} message on {topic.name}: "
-                           f"{type(exc).__name__}: {exc}") from None
+            raise BagError(
+                f"{self.path}: cannot decode a {topic.msgtype} message on {topic.name}: {type(exc).__name__}: {exc}"
+            ) from None
 
     @property
     def message_count(self) -> int:
@@ -197,6 +209,7 @@ class BagReader:
     def __enter__(self) -> BagReader:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -52,7 +52,7 @@ def ground_truth_from_bag(bag: str | Path) -> dict[int, BagFrame]:
             frame.gt = lanes_from_message(msg)
             frame.size = (int(msg.image_height), int(msg.image_width))
             prefix = topics.GT_MODEL_PREFIX
-            frame.category = msg.model_name[len(prefix):] if msg.model_name.startswith(prefix) else "unknown"
+            frame.category = msg.model_name[len(prefix) :] if msg.model_name.startswith(prefix) else "unknown"
     return frames
 
 
@@ -63,8 +63,14 @@ def ground_truth_from_dataset(dataset: LaneDataset, infos: dict[int, FrameInfo])
     for ns, info in infos.items():
         i = index.get(info.image)
         if i is not None:
-            frames[ns] = BagFrame(ns, gt=dataset.lanes(i), size=dataset.source_size(i),
-                                  category=dataset.category(i), h_samples=h_samples(dataset, i), image=info.image)
+            frames[ns] = BagFrame(
+                ns,
+                gt=dataset.lanes(i),
+                size=dataset.source_size(i),
+                category=dataset.category(i),
+                h_samples=h_samples(dataset, i),
+                image=info.image,
+            )
     return frames
 
 

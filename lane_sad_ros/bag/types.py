@@ -28,8 +28,17 @@ STORE = Stores.ROS2_KILTED
 _INFINITE = QosTime(2147483647, 4294967295)  # rmw's "unspecified" duration, as rosbag2 writes it
 # What every topic of a bag written here offers: reliable, volatile, keep-last 10. A reliable
 # publisher matches both reliable and best-effort subscribers when ``ros2 bag play`` uses it.
-RECORDED_QOS = Qos(QosHistory.KEEP_LAST, 10, QosReliability.RELIABLE, QosDurability.VOLATILE,
-                   _INFINITE, _INFINITE, QosLiveliness.AUTOMATIC, _INFINITE, False)
+RECORDED_QOS = Qos(
+    QosHistory.KEEP_LAST,
+    10,
+    QosReliability.RELIABLE,
+    QosDurability.VOLATILE,
+    _INFINITE,
+    _INFINITE,
+    QosLiveliness.AUTOMATIC,
+    _INFINITE,
+    False,
+)
 
 
 def message_dir() -> Path:
@@ -46,8 +55,10 @@ def message_dir() -> Path:
     for folder in (share, SOURCE_MSG_DIR):
         if folder is not None and (folder / "LaneArray.msg").is_file():
             return folder
-    raise BagError(f"lane_sad message definitions not found (no share/{PACKAGE}/msg in the ament "
-                   f"index and no {SOURCE_MSG_DIR}); run `make setup`")
+    raise BagError(
+        f"lane_sad message definitions not found (no share/{PACKAGE}/msg in the ament "
+        f"index and no {SOURCE_MSG_DIR}); run `make setup`"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ import threading
 from io import BytesIO
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from rosbags.interfaces import Connection, Qos
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
@@ -33,18 +33,24 @@ class _Rosbag2McapWriter(McapWriter):
 
     def add_connection(self, connection: Connection, offered_qos_profiles: str) -> None:
         metadata = BytesIO()
-        for key, value in (("offered_qos_profiles", offered_qos_profiles),
-                           ("topic_type_hash", connection.digest)):
+        for key, value in (("offered_qos_profiles", offered_qos_profiles), ("topic_type_hash", connection.digest)):
             write_string(metadata, key)
             write_string(metadata, value)
-        self.channels.append(Channel(connection.id, connection.msgtype, connection.topic,
-                                     connection.ext.serialization_format, metadata.getvalue()))
+        self.channels.append(
+            Channel(
+                connection.id,
+                connection.msgtype,
+                connection.topic,
+                connection.ext.serialization_format,
+                metadata.getvalue(),
+            )
+        )
         self.channel_stats[connection.id] = 0
         write_channel(self.chunk.bio, self.channels[-1], self.schemas)
 
 
 class _Writer(Writer):
-    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+    STORAGE_PLUGINS: ClassVar = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
 
 
 class BagWriter:
@@ -78,15 +84,27 @@ class BagWriter:
             raise BagError(f"cannot write bag {self.path}: {exc}") from None
         return self
 
-    def add_topic(self, topic: str, msgtype: str, *, msgdef: str | None = None, type_hash: str | None = None,
-                  qos: list[Qos] | None = None) -> None:
+    def add_topic(
+        self,
+        topic: str,
+        msgtype: str,
+        *,
+        msgdef: str | None = None,
+        type_hash: str | None = None,
+        qos: list[Qos] | None = None,
+    ) -> None:
         """Declare ``topic``; the definition and hash come from the typestore unless given
         (topics copied from another bag keep theirs)."""
         with self._lock:
             try:
                 self._connections[topic] = self._writer.add_connection(
-                    topic, msgtype, typestore=typestore(), msgdef=msgdef or None, rihs01=type_hash or None,
-                    offered_qos_profiles=qos if qos is not None else [RECORDED_QOS])
+                    topic,
+                    msgtype,
+                    typestore=typestore(),
+                    msgdef=msgdef or None,
+                    rihs01=type_hash or None,
+                    offered_qos_profiles=qos if qos is not None else [RECORDED_QOS],
+                )
             except Exception as exc:  # WriterError, or a type the typestore does not know
                 raise BagError(f"{self.path}: cannot add topic {topic} ({msgtype}): {exc}") from None
 
@@ -112,6 +130,7 @@ class BagWriter:
     def __enter__(self) -> BagWriter:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -48,10 +48,7 @@ def draw_sky(img: np.ndarray, cam: Camera, sky: Backdrop, bank: TextureBank) -> 
     ends = cam.horizon_rows(np.array([0.0, width - 1.0]))
     bottom = int(np.clip(np.ceil(ends.max()) + 2, 1, height))
     t = np.clip(np.arange(bottom, dtype=np.float32) / max(float(ends.mean()), 1.0), 0, 1) ** 0.6
-    grad = (
-        np.asarray(sky.zenith, np.float32) * (1 - t[:, None])
-        + np.asarray(sky.horizon, np.float32) * t[:, None]
-    )
+    grad = np.asarray(sky.zenith, np.float32) * (1 - t[:, None]) + np.asarray(sky.horizon, np.float32) * t[:, None]
     cv2.resize(
         grad.astype(np.uint8)[:, None, :],
         (width, bottom),
@@ -94,9 +91,7 @@ def draw_silhouette(
     top = base - profile * layer.height * height
     polygon = np.concatenate([np.stack([u, top], 1), np.stack([u[::-1], base[::-1] + 3.0], 1)])
     if layer.kind == "skyline":
-        color = (
-            np.asarray(sky.horizon) * (1 - layer.haze) + np.asarray((120, 120, 125)) * layer.haze
-        )
+        color = np.asarray(sky.horizon) * (1 - layer.haze) + np.asarray((120, 120, 125)) * layer.haze
         fill(img, [polygon], tuple(float(c) for c in color), antialias=False)
         return
     source = bank.hills if layer.kind == "hills" else bank.foliage
@@ -164,6 +159,4 @@ def sample_backdrop(
         )
     clouds = rng.uniform(0.0, 0.5) if not overcast else rng.uniform(0.1, 0.3)
     haze = rng.uniform(250.0, 700.0) if environment == "urban" else rng.uniform(500.0, 1500.0)
-    return Backdrop(
-        zenith, horizon, float(clouds), int(rng.integers(0, 128)), tuple(layers), float(haze)
-    )
+    return Backdrop(zenith, horizon, float(clouds), int(rng.integers(0, 128)), tuple(layers), float(haze))

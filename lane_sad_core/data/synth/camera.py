@@ -80,9 +80,7 @@ class Camera:
         roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
         return roll @ pitch
 
-    def project_xyz(
-        self, x: np.ndarray, y: np.ndarray, z: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def project_xyz(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project vehicle coordinates (broadcastable arrays); returns (..., 2) pixels and depths.
 
         Points nearer than :data:`NEAR_DEPTH` to the image plane get their depth clamped,

@@ -147,9 +147,7 @@ class CameraModel:
             row,
         )
 
-    def optics(
-        self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float, noise_tile: np.ndarray
-    ) -> None:
+    def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float, noise_tile: np.ndarray) -> None:
         """Hood, colour response, lens shading, blur and sensor noise, at render size.
 
         ``scale`` is the render size relative to the output, for blur lengths in pixels.
@@ -163,9 +161,7 @@ class CameraModel:
         cv2.transform(img, colour_matrix(fx), dst=img)
         if fx.gamma != 1.0:
             cv2.LUT(img, gamma_lut(fx.gamma), dst=img)
-        cv2.multiply(
-            img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255
-        )
+        cv2.multiply(img, self.shading_dashcam if fx.dashcam else self.shading, dst=img, scale=1 / 255)
         blur = round(fx.motion_blur * scale) | 1
         if blur > 1:
             near = img[near_row:]

@@ -70,15 +70,11 @@ class Surface:
     tracks: float
 
 
-def sample_surface(
-    rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str
-) -> Surface:
+def sample_surface(rng: np.random.Generator, look: Look, layout: RoadLayout, environment: str) -> Surface:
     """Pavement material and defects of one frame."""
     materials = list(look.surfaces)
     weights = np.array(
-        [0.45, 0.35, 0.2][: len(materials)]
-        if environment == "highway"
-        else [0.75, 0.25][: len(materials)]
+        [0.45, 0.35, 0.2][: len(materials)] if environment == "highway" else [0.75, 0.25][: len(materials)]
     )
     material = str(rng.choice(materials, p=weights / weights.sum()))
     patches = tuple(
@@ -117,9 +113,7 @@ def _row(z: float) -> int:
     return int(np.clip(round(z / BEV_RES_Z), 0, BEV_ROWS))
 
 
-def compose_canvas(
-    surface: Surface, layout: RoadLayout, bank: TextureBank
-) -> tuple[np.ndarray, np.ndarray]:
+def compose_canvas(surface: Surface, layout: RoadLayout, bank: TextureBank) -> tuple[np.ndarray, np.ndarray]:
     """The bird's-eye grid of a frame: (rows, cols, 3) BGR and (rows, cols) paint condition."""
     (sr, sc), (tr, tc), (wr, wc) = surface.offsets
     condition = bank.wear[surface.wear][wr : wr + BEV_ROWS, wc : wc + BEV_COLS]
@@ -170,9 +164,7 @@ def _details(canvas: np.ndarray, surface: Surface, layout: RoadLayout, bank: Tex
                 cv2.multiply(band, scale, dst=band)
 
 
-def ground_maps(
-    cam: Camera, road: RoadShape, row0: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """remap() coordinates into the grid for image rows ``row0``..bottom (roll ignored),
     and each row's distance along the road."""
     rows = np.arange(row0, cam.height, dtype=np.float64)
@@ -215,18 +207,13 @@ def render_ground(
     band_end = int(np.clip(np.ceil(ends.max()) + 1, row0, height))
     half = cam.scaled(0.5)
     map_x, map_y, z = ground_maps(half, road, row0 // 2)
-    small = [
-        cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        for layer in canvas
-    ]
+    small = [cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT) for layer in canvas]
     color, distance = haze
     fade = (1.0 - np.exp(-z / distance)).astype(np.float32)[:, None, None]
     small[0] = (small[0] * (1.0 - fade) + np.asarray(color, np.float32) * fade).astype(np.uint8)
     offset = row0 - 2 * (row0 // 2)
     bgr, condition = (
-        cv2.resize(layer, (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[
-            offset : offset + height - row0
-        ]
+        cv2.resize(layer, (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[offset : offset + height - row0]
         for layer in small
     )
     grain = bank.grain[row0:height, grain_offset : grain_offset + width]
@@ -246,9 +233,7 @@ def render_ground(
 JOINT_RANGE = 70.0  # metres; further joints are thinner than a pixel
 
 
-def draw_surface_lines(
-    img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface, layout: RoadLayout
-) -> None:
+def draw_surface_lines(img: np.ndarray, cam: Camera, road: RoadShape, surface: Surface, layout: RoadLayout) -> None:
     """Cracks (dark) and concrete slab joints (faint) as thin lines, in the image."""
     cracks = [np.stack(road.points(c[:, 0], c[:, 1]), 1) for c in surface.cracks]
     joints = []

@@ -70,9 +70,7 @@ class RoadLayout:
         return (k - self.ego) * self.lane_width
 
 
-def sample_road_shape(
-    rng: np.random.Generator, preset: SynthPreset, lane_width: float, curved: bool
-) -> RoadShape:
+def sample_road_shape(rng: np.random.Generator, preset: SynthPreset, lane_width: float, curved: bool) -> RoadShape:
     """Centreline: nearly straight, or a real bend (radius 120-450 m) for ``curve``."""
     limit = lane_width / 2 - 0.55
     offset = float(np.clip(rng.normal(0.0, preset.lateral_offset_std), -limit, limit))
@@ -173,9 +171,7 @@ def _paint(rng: np.random.Generator, color: tuple[int, int, int]) -> tuple[int, 
     return tuple(int(c) for c in np.clip(tone * rng.uniform(0.82, 1.0), 0, 255))
 
 
-def sample_layout(
-    rng: np.random.Generator, preset: SynthPreset, category: str
-) -> tuple[RoadLayout, RoadShape]:
+def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) -> tuple[RoadLayout, RoadShape]:
     """Lanes, paint and centreline of one frame of ``category``."""
     lane_width = float(rng.uniform(*preset.lane_width))
     counts = np.asarray(preset.lane_counts, float)
@@ -190,9 +186,7 @@ def sample_layout(
         oncoming = int(rng.integers(1, ego + 1))
         centre_line = oncoming
     shape = sample_road_shape(rng, preset, lane_width, curved=category == "curve")
-    markings = sample_markings(
-        rng, preset, n_lanes, ego, lane_width, divided, centre_line, noline=category == "noline"
-    )
+    markings = sample_markings(rng, preset, n_lanes, ego, lane_width, divided, centre_line, noline=category == "noline")
     shoulder = (0.3, 1.2) if preset.environment == "urban" else (0.8, 3.2)
     layout = RoadLayout(
         lane_width=lane_width,

@@ -56,30 +56,20 @@ def _blob(rng: np.random.Generator, s: float, z: float, rx: float, rz: float) ->
     return np.stack([s + rx * radius * np.cos(angles), z + rz * radius * np.sin(angles)], 1)
 
 
-def sample_shadows(
-    rng: np.random.Generator, layout: RoadLayout, strong: bool
-) -> tuple[np.ndarray, ...]:
+def sample_shadows(rng: np.random.Generator, layout: RoadLayout, strong: bool) -> tuple[np.ndarray, ...]:
     """Tree-crown blobs and building edges across the road (many when ``strong``)."""
     shadows = []
     n_trees = int(rng.integers(12, 40)) if strong else int(rng.integers(0, 6))
     side = rng.choice([layout.left_edge, layout.right_edge])
     for _ in range(n_trees):
-        s = (
-            side + rng.normal(0.0, 4.0)
-            if rng.random() < 0.7
-            else rng.uniform(layout.left_edge, layout.right_edge)
-        )
-        shadows.append(
-            _blob(rng, s, rng.uniform(3.0, 70.0), rng.uniform(1.0, 3.5), rng.uniform(1.5, 5.0))
-        )
+        s = side + rng.normal(0.0, 4.0) if rng.random() < 0.7 else rng.uniform(layout.left_edge, layout.right_edge)
+        shadows.append(_blob(rng, s, rng.uniform(3.0, 70.0), rng.uniform(1.0, 3.5), rng.uniform(1.5, 5.0)))
     if strong and rng.random() < 0.4:
         edge = rng.uniform(layout.left_edge, layout.right_edge)
         z0 = rng.uniform(2.0, 20.0)
         z1 = z0 + rng.uniform(15.0, 80.0)
         far_side = layout.left_edge - 5 if rng.random() < 0.5 else layout.right_edge + 5
-        shadows.append(
-            np.array([[edge, z0], [far_side, z0], [far_side, z1], [edge + rng.normal(0, 3), z1]])
-        )
+        shadows.append(np.array([[edge, z0], [far_side, z0], [far_side, z1], [edge + rng.normal(0, 3), z1]]))
     return tuple(shadows)
 
 
@@ -96,9 +86,7 @@ def sample_lighting(
     return Lighting(
         night=night,
         ambient=float(rng.uniform(0.08, 0.22)),
-        shadow_depth=float(rng.uniform(0.4, 0.6))
-        if not overcast
-        else float(rng.uniform(0.2, 0.35)),
+        shadow_depth=float(rng.uniform(0.4, 0.6)) if not overcast else float(rng.uniform(0.2, 0.35)),
         shadows=shadows,
         glare=tuple(glare),
         sky_glow=float(rng.uniform(0.0, 0.6)),
@@ -125,9 +113,7 @@ def _sample_glare(rng: np.random.Generator, cam: Camera, night: bool) -> list[Gl
     ]
 
 
-def draw_shadows(
-    shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, light: Lighting
-) -> None:
+def draw_shadows(shade_layer: np.ndarray, row0: int, cam: Camera, road: RoadShape, light: Lighting) -> None:
     """Cast shadows into the shade layer (255 lit)."""
     value = 255.0 * (1.0 - light.shadow_depth)
     polys = []
@@ -203,9 +189,7 @@ def apply_night(
         lamp = np.zeros((hq, wq), np.uint8)
         fill(lamp, [p / NIGHT_SCALE for p in pools], 255, antialias=False)
         lamp = cv2.blur(lamp, (9, 9))
-        cv2.add(
-            layer, cv2.transform(lamp, np.array([[0.12], [0.22], [0.32]], np.float32)), dst=layer
-        )
+        cv2.add(layer, cv2.transform(lamp, np.array([[0.12], [0.22], [0.32]], np.float32)), dst=layer)
     glow_rows = min(hq, horizon_row // NIGHT_SCALE)
     if light.sky_glow > 0 and glow_rows > 0:
         ramp = np.linspace(0, 1, glow_rows, dtype=np.float32) ** 2 * light.sky_glow
@@ -215,9 +199,7 @@ def apply_night(
             np.ascontiguousarray(np.broadcast_to(sky, (glow_rows, wq, 3))),
             dst=layer[:glow_rows],
         )
-    cv2.multiply(
-        img, cv2.resize(layer, (w, h), interpolation=cv2.INTER_LINEAR), dst=img, scale=1 / UNIT
-    )
+    cv2.multiply(img, cv2.resize(layer, (w, h), interpolation=cv2.INTER_LINEAR), dst=img, scale=1 / UNIT)
 
 
 def headlight_map(cam: Camera, strength: float = 1.1) -> np.ndarray:

@@ -102,9 +102,7 @@ class SceneRenderer:
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
         haze = (scene.backdrop.horizon, scene.backdrop.haze)
-        row0, condition = render_ground(
-            img, cam, road, canvas, self.bank, scene.texture_offset, haze
-        )
+        row0, condition = render_ground(img, cam, road, canvas, self.bank, scene.texture_offset, haze)
         for layer in scene.backdrop.layers:
             draw_silhouette(img, cam, layer, scene.backdrop, self.bank, scene.texture_offset)
         draw_surface_lines(img, cam, road, scene.surface, layout)
@@ -135,22 +133,16 @@ class SceneRenderer:
         for structure in side.structures:
             draw_structure(img, cam, road, structure)
 
-    def _objects(
-        self, img: np.ndarray, scene: Scene, cam: Camera
-    ) -> list[tuple[float, float, float, str]]:
+    def _objects(self, img: np.ndarray, scene: Scene, cam: Camera) -> list[tuple[float, float, float, str]]:
         """Trees, poles, vehicles and bridges far to near; returns lamps (u, v, px, kind).
 
         Consecutive trees in depth order are drawn together (one textured copy for all
         their crowns), which keeps occlusion right at a fraction of the cost.
         """
         road, side = scene.road, scene.roadside
-        items: list[tuple[float, str, object]] = [
-            (t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)
-        ]
+        items: list[tuple[float, str, object]] = [(t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)]
         items += [(p.distance, "pole", p) for p in pole_shapes(cam, road, side.poles)]
-        items += [
-            (v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)
-        ]
+        items += [(v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)]
         if side.overpass is not None:
             items.append((side.overpass.distance, "overpass", side.overpass))
         lamps: list[tuple[float, float, float, str]] = []
@@ -177,9 +169,7 @@ class SceneRenderer:
         if trees:
             draw_trees(img, trees, self.bank, texture_offset, self.look.foliage, 12 * self.scale)
 
-    def _night(
-        self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int
-    ) -> None:
+    def _night(self, img: np.ndarray, scene: Scene, cam: Camera, lamps: list, sky_rows: int) -> None:
         road = scene.road
         pools = [
             lamp_pool(cam, road, p.lateral + p.arm, p.distance)

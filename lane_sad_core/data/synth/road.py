@@ -34,9 +34,7 @@ class RoadShape:
 
     def centre(self, z: np.ndarray) -> np.ndarray:
         """Lateral position x of the centreline at distances z."""
-        return self.offset + z * (
-            self.heading + z * (self.curvature / 2 + z * self.curvature_rate / 6)
-        )
+        return self.offset + z * (self.heading + z * (self.curvature / 2 + z * self.curvature_rate / 6))
 
     def slope(self, z: np.ndarray) -> np.ndarray:
         """dx/dz of the centreline."""
@@ -86,9 +84,7 @@ def geometric_samples(z0: float, z1: float, count: int) -> np.ndarray:
     return np.exp(lo + (hi - lo) * np.linspace(0.0, 1.0, count))
 
 
-def strip(
-    road: RoadShape, s0: np.ndarray | float, s1: np.ndarray | float, z: np.ndarray
-) -> np.ndarray:
+def strip(road: RoadShape, s0: np.ndarray | float, s1: np.ndarray | float, z: np.ndarray) -> np.ndarray:
     """Polygons covering lateral [s0, s1] along distances z, in vehicle (x, z).
 
     With scalar offsets and z of shape (N,) this is one (2N, 2) polygon; with offsets of
@@ -116,9 +112,7 @@ def dash_intervals(marking: Marking, z0: float, z1: float) -> np.ndarray:
     return np.stack([starts[keep], ends[keep]], 1)
 
 
-def _line(
-    road: RoadShape, s: float, width: float, dashed: bool, marking: Marking, z0: float, z1: float
-) -> np.ndarray:
+def _line(road: RoadShape, s: float, width: float, dashed: bool, marking: Marking, z0: float, z1: float) -> np.ndarray:
     """(K, M, 2) polygons of one painted line: a single strip, or one strip per dash."""
     if not dashed:
         return strip(road, s - width / 2, s + width / 2, geometric_samples(z0, z1, 48))[None]
@@ -135,14 +129,10 @@ def _dots(road: RoadShape, marking: Marking, z0: float, z1: float) -> np.ndarray
     starts = np.concatenate([np.arange(a, b, 1.2) for a, b in spans]) if len(spans) else np.zeros(0)
     z = starts[:, None] + np.array([0.0, size])[None, :]
     k = len(starts)
-    return strip(
-        road, np.full(k, marking.lateral - size / 2), np.full(k, marking.lateral + size / 2), z
-    )
+    return strip(road, np.full(k, marking.lateral - size / 2), np.full(k, marking.lateral + size / 2), z)
 
 
-def marking_polygons(
-    road: RoadShape, marking: Marking, z_near: float, z_far: float
-) -> list[np.ndarray]:
+def marking_polygons(road: RoadShape, marking: Marking, z_near: float, z_far: float) -> list[np.ndarray]:
     """(K, M, 2) batches of ground polygons (vehicle x, z) of a boundary's paint."""
     z0, z1 = max(z_near, marking.z_start), min(z_far, marking.z_end)
     if z1 <= z0 or marking.style == "none":
@@ -159,9 +149,7 @@ def marking_polygons(
     ]
 
 
-def lane_centreline(
-    road: RoadShape, marking: Marking, z_near: float, z_far: float, count: int = 160
-) -> np.ndarray:
+def lane_centreline(road: RoadShape, marking: Marking, z_near: float, z_far: float, count: int = 160) -> np.ndarray:
     """(N, 2) vehicle (x, z) along the centre of a boundary: what the labels follow."""
     z0, z1 = max(z_near, marking.z_start), min(z_far, marking.z_end)
     x, z = road.points(marking.lateral, geometric_samples(z0, z1, count))

@@ -117,9 +117,7 @@ class Roadside:
         self.structures = kept
         self.trees = [t for t in self.trees if not z0 - 3.0 < t.distance < z1]
         self.poles = [p for p in self.poles if not z0 < p.distance < z1]
-        self.buildings = [
-            b for b in self.buildings if b.distance + b.length < z0 or b.distance > z1
-        ]
+        self.buildings = [b for b in self.buildings if b.distance + b.length < z0 or b.distance > z1]
         self.embankments = []
 
 
@@ -162,10 +160,7 @@ def _tree_row(
         1,
     )
     parts = np.split(blobs, np.cumsum(counts)[:-1])
-    return [
-        Tree(lateral + offset[k], z[k], trunk_h[k], trunk_w[k], crown[k], painted, parts[k])
-        for k in range(n)
-    ]
+    return [Tree(lateral + offset[k], z[k], trunk_h[k], trunk_w[k], crown[k], painted, parts[k]) for k in range(n)]
 
 
 def _buildings(rng: np.random.Generator, look: Look, lateral: float, side: int) -> list[Building]:
@@ -211,9 +206,7 @@ def sample_urban(rng: np.random.Generator, layout: RoadLayout, look: Look) -> Ro
     for sign, edge in ((-1, layout.left_edge), (1, layout.right_edge)):
         side.structures.append(Structure("kerb", edge, 0.15, (150, 150, 152)))
         if rng.random() < 0.4:
-            side.structures.append(
-                Structure("fence", edge + sign * 0.3, rng.uniform(0.9, 1.3), (175, 178, 180))
-            )
+            side.structures.append(Structure("fence", edge + sign * 0.3, rng.uniform(0.9, 1.3), (175, 178, 180)))
         walk = rng.uniform(3.0, 7.0)
         if rng.random() < 0.75:
             side.trees += _tree_row(
@@ -227,9 +220,7 @@ def sample_urban(rng: np.random.Generator, layout: RoadLayout, look: Look) -> Ro
         if rng.random() < 0.25:
             side.buildings += _buildings(rng, look, edge + sign * rng.uniform(12.0, 30.0), sign)
         if rng.random() < 0.7:
-            side.poles += _poles(
-                rng, edge + sign * 0.6, sign, rng.uniform(28.0, 40.0), (150, 80, 20), 0.25
-            )
+            side.poles += _poles(rng, edge + sign * 0.6, sign, rng.uniform(28.0, 40.0), (150, 80, 20), 0.25)
     return side
 
 
@@ -238,17 +229,11 @@ def sample_highway(rng: np.random.Generator, layout: RoadLayout, look: Look) -> 
     side = Roadside()
     kind = str(rng.choice(["barrier", "guardrail", "none"], p=[0.6, 0.25, 0.15]))
     if kind == "barrier":
-        side.structures.append(
-            Structure("barrier", layout.left_edge, rng.uniform(0.8, 1.1), look.barrier)
-        )
+        side.structures.append(Structure("barrier", layout.left_edge, rng.uniform(0.8, 1.1), look.barrier))
     elif kind == "guardrail":
-        side.structures.append(
-            Structure("guardrail", layout.left_edge - 0.3, 0.75, (165, 168, 170))
-        )
+        side.structures.append(Structure("guardrail", layout.left_edge - 0.3, 0.75, (165, 168, 170)))
     if rng.random() < 0.4:
-        side.structures.append(
-            Structure("guardrail", layout.right_edge + 0.6, 0.75, (165, 168, 170))
-        )
+        side.structures.append(Structure("guardrail", layout.right_edge + 0.6, 0.75, (165, 168, 170)))
     for sign, edge in ((-1, layout.left_edge), (1, layout.right_edge)):
         if rng.random() < 0.45:
             side.embankments.append(
@@ -268,9 +253,7 @@ def sample_highway(rng: np.random.Generator, layout: RoadLayout, look: Look) -> 
                 tall=rng.uniform(0.5, 1.5),
             )
     if rng.random() < 0.35:
-        side.poles += _poles(
-            rng, layout.left_edge - 0.4, -1, rng.uniform(40.0, 60.0), (60, 110, 20), 0.1
-        )
+        side.poles += _poles(rng, layout.left_edge - 0.4, -1, rng.uniform(40.0, 60.0), (60, 110, 20), 0.1)
     if rng.random() < 0.15:
         side.overpass = Overpass(
             rng.uniform(40.0, 140.0), rng.uniform(5.0, 6.5), rng.uniform(1.2, 2.2), (150, 155, 158)
@@ -337,9 +320,7 @@ def draw_structure(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure)
         )
 
 
-def _draw_fence(
-    img: np.ndarray, cam: Camera, road: RoadShape, st: Structure, z: np.ndarray
-) -> None:
+def _draw_fence(img: np.ndarray, cam: Camera, road: RoadShape, st: Structure, z: np.ndarray) -> None:
     """A see-through railing: rails, posts, and bars that merge into a band far away."""
     far = z[z >= 40.0]
     if len(far) > 1:
@@ -350,9 +331,7 @@ def _draw_fence(
         fill(layer, [band - (0, top)], st.color)
         cv2.addWeighted(rows, 0.55, layer, 0.45, 0.0, dst=rows)
     bars = _pairs(np.arange(st.z0 + 0.2, min(st.z1, 40.0), 0.35), 0.04)
-    fill(
-        img, _face(cam, road, st.lateral, bars, 0.1, st.height), shade(st.color, 0.9), disjoint=True
-    )
+    fill(img, _face(cam, road, st.lateral, bars, 0.1, st.height), shade(st.color, 0.9), disjoint=True)
     posts = _pairs(np.arange(st.z0 + 1.0, min(st.z1, 200.0), 2.5), 0.1)
     fill(
         img,

@@ -84,22 +84,16 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
     roadside = sampler(rng, layout, look)
     if layout.crossing is not None:
         crossing = layout.crossing
-        roadside.open_gap(
-            crossing.distance - 2.0, crossing.distance + crossing.stripe_length + crossing.width
-        )
+        roadside.open_gap(crossing.distance - 2.0, crossing.distance + crossing.stripe_length + crossing.width)
     return Scene(
         category=category,
         camera=camera,
         road=road,
         layout=layout,
         surface=sample_surface(rng, look, layout, preset.environment),
-        traffic=sample_traffic(
-            rng, layout, look, preset.environment, category == "crowd", light.night
-        ),
+        traffic=sample_traffic(rng, layout, look, preset.environment, category == "crowd", light.night),
         roadside=roadside,
-        backdrop=sample_backdrop(
-            rng, preset.environment, overcast, look.sky_clear, look.sky_overcast
-        ),
+        backdrop=sample_backdrop(rng, preset.environment, overcast, look.sky_clear, look.sky_overcast),
         light=light,
         fx=sample_fx(
             rng,

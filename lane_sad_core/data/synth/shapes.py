@@ -98,9 +98,7 @@ def tile_source(tile: np.ndarray, offset: tuple[int, int] = (0, 0)) -> TextureSo
     return lookup
 
 
-def masked_copy(
-    img: np.ndarray, polygons: Sequence[np.ndarray] | np.ndarray, texture: TextureSource
-) -> None:
+def masked_copy(img: np.ndarray, polygons: Sequence[np.ndarray] | np.ndarray, texture: TextureSource) -> None:
     """Paint polygons with a texture, touching only their bounding box.
 
     ``texture(rows, cols)`` returns the texture pixels of that image window, so callers
@@ -116,8 +114,6 @@ def masked_copy(
         return
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     origin = np.array([x0, y0], float)
-    shifted = (
-        polygons - origin if isinstance(polygons, np.ndarray) else [p - origin for p in polygons]
-    )
+    shifted = polygons - origin if isinstance(polygons, np.ndarray) else [p - origin for p in polygons]
     fill(mask, shifted, 255, antialias=False)
     cv2.copyTo(texture(slice(y0, y1), slice(x0, x1)), mask, img[y0:y1, x0:x1])

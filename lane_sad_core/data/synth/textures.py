@@ -53,9 +53,9 @@ def colorize(noise: np.ndarray, base: Sequence[float], spread: Sequence[float]) 
 def _speckle(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
     """Sparse bright/dark single-texel specks (aggregate stones in asphalt)."""
     specks = rng.random(shape, dtype=np.float32)
-    return np.where(specks < density, 1.0, 0.0).astype(np.float32) - np.where(
-        specks > 1 - density, 1.0, 0.0
-    ).astype(np.float32)
+    return np.where(specks < density, 1.0, 0.0).astype(np.float32) - np.where(specks > 1 - density, 1.0, 0.0).astype(
+        np.float32
+    )
 
 
 def surface_tile(

@@ -16,9 +16,7 @@ from lane_sad_core.data.synth.shapes import face_point, face_rect, fill, ground_
 # (urban, highway).
 KINDS: dict[
     str,
-    tuple[
-        tuple[float, float], tuple[float, float], tuple[float, float], float, tuple[float, float]
-    ],
+    tuple[tuple[float, float], tuple[float, float], tuple[float, float], float, tuple[float, float]],
 ] = {
     "car": ((1.70, 1.85), (1.40, 1.50), (4.3, 4.8), 0.22, (6.0, 5.0)),
     "suv": ((1.80, 1.95), (1.62, 1.80), (4.5, 4.9), 0.28, (2.5, 3.0)),
@@ -199,13 +197,9 @@ def vehicle_shapes(cam: Camera, road: RoadShape, vehicles: list[Vehicle]) -> lis
     # Box corners [vehicle, near/far, left/right] and tyre corners [vehicle, tyre, inner/outer].
     s_box = np.stack([lat - half, lat + half], 1)[:, None, :]
     z_box = np.stack([near, near + np.array([_extent(v)[1] for v in vehicles])], 1)[:, :, None]
-    s_tyre = np.stack(
-        [lat - half + 0.05, lat - half + 0.31, lat + half - 0.31, lat + half - 0.05], 1
-    )
+    s_tyre = np.stack([lat - half + 0.05, lat - half + 0.31, lat + half - 0.31, lat + half - 0.05], 1)
     z_tyre = (near + 0.7)[:, None]
-    x_box, z_box = (
-        np.broadcast_to(a, (len(lat), 2, 2)).reshape(-1, 4) for a in road.points(s_box, z_box)
-    )
+    x_box, z_box = (np.broadcast_to(a, (len(lat), 2, 2)).reshape(-1, 4) for a in road.points(s_box, z_box))
     x_tyre, z_tyre = (np.broadcast_to(a, s_tyre.shape) for a in road.points(s_tyre, z_tyre))
     x = np.concatenate([x_box, x_tyre], 1)
     z = np.concatenate([z_box, z_tyre], 1)
@@ -248,22 +242,16 @@ GLASS_LIT = (96, 90, 86)  # upper glass reflecting the sky
 
 def _cabin(face: np.ndarray, sill: float, inset: float) -> np.ndarray:
     """The cabin of a car face: a trapezoid from the sill to the roof, ``inset`` at the top."""
-    return face_point(
-        face, np.array([0.03, 0.97, 1 - inset, inset]), np.array([sill, sill, 1.0, 1.0])
-    )
+    return face_point(face, np.array([0.03, 0.97, 1 - inset, inset]), np.array([sill, sill, 1.0, 1.0]))
 
 
-def _car_face(
-    img: np.ndarray, face: np.ndarray, v: Vehicle, body: tuple[float, float, float]
-) -> None:
+def _car_face(img: np.ndarray, face: np.ndarray, v: Vehicle, body: tuple[float, float, float]) -> None:
     """Body, cabin, rear/front screen with a sky reflection, bumper and plate."""
     sill = SILL[v.kind]
     fill(img, [face_rect(face, 0.0, 1.0, 0.0, sill)], body)
     fill(img, [_cabin(face, sill, 0.14)], shade(body, 0.95))
     top = 0.93
-    glass = face_point(
-        face, np.array([0.09, 0.91, 0.83, 0.17]), np.array([sill + 0.03] * 2 + [top] * 2)
-    )
+    glass = face_point(face, np.array([0.09, 0.91, 0.83, 0.17]), np.array([sill + 0.03] * 2 + [top] * 2))
     fill(img, [glass], GLASS)
     lit = face_point(face, np.array([0.14, 0.86, 0.83, 0.17]), np.array([0.82, 0.82, top, top]))
     fill(img, [lit], GLASS_LIT)
@@ -289,9 +277,7 @@ def _car_side(img: np.ndarray, face: np.ndarray, v: Vehicle, right_side: bool) -
 
     cabin = face_point(face, along([0.12, 0.78, 0.62, 0.22]), np.array([sill, sill, 0.97, 0.97]))
     fill(img, [cabin], shade(body, 0.95))
-    windows = face_point(
-        face, along([0.17, 0.74, 0.6, 0.25]), np.array([sill + 0.05] * 2 + [0.9] * 2)
-    )
+    windows = face_point(face, along([0.17, 0.74, 0.6, 0.25]), np.array([sill + 0.05] * 2 + [0.9] * 2))
     fill(img, [windows], GLASS)
 
 
@@ -334,9 +320,7 @@ def _side_view(img: np.ndarray, face: np.ndarray, v: Vehicle) -> None:
     fill(img, wheels, TYRE, disjoint=True)
 
 
-def draw_vehicle(
-    img: np.ndarray, shape: VehicleShape, small: float = 14.0
-) -> list[tuple[float, float, float, bool]]:
+def draw_vehicle(img: np.ndarray, shape: VehicleShape, small: float = 14.0) -> list[tuple[float, float, float, bool]]:
     """Draw one projected vehicle; returns its lamps as (u, v, size px, is_headlight).
 
     Vehicles narrower than ``small`` pixels get only their body and lamps: finer detail
@@ -372,7 +356,5 @@ def draw_vehicle(
             _box_details(img, near, v)
     columns, rows, color = _lamps(v)
     fill(img, [face_rect(near, a0, a1, *rows) for a0, a1 in columns], color, disjoint=True)
-    centres = face_point(
-        near, np.array([sum(c) / 2 for c in columns]), np.full(len(columns), sum(rows) / 2)
-    )
+    centres = face_point(near, np.array([sum(c) / 2 for c in columns]), np.full(len(columns), sum(rows) / 2))
     return [(float(u), float(y), 0.09 * size, v.oncoming) for u, y in centres]

@@ -279,11 +279,7 @@ def _tusimple_labels(out: Path, settings: SynthSettings, records: Sequence[Frame
     for split, name in names.items():
         write_tusimple(
             out / name,
-            [
-                TusimpleRecord(r.image, h_samples, r.tusimple_lanes or [])
-                for r in records
-                if r.split == split
-            ],
+            [TusimpleRecord(r.image, h_samples, r.tusimple_lanes or []) for r in records if r.split == split],
         )
 
 
