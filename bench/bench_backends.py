@@ -49,11 +49,11 @@ from lane_sad_core.data.synth import SynthSettings, generate, write_lists
 from lane_sad_core.export.calibration import calibration_batches, calibration_images
 from lane_sad_core.export.onnx import INPUT_NAME, ProbabilityModel, export_checkpoint, export_onnx
 from lane_sad_core.infer import DEFAULT_CHECKPOINT, LaneDetector
-from lane_sad_core.infer.backends import has_native_bf16
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
+from lane_sad_core.infer.torch_backend import has_native_bf16
 from lane_sad_core.models import build_model
+from lane_sad_core.models.checkpoint import load_model, model_payload, save_checkpoint
 from lane_sad_core.models.cost import gflops, settled
-from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 288, 800
 REPO = Path(__file__).resolve().parents[1]

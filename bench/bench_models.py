@@ -33,8 +33,8 @@ from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.distill import SADConfig, sad_loss
 from lane_sad_core.infer import LaneDetector, PostprocessConfig, lanes_from_probmaps
 from lane_sad_core.models import build_model, image_models
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.models.cost import gflops, settled, timed_ms
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.losses import LossConfig, lane_loss, segmentation_loss
 
 H, W = 288, 800

@@ -35,6 +35,10 @@ from lane_sad_ros.image_conv import bgr_to_image_msg, image_msg_to_bgr
 from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+# Inside --real-data: a labelled CULane clip the default model never trained on, and
+# unlabelled frames from other cameras (see that folder's PROVENANCE.md).
+REAL_CULANE_CLIP = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4"
+REAL_UNLABELLED = "unlabelled/udacity__CarND-Advanced-Lane-Lines/test_images"
 VIDEO_SIZE = (960, 540)
 
 
@@ -215,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(transport_env(share / "config", dict(os.environ)))
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"demo: preparing the road sequence in {args.out} (real frames: {args.real_data})")
-    frames = demo_sequence(args.out / "inputs", args.real_data, args.synthetic)
+    real = args.real_data.is_dir()
+    frames = demo_sequence(
+        args.out / "inputs",
+        args.real_data / REAL_CULANE_CLIP if real else None,
+        args.real_data / REAL_UNLABELLED if real else None,
+        args.synthetic,
+    )
     node_proc = start_node(args.checkpoint)
     rclpy.init()
     node = rclpy.create_node("demo_camera")

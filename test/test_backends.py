@@ -19,22 +19,15 @@ from lane_sad_core.data.formats import read_culane_lines
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.export.onnx import export_checkpoint
-from lane_sad_core.infer import LaneDetector, PostprocessConfig, backends
-from lane_sad_core.infer.backends import (
-    BACKENDS,
-    BackendError,
-    CompiledTorchBackend,
-    OnnxRuntimeBackend,
-    TorchBackend,
-    _ort_providers,
-    has_native_bf16,
-    make_backend,
-    model_file_for,
-    run_in_chunks,
-)
+from lane_sad_core.infer import LaneDetector, PostprocessConfig, torch_backend
+from lane_sad_core.infer.backends import BACKENDS, REGISTRY, make_backend, model_file_for
+from lane_sad_core.infer.base import run_in_chunks
+from lane_sad_core.infer.errors import BackendError
+from lane_sad_core.infer.onnxruntime_backend import OnnxRuntimeBackend, _ort_providers
+from lane_sad_core.infer.torch_backend import CompiledTorchBackend, TorchBackend, has_native_bf16
 from lane_sad_core.metrics.culane import CulaneSettings, culane_frame_counts
 from lane_sad_core.models import build_model
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
 pytest.importorskip("onnxruntime")
 H, W = 64, 160
@@ -223,6 +216,11 @@ def test_backend_names_agree_across_cli_and_node():
     assert tuple(action.choices) == BACKENDS
 
 
+def test_every_registered_backend_names_a_loader_that_exists():
+    for name, kind in REGISTRY.items():
+        assert callable(kind.resolve()), name
+
+
 def test_cli_infer_with_onnxruntime(checkpoint, frame, tmp_path, capsys, torch_detector):
     image = tmp_path / "frame.jpg"
     cv2.imwrite(str(image), frame)
@@ -327,7 +325,7 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
 
 
 def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
-    monkeypatch.setattr(backends, "has_native_bf16", lambda device: False)
+    monkeypatch.setattr(torch_backend, "has_native_bf16", lambda device: False)
     with pytest.raises(BackendError, match=r"^torch-compile-bf16: no native bfloat16 on cpu \(needs AVX512-BF16"):
         CompiledTorchBackend.load(checkpoint, "cpu", bf16=True)
     with caplog.at_level(logging.WARNING, logger="lane_sad_core.infer.detector"):

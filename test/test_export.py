@@ -23,7 +23,7 @@ from lane_sad_core.export.errors import ExportError
 from lane_sad_core.export.metadata import KEYS, read_sidecar, sidecar_path, write_sidecar
 from lane_sad_core.export.onnx import export_checkpoint, read_onnx_meta, verify_onnx
 from lane_sad_core.models import build_model
-from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 64, 160
 CLASSES = ["background", "ego_left_far", "ego_left", "ego_right", "ego_right_far"]

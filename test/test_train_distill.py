@@ -13,7 +13,7 @@ from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.models import build_model, count_parameters
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.config import config_from_dict, load_config
 from lane_sad_core.train.distillation import Distiller, DistillSection
 from lane_sad_core.train.trainer import Trainer

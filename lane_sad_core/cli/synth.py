@@ -87,12 +87,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate the data set; prints where it went and what it holds."""
     from tqdm import tqdm
 
-    from lane_sad_core.data.synth.writer import (
-        SynthSettings,
-        generate,
-        parse_categories,
-        write_lists,
-    )
+    from lane_sad_core.data.synth.writer import SynthSettings, parse_categories, write_dataset
     from lane_sad_core.errors import ConfigError
 
     if args.num < 1 or args.workers < 1:
@@ -108,9 +103,12 @@ def run(args: argparse.Namespace) -> int:
         overrides=_overrides(args),
     )
     settings.preset()  # validate overrides before starting workers
-    frames = generate(args.out, settings, args.workers)
-    records = list(tqdm(frames, total=args.num, unit="frame", desc=f"synth {args.format}"))
-    write_lists(args.out, settings, records)
+    records = write_dataset(
+        args.out,
+        settings,
+        args.workers,
+        progress=lambda it, total: tqdm(it, total=total, unit="frame", desc=f"synth {args.format}"),
+    )
     counts = {s: sum(r.split == s for r in records) for s in ("train", "val", "test")}
     print(
         f"wrote {len(records)} {args.format} frames to {args.out} "

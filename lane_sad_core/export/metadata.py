@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError
-from lane_sad_core.train.checkpoint import ModelMeta
+from lane_sad_core.models.checkpoint import ModelMeta
 
 # Keys written to every deployed file; all values are strings (ONNX metadata_props are).
 KEYS = ("model_name", "model_config", "classes", "preprocess", "outputs", "source_checkpoint")

@@ -15,16 +15,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from lane_sad_core.data.preprocess import PreprocessConfig, preprocess
-from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import CheckpointError
-from lane_sad_core.infer.backends import Backend, BackendError, TorchBackend, make_backend, torch_fallback_for
+from lane_sad_core.infer.backends import make_backend, torch_fallback_for
+from lane_sad_core.infer.base import Backend
+from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
+from lane_sad_core.infer.torch_backend import TorchBackend
 from lane_sad_core.lanes import Lane
 from lane_sad_core.models import LaneModel
-from lane_sad_core.train.checkpoint import ModelMeta
+from lane_sad_core.models.checkpoint import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ class Detection:
     exist: np.ndarray
     attention: dict[str, np.ndarray] | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; anything else is passed to torch."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class LaneDetector:
@@ -87,10 +81,10 @@ class LaneDetector:
         meta: the model's name, config, classes and preprocessing.
         device: where the network runs.
         attention_blocks: blocks whose attention ``detect(..., with_attention=True)`` shows
-            (the ones SAD distils by default). Only the torch backend computes attention:
-            the exported graphs stop at the two outputs the lanes need, since attention is a
-            debugging view and extra outputs would cost every frame a copy; other backends
-            return ``attention=None`` (logged once).
+            (the model's :attr:`~lane_sad_core.models.LaneModel.attention_blocks`). Only the
+            torch backend computes attention: the exported graphs stop at the two outputs the
+            lanes need, since attention is a debugging view and extra outputs would cost every
+            frame a copy; other backends return ``attention=None`` (logged once).
 
     Raises:
         CheckpointError: the model file is missing (including the default one) or invalid.
@@ -129,7 +123,7 @@ class LaneDetector:
         self.backend_name = backend.name
         self.model = backend.model if isinstance(backend, TorchBackend) else None
         self.postprocess = postprocess or PostprocessConfig()
-        self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks if self.model else ()
+        self.attention_blocks = self.model.attention_blocks if self.model else ()
         self._warned_attention = False
 
     @property

@@ -24,7 +24,8 @@ import torch
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.export.metadata import read_sidecar
 from lane_sad_core.export.onnx import INPUT_NAME, OUTPUT_NAMES
-from lane_sad_core.infer.backends import BackendError, run_in_chunks
+from lane_sad_core.infer.base import run_in_chunks
+from lane_sad_core.infer.errors import BackendError
 
 
 def _import_tensorrt():

@@ -34,7 +34,7 @@ from lane_sad_core.distill.intra_kd import IntraKDConfig, intra_kd_loss
 from lane_sad_core.distill.lgad import LGADConfig, lgad_loss, one_hot_labels
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.models import LaneModel
-from lane_sad_core.train.checkpoint import load_model
+from lane_sad_core.models.checkpoint import load_model
 
 METHODS = ("lgad", "intra_kd", "bake")
 

@@ -31,7 +31,7 @@ from lane_sad_core.errors import ConfigError
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.evaluate import evaluate_dataset
 from lane_sad_core.models import LaneModel, build_model, default_classes
-from lane_sad_core.train.checkpoint import (
+from lane_sad_core.models.checkpoint import (
     ModelMeta,
     capture_rng_state,
     load_checkpoint,

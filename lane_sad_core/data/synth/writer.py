@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -315,3 +315,26 @@ def generate(out: str | Path, settings: SynthSettings, workers: int = 1) -> Iter
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, _init_worker, (out, settings)) as pool:
         yield from pool.imap(_write_in_worker, range(settings.num), chunksize=4)
+
+
+def write_dataset(
+    out: str | Path,
+    settings: SynthSettings,
+    workers: int = 1,
+    progress: Callable[[Iterator[FrameRecord], int], Iterable[FrameRecord]] | None = None,
+) -> list[FrameRecord]:
+    """A whole data set: every frame (:func:`generate`), then the lists and ``meta.json``.
+
+    Args:
+        out: the data set root.
+        settings: what to generate.
+        workers: rendering processes (the output is the same for any number).
+        progress: wraps the records as they come, given their total (a progress bar).
+
+    Returns:
+        The written frames' records, in index order.
+    """
+    frames = generate(out, settings, workers)
+    records = list(progress(frames, settings.num) if progress else frames)
+    write_lists(out, settings, records)
+    return records
