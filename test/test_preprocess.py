@@ -10,6 +10,7 @@ from lane_sad_core.data.preprocess import (
     preprocess,
     source_to_network,
 )
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def test_input_shape_and_normalisation() -> None:
@@ -39,4 +40,4 @@ def test_coordinate_maps_are_inverse() -> None:
 
 def test_config_round_trips_through_plain_dict() -> None:
     cfg = PreprocessConfig(width=640, height=368, crop_top=0.1)
-    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    assert from_plain(PreprocessConfig, to_plain(cfg)) == cfg

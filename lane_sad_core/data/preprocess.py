@@ -7,7 +7,7 @@ network input, so that lanes are always reported in source pixels.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -31,23 +31,6 @@ class PreprocessConfig:
     crop_top: float = 0.0
     mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
-
-    def to_dict(self) -> dict:
-        """Plain types only, so checkpoints load with ``weights_only=True``."""
-        d = asdict(self)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PreprocessConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            width=int(d["width"]),
-            height=int(d["height"]),
-            crop_top=float(d.get("crop_top", 0.0)),
-            mean=tuple(d.get("mean", IMAGENET_MEAN)),
-            std=tuple(d.get("std", IMAGENET_STD)),
-        )
 
 
 def crop_rows(src_height: int, cfg: PreprocessConfig) -> int:

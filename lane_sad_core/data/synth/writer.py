@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -44,6 +44,7 @@ from lane_sad_core.data.synth.render import SceneRenderer, scene_lanes
 from lane_sad_core.data.synth.scene import CATEGORIES, canonical_category, sample_scene
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.lanes import Lane
+from lane_sad_core.plain import to_plain
 
 GENERATOR_VERSION = 1
 CULANE_MASK_WIDTH = 16  # laneseg_label_w16
@@ -77,12 +78,6 @@ class SynthSettings:
     def preset(self) -> SynthPreset:
         """The resolved preset."""
         return preset(self.format, **self.overrides)
-
-    def to_dict(self) -> dict:
-        """Plain types, for ``meta.json``."""
-        d = asdict(self)
-        d["categories"] = {name: weight for name, weight in self.categories}
-        return d
 
 
 def parse_categories(spec: Sequence[str] | None) -> tuple[tuple[str, float], ...]:
@@ -247,8 +242,8 @@ def write_lists(out: Path, settings: SynthSettings, records: Sequence[FrameRecor
     meta = {
         "generator": "lane_sad_core.data.synth",
         "version": GENERATOR_VERSION,
-        "settings": settings.to_dict(),
-        "preset": settings.preset().to_dict(),
+        "settings": {**to_plain(settings), "categories": dict(settings.categories)},
+        "preset": to_plain(settings.preset()),
         "counts": {s: sum(r.split == s for r in records) for s in SPLITS},
         "category_counts": {c: sum(r.category == c for r in records) for c in CATEGORIES},
         "categories": {r.image: r.category for r in records},
@@ -336,5 +331,5 @@ def write_dataset(
     """
     frames = generate(out, settings, workers)
     records = list(progress(frames, settings.num) if progress else frames)
-    write_lists(out, settings, records)
+    write_lists(Path(out), settings, records)
     return records
