@@ -1,13 +1,20 @@
-# lane_sad: make setup | make test | make demo | make bench | make compare
+# lane_sad: make setup | make lint | make test | make demo | make bench | make compare
 # Every target does its own set-up (make setup is idempotent and quick when nothing changed).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test demo bench compare train-default clean
+.PHONY: setup lint test demo bench compare train-default clean
 
 setup:
 	@bash tools/setup_venv.sh
+
+# Style and structure: ruff (lint and format), mypy (pyproject's strictness), import-linter's contracts.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: setup
 	LANE_SAD_REQUIRE_ROS=1 $(PY) -m pytest

@@ -124,7 +124,7 @@ def write_outputs(out: Path, frames: list[SequenceFrame], sent: dict[int, float]
     """Overlays, video, JSON, histogram and the summary table; returns the table."""
     for sub in ("overlays", "attention"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    video = cv2.VideoWriter(str(out / "overlays.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, VIDEO_SIZE)
+    video = cv2.VideoWriter(str(out / "overlays.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, VIDEO_SIZE)
     for i in sorted(got.overlays):
         cv2.imwrite(str(out / "overlays" / f"{i:04d}.png"), got.overlays[i])
         video.write(cv2.resize(got.overlays[i], VIDEO_SIZE))
@@ -167,7 +167,7 @@ def _histogram(path: Path, latency: list[float], processing: list[float]) -> Non
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, max([*latency, *processing, 1.0]) * 1.05, 40)
+    bins = np.linspace(0, max([*latency, *processing, 1.0]) * 1.05, 40).tolist()
     ax.hist(latency, bins=bins, alpha=0.6, label="published -> LaneArray received (end to end)")
     ax.hist(processing, bins=bins, alpha=0.6, label="inside the node (processing_ms)")
     ax.set_xlabel("ms")

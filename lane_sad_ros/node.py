@@ -175,8 +175,11 @@ class LaneDetectorNode(Node):
         stages.update(det.timings)
         t0 = time.perf_counter()
         k = self.camera_k  # read once: the executor thread may replace it meanwhile
-        ground_frame = p.ground_frame_id if k is not None and p.camera_height > 0 else ""
-        lane_msgs = [lane_to_msg(lane, self._ground(lane, k) if ground_frame else None) for lane in det.lanes]
+        ground_k = k if k is not None and p.camera_height > 0 else None
+        ground_frame = p.ground_frame_id if ground_k is not None else ""
+        lane_msgs = [
+            lane_to_msg(lane, None if ground_k is None else self._ground(lane, ground_k)) for lane in det.lanes
+        ]
         h, w = image.shape[:2]
         out = lane_array(
             header,

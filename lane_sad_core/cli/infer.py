@@ -137,7 +137,7 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
                     if suffix not in writers:
                         h, w = drawn.shape[:2]
                         writers[suffix] = cv2.VideoWriter(
-                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)
+                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h)
                         )
                     writers[suffix].write(drawn)
                 index += 1

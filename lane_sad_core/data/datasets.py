@@ -88,8 +88,11 @@ def _meta_categories(root: Path) -> dict[str, str]:
 class LaneDataset(Dataset, ABC):
     """What CULane and TuSimple share: preprocessing, targets, augmentation, epochs.
 
-    Subclasses fill ``_images`` (absolute paths) and implement :meth:`lanes`.
+    Subclasses set ``root`` (the data set's folder, which label files name images
+    relative to), fill ``_images`` (absolute paths) and implement :meth:`lanes`.
     """
+
+    root: Path
 
     def __init__(
         self,
@@ -167,7 +170,8 @@ class LaneDataset(Dataset, ABC):
         seg = self.target(i, image.shape[:2])
         exist = self._exist(i, self.lanes(i))
         if self.augment is not None:
-            fill = tuple(255.0 * m for m in self.preprocess.mean[::-1])
+            r, g, b = self.preprocess.mean
+            fill = (255.0 * b, 255.0 * g, 255.0 * r)
             rng = sample_generator(self.augment, self.epoch, i)
             resized, seg, exist = augment_sample(resized, seg, exist, self.augment, rng, self.num_slots, fill)
         return {

@@ -43,7 +43,7 @@ class TorchBackend:
         self.device = next(model.parameters()).device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
 
     @classmethod
     def load(cls, checkpoint: str | Path, device: str | torch.device = "auto", **options: object) -> TorchBackend:
