@@ -11,7 +11,7 @@ initialisation and the first-run kernel selection out of the first real frame.
 
 Requires TensorRT >= 8.5 (the name-based tensor API and ``execute_async_v3``: JetPack 5.1
 and later) and a CUDA build of torch. Not exercised by this repository's tests, which run
-on a machine without either; see the README's deployment notes.
+on a machine without either; see docs/export.md and docs/jetson.md.
 """
 
 from __future__ import annotations
