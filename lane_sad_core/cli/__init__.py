@@ -17,7 +17,19 @@ from lane_sad_core import __version__
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("synth", "score", "train", "eval", "infer", "export", "bag", "replay", "bag_eval")
+COMMANDS: tuple[str, ...] = (
+    "synth",
+    "convert",
+    "data",
+    "score",
+    "train",
+    "eval",
+    "infer",
+    "export",
+    "bag",
+    "replay",
+    "bag_eval",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
