@@ -68,7 +68,7 @@ def run_check(args: argparse.Namespace) -> int:
             )
             for f in report.frames
         ]
-        title = f"{args.root.name}: {len(report.frames)} frames, {len(defects)} defects"
+        title = f"{args.root.name}: {len(report.frames)} frames, defects: {len(defects)}"
         sheet = contact_sheet(pick_frames(tiles, args.sheet_frames), title, report.num_slots, args.sheet_columns)
         write_sheet(args.sheet, sheet)
         print(f"contact sheet: {args.sheet}")
