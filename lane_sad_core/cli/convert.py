@@ -51,20 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _split(text: str) -> tuple[float, float, float]:
-    from lane_sad_core.errors import ConfigError
-
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ConfigError(f"--split must be three numbers like 0.8,0.1,0.1, got '{text}'") from None
-    if len(values) != 3 or min(values) < 0 or sum(values) <= 0:
-        raise ConfigError(f"--split must be three non-negative numbers with a positive sum, got '{text}'")
-    return values[0], values[1], values[2]
-
-
 def run(args: argparse.Namespace) -> int:
     """Convert; prints the issues and a summary. Exit 0 (issues are reported, not errors)."""
+    from lane_sad_core.cli.synth import parse_splits
     from lane_sad_core.data.convert import LaneRules, ReaderOptions, convert
     from lane_sad_core.data.convert.report import print_limited, write_report
     from lane_sad_core.data.convert.writer import WriteSettings
@@ -76,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--num-slots and --row-step must be at least 1, --min-rows at least 2")
     options = ReaderOptions(args.images, args.labels, tuple(args.lane_labels), args.keep_curbs, args.mask_kind)
     rules = LaneRules(num_slots=args.num_slots, row_step=args.row_step, min_rows=args.min_rows)
-    settings = WriteSettings(rules, _split(args.split), args.mask_width, args.jpeg)
+    settings = WriteSettings(rules, parse_splits(args.split), args.mask_width, args.jpeg)
     args.out.mkdir(parents=True, exist_ok=True)
     report = convert(args.source_format, args.input, args.out, options, settings)
     path = write_report(args.out, report)

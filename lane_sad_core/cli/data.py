@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """Check, print the defects and counts, write the sheet; 1 when defects were found."""
     from lane_sad_core.data.check import check_dataset
-    from lane_sad_core.data.sheet import SheetFrame, contact_sheet, pick_frames, write_sheet
+    from lane_sad_core.data.sheet import contact_sheet, pick_frames, write_sheet
 
     report = check_dataset(args.root, args.list, args.num_slots, args.margin)
     defects = report.defects()
@@ -62,14 +62,10 @@ def run_check(args: argparse.Namespace) -> int:
     for line in report.summary_lines():
         print(line)
     if args.sheet:
-        tiles = [
-            SheetFrame(
-                f.image, f"{f.key}: {len(f.lanes)} lanes", f.lanes, f.mask, [f"{d.kind}: {d.detail}" for d in f.defects]
-            )
-            for f in report.frames
-        ]
         title = f"{args.root.name}: {len(report.frames)} frames, defects: {len(defects)}"
-        sheet = contact_sheet(pick_frames(tiles, args.sheet_frames), title, report.num_slots, args.sheet_columns)
+        sheet = contact_sheet(
+            pick_frames(report.frames, args.sheet_frames), title, report.num_slots, args.sheet_columns
+        )
         write_sheet(args.sheet, sheet)
         print(f"contact sheet: {args.sheet}")
     return 1 if defects else 0

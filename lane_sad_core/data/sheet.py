@@ -8,14 +8,13 @@ tint covers the lines. Frames with defects come first, framed in red, with the d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from lane_sad_core.data.check import FrameCheck
 from lane_sad_core.infer.overlay import draw_lanes, slot_color
-from lane_sad_core.lanes import Lane
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _CAPTION = 18
@@ -23,18 +22,7 @@ _BACKGROUND = (40, 40, 40)
 _RED = (40, 40, 230)
 
 
-@dataclass
-class SheetFrame:
-    """One tile: the frame, its lanes and mask, a caption and its defects."""
-
-    image: Path
-    caption: str
-    lanes: list[Lane] = field(default_factory=list)
-    mask: Path | None = None
-    defects: list[str] = field(default_factory=list)
-
-
-def pick_frames(frames: Sequence[SheetFrame], count: int) -> list[SheetFrame]:
+def pick_frames(frames: Sequence[FrameCheck], count: int) -> list[FrameCheck]:
     """Up to ``count`` frames: those with defects first (half, or more when clean ones run
     out), then clean ones evenly spread over the set."""
     bad = [f for f in frames if f.defects]
@@ -62,14 +50,15 @@ def _tint(image: np.ndarray, mask_path: Path | None) -> np.ndarray:
     return out
 
 
-def _tile(frame: SheetFrame, width: int, height: int) -> np.ndarray:
+def _tile(frame: FrameCheck, width: int, height: int) -> np.ndarray:
     tile = np.full((height + _CAPTION, width, 3), _BACKGROUND, np.uint8)
     image = cv2.imread(str(frame.image), cv2.IMREAD_COLOR)
     if image is not None:
         drawn = draw_lanes(_tint(image, frame.mask), frame.lanes)
         h = min(height, round(width * image.shape[0] / image.shape[1]))
         tile[:h] = cv2.resize(drawn, (width, h), interpolation=cv2.INTER_AREA)
-    text = frame.defects[0] if frame.defects else frame.caption
+    first = frame.defects[0] if frame.defects else None
+    text = f"{first.kind}: {first.detail}" if first else f"{frame.key}: {len(frame.lanes)} lanes"
     colour = _RED if frame.defects or image is None else (230, 230, 230)
     cv2.putText(tile, _fit(text, width), (4, height + 13), _FONT, 0.4, colour, 1, cv2.LINE_AA)
     if frame.defects:
@@ -95,7 +84,7 @@ def _legend(title: str, width: int, num_slots: int) -> np.ndarray:
 
 
 def contact_sheet(
-    frames: Sequence[SheetFrame], title: str, num_slots: int, columns: int = 4, tile_width: int = 320
+    frames: Sequence[FrameCheck], title: str, num_slots: int, columns: int = 4, tile_width: int = 320
 ) -> np.ndarray:
     """The sheet as a BGR image: a legend bar, then the tiles row by row."""
     columns = max(1, min(columns, len(frames)))
