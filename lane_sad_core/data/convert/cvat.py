@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from lane_sad_core.data.convert.frames import ReaderOptions, SourceFrame, SourceLane
 from lane_sad_core.errors import LabelError
 
@@ -30,9 +32,9 @@ def _xml_file(source: Path) -> Path:
     return path
 
 
-def _points(text: str, where: str) -> list[tuple[float, float]]:
+def _points(text: str, where: str) -> np.ndarray:
     try:
-        return [(float(x), float(y)) for x, y in (p.split(",") for p in text.strip().split(";") if p)]
+        return np.array([(float(x), float(y)) for x, y in (p.split(",") for p in text.strip().split(";") if p)])
     except ValueError:
         raise LabelError(f"{where}: points '{text[:40]}' are not 'x,y;x,y;...'") from None
 

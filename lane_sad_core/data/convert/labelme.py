@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from lane_sad_core.data.convert.frames import ReaderOptions, SourceFrame, SourceLane
 from lane_sad_core.errors import LabelError
 
@@ -44,7 +46,7 @@ def _lanes(data: dict, path: Path, lane_labels: tuple[str, ...]) -> tuple[list[S
             others[f"{kind} '{label}'"] += 1
             continue
         try:
-            points = [(float(x), float(y)) for x, y in shape["points"]]
+            points = np.array([(float(x), float(y)) for x, y in shape["points"]])
         except (KeyError, TypeError, ValueError):
             raise LabelError(f"{path}: shape {i + 1} has no list of [x, y] points") from None
         group = shape.get("group_id")
