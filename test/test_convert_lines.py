@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from bagutil import REAL_TUSIMPLE, real_tusimple_root
+from bagutil import REAL_CULANE, REAL_TUSIMPLE, real_tusimple_root
 from convertutil import convert_to, lanes_by_key
 
 from lane_sad_core.data.convert import ReaderOptions
 from lane_sad_core.data.convert.lines import label_for
+from lane_sad_core.data.formats import read_culane_lines
 
 
 def test_lstr_text_labels_give_the_lanes_of_the_official_json(real_data: Path, tmp_path: Path) -> None:
@@ -46,3 +47,16 @@ def test_label_files_are_found_beside_in_labels_or_in_a_sibling_folder(tmp_path:
     assert label_for(tmp_path / "a/images/y.jpg", tmp_path, options) == tmp_path / "a/labels/y.txt"
     assert label_for(tmp_path / "a/images/z.jpg", tmp_path, options) == tmp_path / "other/a/images/z.txt"
     assert label_for(tmp_path / "a/images/w.jpg", tmp_path, options) is None
+
+
+def test_real_culane_frames_keep_their_points_and_get_flags(real_data: Path, tmp_path: Path) -> None:
+    """CULane's own labels are already on CULane's rows: converting them changes no point."""
+    report = convert_to(tmp_path / "out", "lines", real_data / REAL_CULANE)
+    assert len(report.written()) == 41 and report.lines() == []
+    converted = lanes_by_key(tmp_path / "out")
+    for label in (real_data / REAL_CULANE).rglob("*.lines.txt"):
+        source = read_culane_lines(label)
+        lanes = converted[label.relative_to(real_data / REAL_CULANE).as_posix().removesuffix(".lines.txt")]
+        assert [lane.slot for lane in lanes] == ([0, 1, 2, 3] if len(source) == 4 else [lane.slot for lane in lanes])
+        for got, want in zip(lanes, source, strict=True):
+            assert np.allclose(got.points, want.points, atol=1e-3)

@@ -14,7 +14,9 @@ import pytest
 from bagutil import REAL_TUSIMPLE
 from convertutil import convert_to, lanes_by_key
 
+from lane_sad_core.data.convert import LaneRules, ReaderOptions, convert
 from lane_sad_core.data.convert.bdd100k import bezier_path
+from lane_sad_core.data.convert.writer import WriteSettings
 from lane_sad_core.data.formats import read_culane_lines
 
 OPENLANE = "openlane/OpenDriveLab__OpenLane/eval/LANE_evaluation/lane2d/example"
@@ -192,3 +194,6 @@ def test_openlane_sample_keeps_its_slots_and_reports_curbs_and_outer_lanes(real_
             assert np.allclose(lane.points[:, 0], np.interp(lane.points[:, 1], uv[:, 1], uv[:, 0]))
     kept = convert_to(tmp_path / "curbs", "openlane", real_data / OPENLANE / "annotations", keep_curbs=True)
     assert any("already taken" in issue for issue in kept.frames[0].issues)
+    rules, options = LaneRules(num_slots=6), ReaderOptions(num_slots=6)
+    six = convert("openlane", real_data / OPENLANE / "annotations", tmp_path / "six", options, WriteSettings(rules))
+    assert six.frames[0].exist == (0, 0, 0, 1, 1, 0)  # attributes 3 and 4: the two right of the ego lane

@@ -63,11 +63,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.out} is not empty (use --overwrite to write into it)")
     if args.num_slots < 1 or args.row_step < 1 or args.min_rows < 2:
         raise ConfigError("--num-slots and --row-step must be at least 1, --min-rows at least 2")
-    options = ReaderOptions(args.images, args.labels, tuple(args.lane_labels), args.keep_curbs, args.mask_kind)
+    options = ReaderOptions(
+        args.images, args.labels, tuple(args.lane_labels), args.keep_curbs, args.mask_kind, args.num_slots
+    )
     rules = LaneRules(num_slots=args.num_slots, row_step=args.row_step, min_rows=args.min_rows)
     settings = WriteSettings(rules, parse_splits(args.split), args.mask_width, args.jpeg)
     args.out.mkdir(parents=True, exist_ok=True)
-    report = convert(args.source_format, args.input, args.out, options, settings)
+    report = convert(args.source_format, args.input, args.out, options, settings, progress=True)
     path = write_report(args.out, report)
     for line in print_limited(report.lines(), args.print_max):
         print(line)

@@ -9,7 +9,7 @@ command; ``docs/your-data.md`` the guide.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,12 +54,24 @@ def reader(name: str) -> Callable[[Path, ReaderOptions], Iterator[SourceFrame]]:
 
 
 def convert(
-    source_format: str, source: Path, out: Path, options: ReaderOptions, settings: WriteSettings
+    source_format: str,
+    source: Path,
+    out: Path,
+    options: ReaderOptions,
+    settings: WriteSettings,
+    progress: bool = False,
 ) -> ConvertReport:
-    """Read ``source`` in ``source_format`` and write it as a CULane tree at ``out``."""
+    """Read ``source`` in ``source_format`` and write it as a CULane tree at ``out``.
+
+    With ``progress``, a progress bar counts the frames (on a terminal only).
+    """
     from lane_sad_core.data.convert.writer import convert_frames
 
     if not source.exists():
         raise FileNotFoundError(2, "no such file or folder", str(source))
-    frames = reader(source_format)(source, options)
+    frames: Iterable[SourceFrame] = reader(source_format)(source, options)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, unit="frame", desc=f"convert {source_format}", leave=False, disable=None)
     return convert_frames(frames, out, settings, source_format, source)

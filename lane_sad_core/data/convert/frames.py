@@ -68,6 +68,8 @@ class ReaderOptions:
         mask_kind: ``instance`` (one grey level per lane), ``binary`` (lanes found by
             tracking runs of lane pixels row by row), or ``auto`` (instance when a mask has
             more than one lane level).
+        num_slots: the output's slots, for sources whose slots count from the ego lane
+            (OpenLane's ``attribute``).
     """
 
     images: Path | None = None
@@ -75,3 +77,4 @@ class ReaderOptions:
     lane_labels: tuple[str, ...] = ()
     keep_curbs: bool = False
     mask_kind: str = "auto"
+    num_slots: int = 4

@@ -2,7 +2,8 @@
 ``uv`` ([[u...], [v...]] in image pixels), ``category``, ``attribute`` and ``trackid``.
 
 ``attribute`` is OpenLane's own slot (1 left-left, 2 left, 3 right, 4 right-right, 0 none
-of these) and is kept: a lane with 0 is reported as outside the slots. Curbsides
+of these) and is kept, counted from the ego lane (with 6 slots, attribute 2 is slot 3): a
+lane with 0 is reported as outside the slots. Curbsides
 (categories 20 and 21) are left out unless ``--keep-curbs`` (then they are placed by
 position). ``file_path`` starts with the split (``training/...``, ``validation/...``) while
 the published example keeps its images in ``images/<segment>/``: the image is looked up
@@ -44,11 +45,11 @@ CATEGORIES = {
 CURBS = (20, 21)
 
 
-def _lane(line: dict, where: str, keep_curbs: bool) -> tuple[SourceLane | None, str | None]:
+def _lane(line: dict, where: str, options: ReaderOptions) -> tuple[SourceLane | None, str | None]:
     """The lane of one ``lane_lines`` entry, or a note why it is left out."""
     category = int(line.get("category", 0))
     name = f"track {line.get('trackid', '?')} ({CATEGORIES.get(category, category)})"
-    if category in CURBS and not keep_curbs:
+    if category in CURBS and not options.keep_curbs:
         return None, f"{name}: left out, a curbside (--keep-curbs keeps them)"
     try:
         uv = np.asarray(line["uv"], dtype=np.float64)
@@ -57,11 +58,12 @@ def _lane(line: dict, where: str, keep_curbs: bool) -> tuple[SourceLane | None, 
     if uv.ndim != 2 or uv.shape[0] != 2:
         raise LabelError(f"{where}: uv has shape {uv.shape}, expected (2, N)")
     attribute = int(line.get("attribute", 0))
-    slot = None if category in CURBS else (attribute - 1 if attribute > 0 else NO_SLOT)
+    ego_left = options.num_slots // 2 - 1  # attribute 2
+    slot = None if category in CURBS else (ego_left + attribute - 2 if attribute > 0 else NO_SLOT)
     return SourceLane(uv.T, name, slot), None
 
 
-def _frame(path: Path, images: Path, keep_curbs: bool) -> SourceFrame:
+def _frame(path: Path, images: Path, options: ReaderOptions) -> SourceFrame:
     try:
         data = json.loads(path.read_text())
         file_path = str(data["file_path"])
@@ -70,7 +72,7 @@ def _frame(path: Path, images: Path, keep_curbs: bool) -> SourceFrame:
         raise LabelError(f"{path}: not an OpenLane annotation ({exc})") from None
     lanes, notes = [], []
     for line in lines:
-        lane, note = _lane(line, str(path), keep_curbs)
+        lane, note = _lane(line, str(path), options)
         if lane is not None:
             lanes.append(lane)
         if note:
@@ -96,4 +98,4 @@ def read(source: Path, options: ReaderOptions) -> Iterator[SourceFrame]:
         raise LabelError(f"{source}: no OpenLane *.json annotation files")
     images = options.images or _images_folder(source)
     for path in files:
-        yield _frame(path, images, options.keep_curbs)
+        yield _frame(path, images, options)
