@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """Check, print the defects and counts, write the sheet; 1 when defects were found."""
     from lane_sad_core.data.check import check_dataset
-    from lane_sad_core.data.sheet import contact_sheet, pick_frames, write_sheet
+    from lane_sad_core.infer.sheet import contact_sheet, pick_frames, write_sheet
 
     report = check_dataset(args.root, args.list, args.num_slots, args.margin)
     defects = report.defects()

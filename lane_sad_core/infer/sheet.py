@@ -3,6 +3,8 @@
 A conversion is right when, in one look, every lane line lies on a painted marking, the
 colours run in the same order left to right in every frame (slot 1 leftmost) and the mask
 tint covers the lines. Frames with defects come first, framed in red, with the defect.
+It lives beside :mod:`~lane_sad_core.infer.overlay`, whose lane drawing and slot colours it
+shares, so that labels on the sheet look like the model's lanes on the node's overlay.
 """
 
 from __future__ import annotations
