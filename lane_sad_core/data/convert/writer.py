@@ -60,19 +60,13 @@ class WriteSettings:
     jpeg: bool = False
 
 
-@dataclass
-class _Written:
-    entry: CulaneListEntry
-    result: FrameResult
-
-
 class CulaneTreeWriter:
     """Writes frames one at a time, then the lists and the report."""
 
     def __init__(self, out: Path, settings: WriteSettings) -> None:
         self.out = Path(out)
         self.settings = settings
-        self._written: list[_Written] = []
+        self._entries: list[CulaneListEntry] = []
         self._results: list[FrameResult] = []
         self._keys: set[str] = set()
 
@@ -106,7 +100,7 @@ class CulaneTreeWriter:
         cv2.imwrite(str(self.out / mask_rel), mask, _PNG_FAST)
         num_slots = self.settings.rules.num_slots
         result.exist = tuple(int(any(lane.slot == k for lane in lanes)) for k in range(num_slots))
-        self._written.append(_Written(CulaneListEntry(image_rel, mask_rel, result.exist), result))
+        self._entries.append(CulaneListEntry(image_rel, mask_rel, result.exist))
         return result
 
     def _mask_width(self, width: int) -> int:
@@ -153,8 +147,7 @@ class CulaneTreeWriter:
 
     def finish(self, source_format: str, source: Path) -> ConvertReport:
         """Write the list files; returns the report (the caller writes and prints it)."""
-        written = sorted(self._written, key=lambda w: w.entry.image)
-        entries = [w.entry for w in written]
+        entries = sorted(self._entries, key=lambda e: e.image)
         write_culane_list(self.out / "list" / "all_gt.txt", entries)
         write_culane_list(self.out / "list" / "all.txt", [CulaneListEntry(e.image) for e in entries])
         counts = {}
