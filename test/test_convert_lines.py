@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 from bagutil import REAL_CULANE, REAL_TUSIMPLE, real_tusimple_root
-from convertutil import convert_to, lanes_by_key
+from convertutil import convert_to, lanes_by_key, loaded
 
-from lane_sad_core.data.convert import ReaderOptions
+from lane_sad_core.data.check import check_dataset
+from lane_sad_core.data.convert import ReaderOptions, convert
 from lane_sad_core.data.convert.lines import label_for
+from lane_sad_core.data.convert.writer import WriteSettings
 from lane_sad_core.data.formats import read_culane_lines
 
 
@@ -60,3 +62,18 @@ def test_real_culane_frames_keep_their_points_and_get_flags(real_data: Path, tmp
         assert [lane.slot for lane in lanes] == ([0, 1, 2, 3] if len(source) == 4 else [lane.slot for lane in lanes])
         for got, want in zip(lanes, source, strict=True):
             assert np.allclose(got.points, want.points, atol=1e-3)
+
+
+def test_ego_lane_labels_flag_the_outer_slots_unknown(real_data: Path, tmp_path: Path) -> None:
+    """culane_ego labels only the ego pair: with --unknown-slots 1 4 training is told so ('?')."""
+    ego = real_data / "culane_ego/czming__RONELD-Lane-Detection/example"
+    for stem in ("00000", "00030", "00060"):
+        for suffix in (".jpg", ".lines.txt"):
+            shutil.copy(ego / f"{stem}{suffix}", tmp_path / f"{stem}{suffix}")
+    settings = WriteSettings(split=(1.0, 0.0, 0.0), unknown_slots=(0, 3))
+    report = convert("lines", tmp_path, tmp_path / "out", ReaderOptions(), settings)
+    assert [f.exist for f in report.written()] == [(-1, 1, 1, -1)] * 3
+    assert (tmp_path / "out/list/train_gt.txt").read_text().split("\n")[0].endswith(" ? 1 1 ?")
+    sample = loaded(tmp_path / "out")[0]
+    assert sample["exist"].tolist() == [-1.0, 1.0, 1.0, -1.0]
+    assert check_dataset(tmp_path / "out").defects() == []

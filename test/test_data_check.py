@@ -119,7 +119,7 @@ def test_categories_come_from_culane_test_split_lists(defective: Path) -> None:
         (
             lambda root: (root / "list").mkdir(parents=True)
             or (root / "list" / "a_gt.txt").write_text("/a.jpg /m.png 1 x\n"),
-            "must be 0 or 1",
+            "must be 0, 1 or ?",
         ),
     ],
 )

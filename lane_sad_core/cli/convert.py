@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-rows", type=int, default=3, help="rows a lane needs inside the frame (default 3)")
     parser.add_argument("--split", default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST", help="split fractions")
     parser.add_argument("--mask-width", type=int, default=0, help="mask line width in px (default: 16 at 1640 px)")
+    parser.add_argument(
+        "--unknown-slots",
+        nargs="+",
+        type=int,
+        default=(),
+        metavar="K",
+        help="slots (1 = leftmost) the labels never state, e.g. 1 4 for ego-lane-only labels: flag '?' when empty",
+    )
     parser.add_argument("--jpeg", action="store_true", help="re-encode every image to JPEG instead of copying")
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.add_argument("--print-max", type=int, default=100, help="issue lines printed (all go to the report)")
@@ -63,11 +71,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.out} is not empty (use --overwrite to write into it)")
     if args.num_slots < 1 or args.row_step < 1 or args.min_rows < 2:
         raise ConfigError("--num-slots and --row-step must be at least 1, --min-rows at least 2")
+    if any(not 1 <= k <= args.num_slots for k in args.unknown_slots):
+        raise ConfigError(f"--unknown-slots must be slots 1..{args.num_slots}, got {args.unknown_slots}")
     options = ReaderOptions(
         args.images, args.labels, tuple(args.lane_labels), args.keep_curbs, args.mask_kind, args.num_slots
     )
     rules = LaneRules(num_slots=args.num_slots, row_step=args.row_step, min_rows=args.min_rows)
-    settings = WriteSettings(rules, parse_splits(args.split), args.mask_width, args.jpeg)
+    unknown = tuple(k - 1 for k in args.unknown_slots)
+    settings = WriteSettings(rules, parse_splits(args.split), args.mask_width, args.jpeg, unknown)
     args.out.mkdir(parents=True, exist_ok=True)
     report = convert(args.source_format, args.input, args.out, options, settings, progress=True)
     path = write_report(args.out, report)

@@ -190,8 +190,9 @@ def _check_frame(dataset: CULaneDataset, i: int, margin: float) -> FrameCheck:
     defects.extend(Defect(entry.image, kind, detail) for kind, detail in line_defects(raw, width, height, margin))
     frame.lanes = dataset.lanes(i)
     usable = sum(len(lane) >= 2 for lane in raw)
-    if entry.exist is not None and sum(entry.exist) != usable:
-        defects.append(Defect(entry.image, "flags disagree", f"{sum(entry.exist)} flags set, {usable} lanes"))
+    flagged = sum(e == 1 for e in entry.exist or ())
+    if entry.exist is not None and flagged != usable:
+        defects.append(Defect(entry.image, "flags disagree", f"{flagged} flags set, {usable} lanes"))
     if len(frame.lanes) < usable:
         defects.append(Defect(entry.image, "no slot", f"{usable - len(frame.lanes)} of {usable} lanes have no slot"))
     defects.extend(Defect(entry.image, "lanes cross", d) for d in crossings(frame.lanes, width))

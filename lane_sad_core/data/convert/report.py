@@ -20,7 +20,8 @@ class FrameResult:
 
     Attributes:
         key: the frame's key (its image path below ``frames/``).
-        exist: per-slot flags of the lanes written; None when the frame was skipped.
+        exist: per-slot flags of the lanes written (1 lane, 0 none, -1 unknown); None when the
+            frame was skipped.
         issues: lanes left out or changed, and what the reader left out, one line each.
         skipped: why the whole frame was not written, or None.
     """
@@ -48,7 +49,7 @@ class ConvertReport:
     def slot_counts(self) -> list[int]:
         """Lanes written per slot (left to right)."""
         flags = [f.exist for f in self.written() if f.exist is not None]
-        return [int(sum(col)) for col in zip(*flags, strict=True)] if flags else []
+        return [sum(e == 1 for e in col) for col in zip(*flags, strict=True)] if flags else []
 
     def summary(self) -> str:
         """One line: frames, lanes per slot, frames with issues, frames skipped."""

@@ -52,12 +52,16 @@ class WriteSettings:
         mask_width: mask line width in source pixels; 0 means 16 px at 1640 px wide,
             scaled with the frame width.
         jpeg: re-encode every image to JPEG (quality 95) instead of copying it.
+        unknown_slots: 0-based slots the labels never state (an ego-lane-only set): their
+            flag is ``?`` (unknown, see :data:`~lane_sad_core.data.formats.UNKNOWN_FLAG`)
+            instead of 0 where the frame has no lane in them.
     """
 
     rules: LaneRules = field(default_factory=LaneRules)
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     mask_width: int = 0
     jpeg: bool = False
+    unknown_slots: tuple[int, ...] = ()
 
 
 class CulaneTreeWriter:
@@ -98,10 +102,14 @@ class CulaneTreeWriter:
         mask = rasterize_lanes(lanes, (height, width), self._mask_width(width))
         (self.out / mask_rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(self.out / mask_rel), mask, _PNG_FAST)
-        num_slots = self.settings.rules.num_slots
-        result.exist = tuple(int(any(lane.slot == k for lane in lanes)) for k in range(num_slots))
+        result.exist = self._flags({lane.slot for lane in lanes})
         self._entries.append(CulaneListEntry(image_rel, mask_rel, result.exist))
         return result
+
+    def _flags(self, slots: set[int]) -> tuple[int, ...]:
+        """Existence flags: 1 with a lane, -1 (unknown) in an ``unknown_slots`` slot without one, else 0."""
+        unknown = self.settings.unknown_slots
+        return tuple(1 if k in slots else -1 if k in unknown else 0 for k in range(self.settings.rules.num_slots))
 
     def _mask_width(self, width: int) -> int:
         return self.settings.mask_width or max(1, round(16 * width / 1640))
