@@ -71,7 +71,8 @@ def _overrides(args: argparse.Namespace) -> dict:
     return out
 
 
-def _splits(text: str) -> tuple[float, float, float]:
+def parse_splits(text: str) -> tuple[float, float, float]:
+    """``--split`` text (``0.8,0.1,0.1``) as (train, val, test) fractions."""
     from lane_sad_core.errors import ConfigError
 
     try:
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         num=args.num,
         seed=args.seed,
         categories=parse_categories(args.categories),
-        splits=_splits(args.split),
+        splits=parse_splits(args.split),
         overrides=_overrides(args),
     )
     settings.preset()  # validate overrides before starting workers
