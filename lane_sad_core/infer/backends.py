@@ -1,4 +1,4 @@
-"""What runs the network: PyTorch, ONNX Runtime or TensorRT behind one small protocol.
+"""What runs the network: PyTorch, ONNX Runtime, OpenVINO or TensorRT behind one small protocol.
 
 A backend takes the preprocessed batch, (B, 3, H, W) float32 as
 :func:`lane_sad_core.data.preprocess.preprocess` makes it, and returns the two arrays
@@ -15,12 +15,14 @@ torch              ``.pt`` checkpoint               ``lane-sad train``
 torch-compile      ``.pt`` checkpoint               compiled at load (``torch.compile``, cached)
 torch-compile-bf16 ``.pt`` checkpoint               the same, network in bfloat16
 onnxruntime        ``.onnx``                        ``lane-sad export --format onnx``
+openvino           ``.onnx``                        the same; bfloat16 where the CPU has it
+openvino-f32       ``.onnx``                        the same, always float32
 tensorrt           ``.engine`` (+ ``.engine.json``)  ``lane-sad export --format tensorrt`` (on the target)
 ================== ================================ ==============================================
 
 Given a file of another kind, :func:`make_backend` looks for the file of the same stem
 with the backend's suffix beside it (``model.pt`` -> ``model.onnx``), so one checkpoint
-path serves all three once the exports sit next to it.
+path serves them all once the exports sit next to it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from lane_sad_core.errors import ConfigError, LaneSadError
 from lane_sad_core.models import LaneModel
 from lane_sad_core.train.checkpoint import ModelMeta, load_model
 
-BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt")
+BACKENDS = ("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "openvino", "openvino-f32", "tensorrt")
 # The torch-based backends and the options each gives CompiledTorchBackend (None: eager).
 _TORCH_KINDS: dict[str, dict[str, bool] | None] = {
     "torch": None,
@@ -50,12 +52,22 @@ _TORCH_KINDS: dict[str, dict[str, bool] | None] = {
 SUFFIXES: dict[str, tuple[str, ...]] = {
     **{name: (".pt", ".pth") for name in _TORCH_KINDS},
     "onnxruntime": (".onnx",),
+    "openvino": (".onnx",),
+    "openvino-f32": (".onnx",),
     "tensorrt": (".engine", ".plan"),
 }
-_RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt"}
+_RUNTIME_MODULES = {
+    "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
+    "openvino-f32": "openvino",
+    "tensorrt": "tensorrt",
+}
+_ONNX_HINT = "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`"
 _MAKE_HINT = {
     **{name: "train one with `lane-sad train`" for name in _TORCH_KINDS},
-    "onnxruntime": "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
+    "onnxruntime": _ONNX_HINT,
+    "openvino": _ONNX_HINT,
+    "openvino-f32": _ONNX_HINT,
     "tensorrt": ("build it on the target with `lane-sad export --checkpoint {pt} --format tensorrt --out {want}`"),
 }
 
@@ -301,6 +313,11 @@ def make_backend(name: str, model_path: str | Path, device: str | torch.device =
         return CompiledTorchBackend.load(path, device, **kind, **options)
     if name == "onnxruntime":
         return OnnxRuntimeBackend(path, device, **options)  # type: ignore[arg-type]
+    if name.startswith("openvino"):
+        from lane_sad_core.infer.openvino_backend import OpenVINOBackend
+
+        precision = "f32" if name == "openvino-f32" else "auto"
+        return OpenVINOBackend(path, device, precision=precision, **options)  # type: ignore[arg-type]
     from lane_sad_core.infer.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(path, device, **options)  # type: ignore[arg-type]
@@ -344,7 +361,7 @@ def _require_runtime(name: str) -> None:
         where = (
             "; build and run engines on a CUDA machine with TensorRT (e.g. the Jetson)"
             if name == "tensorrt"
-            else " (pip install onnxruntime)"
+            else f" (pip install {module})"
         )
         raise BackendError(f"{module} is not installed here{where}")
 
