@@ -2,10 +2,16 @@
 
 OpenVINO reads the same ``.onnx`` file as the onnxruntime backend (and its lane_sad
 metadata, so preprocessing and classes come from the file) and compiles it for this CPU:
-BatchNorm folded, PReLU, residual sums and the unpooling fused into the convolutions'
-post-ops, one blocked memory layout through the whole network instead of a reorder around
-every unfused operator (where ONNX Runtime spends ~200 reorders per ENet-SAD frame), and
-oneDNN's AMX / AVX512-BF16 kernels when it computes in bfloat16.
+BatchNorm folded, PReLU and residual sums fused into the convolutions' post-ops, the
+convolutions in one channels-last layout, and oneDNN's AMX / AVX512-BF16 kernels when it
+computes in bfloat16.
+
+One rewrite comes first. PyTorch exports a PReLU's per-channel slope with shape (C, 1, 1),
+and OpenVINO 2026.4 fuses a PReLU into the convolution before it only when the slope is
+(C,) or (1, C, 1, 1). Unfused, each of ENet-SAD's 89 PReLUs runs on its own in the plain
+layout between two layout conversions: 196 reorders, half of the frame's time in
+OpenVINO's per-layer counters (``bench/results/profile.md``). The backend reshapes those
+slopes to (1, C, 1, 1), the same values broadcast the same way, before compiling.
 
 Precision: ``auto`` (backend ``openvino``) computes in bfloat16 where the CPU does so
 natively (AVX512-BF16 or AMX) and in float32 elsewhere; ``f32`` (backend
@@ -20,6 +26,8 @@ returns.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +63,13 @@ class OpenVINOBackend:
         threads: inference threads (None: OpenVINO's default, one per physical core).
         precision: ``auto`` (bfloat16 where native, else float32), ``bf16`` or ``f32``.
         performance_hint: OpenVINO's ``PERFORMANCE_HINT``; ``LATENCY`` suits one frame at a time.
+        properties: further OpenVINO CPU properties (e.g. ``{"PERF_COUNT": True}`` for per-layer
+            counters); they override the ones above.
 
     Attributes:
         precision: what the network computes in here, ``bf16`` or ``f32``.
         fixed_batch: the batch size of the file (None when the file's batch is free).
+        warmup_s: seconds reading and compiling the file took.
 
     Raises:
         BackendError: openvino is missing, the device is not the CPU, bfloat16 was asked for
@@ -75,6 +86,7 @@ class OpenVINOBackend:
         threads: int | None = None,
         precision: str = "auto",
         performance_hint: str = "LATENCY",
+        properties: Mapping[str, object] | None = None,
     ) -> None:
         ov = _import_openvino()
         if str(device) not in ("auto", "cpu"):
@@ -92,11 +104,16 @@ class OpenVINOBackend:
         config: dict[str, object] = {"INFERENCE_PRECISION_HINT": self.precision, "PERFORMANCE_HINT": performance_hint}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
+        config.update(properties or {})
+        t0 = time.perf_counter()
         try:
-            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+            model = core.read_model(str(path))
+            per_channel_prelu_slopes(model)
+            self.compiled = core.compile_model(model, "CPU", config)
         except RuntimeError as exc:  # OpenVINO raises RuntimeError with its own multi-line text
             raise BackendError(f"openvino cannot compile {path}: {one_line(exc)}") from None
         self.request = self.compiled.create_infer_request()
+        self.warmup_s = time.perf_counter() - t0
         shape = self.compiled.input(INPUT_NAME).get_partial_shape()
         self.fixed_batch = shape[0].get_length() if shape[0].is_static else None
 
@@ -110,6 +127,30 @@ class OpenVINOBackend:
         results = self.request.infer({INPUT_NAME: batch}, share_inputs=True)
         prob, exist = (results[name] for name in OUTPUT_NAMES)
         return prob, exist
+
+
+def per_channel_prelu_slopes(model) -> int:
+    """Reshape every constant (C, 1, 1) PReLU slope of an OpenVINO model to (1, C, 1, 1), in place.
+
+    The two broadcast identically against an (N, C, H, W) input; only the second lets the CPU
+    plugin fuse the PReLU into its convolution (see the module docstring). Returns how many
+    slopes were reshaped.
+    """
+    from openvino import opset13
+
+    changed = 0
+    for op in model.get_ops():
+        if op.get_type_name() != "PRelu":
+            continue
+        slope = op.input(1).get_source_output().get_node()
+        if slope.get_type_name() != "Constant" or op.input(0).get_partial_shape().rank.get_length() != 4:
+            continue
+        values = slope.get_data()
+        if values.ndim != 3 or values.shape[1:] != (1, 1):
+            continue
+        op.input(1).replace_source_output(opset13.constant(values.reshape(1, -1, 1, 1)).output(0))
+        changed += 1
+    return changed
 
 
 def _choose_precision(precision: str, capabilities: list[str]) -> str:
