@@ -259,6 +259,7 @@ def test_tensorrt_backend_explains_what_is_missing(tmp_path):
         TensorRTBackend(tmp_path / "m.engine")
 
 
+@pytest.mark.cuda
 def test_tensorrt_detector_gives_the_same_lanes_as_torch(checkpoint, torch_detector, frame, tmp_path):
     """An FP32 engine decodes the same lanes (CUDA machines with TensorRT only)."""
     if importlib.util.find_spec("tensorrt") is None:
