@@ -156,7 +156,10 @@ def tests_section(tmp: Path, missing: list[str], quick: bool) -> tuple[list[str]
     if missing:
         return [*head, f"Not run: {', '.join(missing)} missing here.", ""], False
     junit, log = tmp / "junit.xml", tmp / "pytest.log"
-    command = [sys.executable, "-m", "pytest", "-m", "cuda", "-p", "no:cacheprovider", "-rs", "-q"]
+    # Only the files that hold CUDA tests: an unrelated module that fails to import here (a
+    # development-only dependency) must not stop the check.
+    files = sorted(str(p) for p in (REPO / "test").glob("test_*.py") if "mark.cuda" in p.read_text())
+    command = [sys.executable, "-m", "pytest", *files, "-m", "cuda", "-p", "no:cacheprovider", "-rs", "-q"]
     command += ["--junitxml", str(junit), "--timeout", "300"]
     code, seconds = run(command, TEST_BUDGET_S[quick], log)
     tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
