@@ -415,10 +415,11 @@ def report(args, ov_layers, ort_layers, torch_profiles, times, peak, flops, load
         + f"; everything else, {ov_total - conv_ms:.1f} ms, does no matrix arithmetic at all: it moves "
         f"memory (layout reorders: {sum(r.ms for r in reorders):.1f} ms in {len(reorders)} reorders; pooling, "
         "unpooling masks, upsampling, concatenation, softmax).",
-        "- A convolution of ENet-SAD has 16-128 channels (a 1x1 down to 32 channels in a 128-channel "
-        "bottleneck, a 3x3 on 32): per output pixel it does 0.5-9 kFLOPs on 64-256 bytes read and "
-        "written in bfloat16, so it is bounded by memory bandwidth long before the AMX units are busy; "
-        "the `% of peak` column shows it layer kind by layer kind.",
+        "- A convolution of ENet-SAD has 16-128 channels (a 1x1 from 128 down to 32 channels, a 3x3 on 32): "
+        "per output pixel 0.5-18 kFLOPs on 64-256 bytes of bfloat16 activations, and a layer at 1/8 "
+        "resolution has only 3,600 output pixels. That is too little work per layer to keep the AMX units "
+        "busy: fixed per-layer costs (dispatch, threads meeting) and memory traffic weigh as much as the "
+        "arithmetic. The `% of peak` column shows it kind by kind.",
         "",
         "## OpenVINO (`openvino` backend), per-layer counters",
         "",

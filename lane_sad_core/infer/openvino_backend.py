@@ -8,9 +8,9 @@ computes in bfloat16.
 
 One rewrite comes first. PyTorch exports a PReLU's per-channel slope with shape (C, 1, 1),
 and OpenVINO 2026.4 fuses a PReLU into the convolution before it only when the slope is
-(C,) or (1, C, 1, 1). Unfused, each of ENet-SAD's 89 PReLUs runs on its own in the plain
-layout between two layout conversions: 196 reorders, half of the frame's time in
-OpenVINO's per-layer counters (``bench/results/profile.md``). The backend reshapes those
+(C,) or (1, C, 1, 1). Unfused, each of ENet-SAD's PReLUs (91 in the export) runs on its own
+in the plain layout between two layout conversions: 196 reorders, 40-50 % of the frame's
+time in OpenVINO's per-layer counters on the development VM (``bench/results/profile.md``). The backend reshapes those
 slopes to (1, C, 1, 1), the same values broadcast the same way, before compiling.
 
 Precision: ``auto`` (backend ``openvino``) computes in bfloat16 where the CPU does so
