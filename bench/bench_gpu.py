@@ -102,8 +102,11 @@ def runtime_runs(checkpoint: Path, tmp: Path) -> tuple[dict[str, Run], list[str]
     else:
         from lane_sad_core.export.tensorrt import build_engine
 
-        engine = build_engine(onnx_path, tmp / "enet.engine", fp16=True)
-        runs["`tensorrt` backend, FP16 engine"] = make_backend("tensorrt", engine, "cuda").run
+        try:
+            engine = build_engine(onnx_path, tmp / "enet.engine", fp16=True)
+            runs["`tensorrt` backend, FP16 engine"] = make_backend("tensorrt", engine, "cuda").run
+        except Exception as exc:  # TensorRT's builder and loader raise several types
+            skipped.append(f"tensorrt: {type(exc).__name__}: {exc}")
     return runs, skipped
 
 

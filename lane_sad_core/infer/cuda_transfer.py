@@ -42,7 +42,12 @@ class PinnedStream:
 
     @contextlib.contextmanager
     def frame(self) -> Iterator[None]:
-        """Run the body on the stream; on leaving, wait for it (the pinned outputs are then complete)."""
+        """Run the body on the stream; on leaving, wait for it (the pinned outputs are then complete).
+
+        The stream first waits for the work already queued on the current stream, so a model
+        whose weights were just updated there (validation during training) reads them done.
+        """
+        self.stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
             yield
         self.stream.synchronize()
