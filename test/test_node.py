@@ -447,14 +447,24 @@ def test_compressed_input_on_request(small_checkpoint: Path) -> None:
     assert (out.image_width, out.image_height) == (300, 200)
 
 
-def test_openvino_backend_on_rgb8_frames(small_checkpoint: Path, camera: Camera) -> None:
+def test_openvino_backend_on_rgb8_frames(tmp_path: Path, camera: Camera) -> None:
     """The node's ``backend`` parameter reaches OpenVINO (the .onnx beside the checkpoint), and an
     rgb8 camera is read in its own layout: the same lanes as the BGR copy of the frame."""
     pytest.importorskip("openvino")
+    import torch
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.export.onnx import export_checkpoint
     from lane_sad_core.infer import LaneDetector
+    from lane_sad_core.models import build_model
+    from lane_sad_core.models.cost import settled
+    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
     from lane_sad_ros.image_conv import bgr_to_image_msg
 
+    torch.manual_seed(0)  # settled BatchNorm statistics: an untrained model's export is refused
+    model = settled(build_model("enet_sad", **SMALL), (SMALL["input_height"], SMALL["input_width"]))
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    small_checkpoint = save_checkpoint(tmp_path / "settled.pt", model_payload(model, pre))
     export_checkpoint(small_checkpoint, small_checkpoint.with_suffix(".onnx"))
     bgr = np.random.default_rng(5).integers(0, 255, (90, 160, 3), np.uint8)
     msg = bgr_to_image_msg(np.ascontiguousarray(bgr[..., ::-1]))
