@@ -36,7 +36,11 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
     ],
-    extras_require={"ros": ["rosbags>=0.10"], "onnx": ["onnx>=1.15", "onnxruntime>=1.17"]},
+    extras_require={
+        "ros": ["rosbags>=0.10"],
+        "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
+        "openvino": ["openvino>=2024.0"],
+    },
     entry_points={
         "console_scripts": [
             "lane-sad = lane_sad_core.cli:main",

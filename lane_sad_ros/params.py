@@ -22,7 +22,7 @@ class NodeParams:
 
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
-    # torch-compile(-bf16): compiled at start; onnxruntime / tensorrt: the .onnx / .engine beside the
+    # torch-compile(-bf16): compiled at start; onnxruntime / openvino(-f32) / tensorrt: the .onnx / .engine beside the
     # checkpoint; any of them falls back to torch
     backend: str = "torch"
     threads: int = 1  # CPU threads for the network; 0: one per core (docs/node.md: why 1)

@@ -149,7 +149,7 @@ def test_onnx_without_metadata_is_refused(tmp_path, checkpoint):
 
 
 def test_unknown_backend_lists_the_known_ones(checkpoint):
-    known = "known backends: torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
+    known = "known backends: torch, torch-compile, torch-compile-bf16, onnxruntime, openvino, openvino-f32, tensorrt"
     with pytest.raises(ConfigError, match=f"unknown backend 'tflite'; {known}"):
         make_backend("tflite", checkpoint)
 
@@ -209,7 +209,7 @@ def test_backend_names_agree_across_cli_and_node():
     assert NODE_BACKENDS == BACKENDS
     assert validate("backend", "tensorrt") is None
     assert validate("backend", "tvm") == (
-        "backend must be one of torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
+        "backend must be one of torch, torch-compile, torch-compile-bf16, onnxruntime, openvino, openvino-f32, tensorrt"
     )
     infer = build_parser()._subparsers._group_actions[0].choices["infer"]
     (action,) = [a for a in infer._actions if a.dest == "backend"]
@@ -257,6 +257,7 @@ def test_tensorrt_backend_explains_what_is_missing(tmp_path):
         TensorRTBackend(tmp_path / "m.engine")
 
 
+@pytest.mark.cuda
 def test_tensorrt_detector_gives_the_same_lanes_as_torch(checkpoint, torch_detector, frame, tmp_path):
     """An FP32 engine decodes the same lanes (CUDA machines with TensorRT only)."""
     if importlib.util.find_spec("tensorrt") is None:

@@ -215,6 +215,7 @@ def test_cli_tensorrt_without_tensorrt_says_where_to_run(checkpoint, tmp_path, c
     assert list(tmp_path.iterdir()) == []  # failed before exporting anything
 
 
+@pytest.mark.cuda
 def test_tensorrt_engine_matches_pytorch(checkpoint, tmp_path):
     """Builds an FP16 engine through the CLI and compares it with PyTorch (CUDA machines only)."""
     if importlib.util.find_spec("tensorrt") is None:

@@ -30,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="torch",
         choices=BACKENDS,
         help="what runs the network; torch-compile(-bf16) compiles the checkpoint at start "
-        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime/tensorrt "
-        "run the .onnx/.engine beside the checkpoint (or given as --checkpoint); all fall back to "
+        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime, openvino "
+        "(bfloat16 where the CPU has it; openvino-f32: float32) and tensorrt run the .onnx/.engine "
+        "beside the checkpoint (or given as --checkpoint); all fall back to "
         "torch with a warning",
     )
     p.add_argument(

@@ -18,6 +18,7 @@ _HOMES = {
     "TorchBackend": "torch_backend",
     "CompiledTorchBackend": "torch_backend",
     "OnnxRuntimeBackend": "onnxruntime_backend",
+    "OpenVINOBackend": "openvino_backend",
     "TensorRTBackend": "tensorrt_backend",
     "DEFAULT_CHECKPOINT": "detector",
     "Detection": "detector",

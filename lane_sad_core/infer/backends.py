@@ -9,6 +9,8 @@ torch              ``.pt`` checkpoint               ``lane-sad train``
 torch-compile      ``.pt`` checkpoint               compiled at load (``torch.compile``, cached)
 torch-compile-bf16 ``.pt`` checkpoint               the same, network in bfloat16
 onnxruntime        ``.onnx``                        ``lane-sad export --format onnx``
+openvino           ``.onnx``                        the same; bfloat16 where the CPU has it
+openvino-f32       ``.onnx``                        the same, float32
 tensorrt           ``.engine`` (+ ``.engine.json``)  ``lane-sad export --format tensorrt`` (on the target)
 ================== ================================ ==============================================
 
@@ -81,6 +83,19 @@ REGISTRY: dict[str, BackendKind] = {
         (".onnx",),
         "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
         runtime="onnxruntime",
+    ),
+    "openvino": BackendKind(
+        "lane_sad_core.infer.openvino_backend:OpenVINOBackend",
+        (".onnx",),
+        "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
+        runtime="openvino",
+    ),
+    "openvino-f32": BackendKind(
+        "lane_sad_core.infer.openvino_backend:OpenVINOBackend",
+        (".onnx",),
+        "create it with `lane-sad export --checkpoint {pt} --format onnx --out {want}`",
+        runtime="openvino",
+        options={"precision": "f32"},
     ),
     "tensorrt": BackendKind(
         "lane_sad_core.infer.tensorrt_backend:TensorRTBackend",

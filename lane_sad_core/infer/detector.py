@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from lane_sad_core.data.preprocess import PreprocessConfig, preprocess
@@ -131,15 +130,26 @@ class LaneDetector:
         """The preprocessing stored with the model."""
         return self.meta.preprocess
 
-    def detect(self, image_bgr: np.ndarray, with_attention: bool = False) -> Detection:
-        """Lanes in one uint8 BGR (or grey / BGRA) image."""
-        return self.detect_batch([image_bgr], with_attention)[0]
+    def detect(self, image: np.ndarray, with_attention: bool = False, channels: str = "bgr") -> Detection:
+        """Lanes in one uint8 image: BGR (grey and BGRA are recognised), or the layout ``channels`` names."""
+        return self.detect_batch([image], with_attention, channels)[0]
 
-    def detect_batch(self, images_bgr: Sequence[np.ndarray], with_attention: bool = False) -> list[Detection]:
-        """Lanes in several images at once (one network call); timings are per batch."""
+    def detect_batch(
+        self, images: Sequence[np.ndarray], with_attention: bool = False, channels: str = "bgr"
+    ) -> list[Detection]:
+        """Lanes in several images at once (one network call); timings are per batch.
+
+        ``channels`` (a key of :data:`~lane_sad_core.data.preprocess.CHANNEL_ORDERS`) says
+        how the pixels are laid out; colours are converted after resizing, so an RGB, BGRA or
+        grey camera frame, even a view of a message buffer, is never copied at full size.
+        """
         t0 = time.perf_counter()
-        images = [_as_bgr(image) for image in images_bgr]
-        batch = np.stack([preprocess(image, self.preprocess) for image in images])
+        images = [np.asarray(image) for image in images]
+        layouts = [_layout(image, channels) for image in images]
+        pre = self.preprocess
+        batch = np.empty((len(images), 3, pre.height, pre.width), np.float32)
+        for image, layout, out in zip(images, layouts, batch):
+            preprocess(image, pre, layout, out)
         t1 = time.perf_counter()
         prob, exist, attention = self._infer(batch, with_attention)
         t2 = time.perf_counter()
@@ -191,15 +201,22 @@ def _thread_option(backend: str, threads: int | None) -> dict[str, int]:
     return {"threads": int(threads)} if threads and backend != "tensorrt" else {}
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    """uint8 BGR from BGR, BGRA or single-channel input; anything else is refused."""
-    image = np.asarray(image)
+_LAYOUT_CHANNELS = {"bgr": 3, "rgb": 3, "bgra": 4, "rgba": 4, "gray": 1}
+
+
+def _layout(image: np.ndarray, channels: str) -> str:
+    """The pixel layout of a uint8 image said to be ``channels`` (BGR input may also be grey or BGRA).
+
+    Raises:
+        ValueError: not uint8, an unknown layout, or a shape that does not fit it.
+    """
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    raise ValueError(f"expected an (H, W, 3) BGR image, got shape {image.shape}")
+    if channels not in _LAYOUT_CHANNELS:
+        raise ValueError(f"unknown channel layout {channels!r}; known: {', '.join(_LAYOUT_CHANNELS)}")
+    depth = 1 if image.ndim == 2 else image.shape[2] if image.ndim == 3 else 0
+    if channels == "bgr" and depth in (1, 4):
+        channels = "gray" if depth == 1 else "bgra"
+    if depth != _LAYOUT_CHANNELS[channels]:
+        raise ValueError(f"expected an (H, W, {_LAYOUT_CHANNELS[channels]}) {channels} image, got shape {image.shape}")
+    return channels

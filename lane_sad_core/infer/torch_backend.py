@@ -15,6 +15,7 @@ from torch import nn
 
 from lane_sad_core.distill.attention import attention_display
 from lane_sad_core.infer.base import resolve_device, run_in_chunks
+from lane_sad_core.infer.cuda_transfer import PinnedStream
 from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.models import LaneModel
 from lane_sad_core.models.checkpoint import ModelMeta, load_model
@@ -29,6 +30,10 @@ class TorchBackend:
         channels_last: run in NHWC memory format (often faster for convolutions on recent
             CPUs and on tensor cores; measured in ``bench/bench_backends.py``).
         threads: ``torch.set_num_threads`` for the CPU; note it is process-wide.
+
+    Attributes:
+        transfer: on a CUDA device, the pinned buffers and the one stream every frame goes
+            through (:class:`~lane_sad_core.infer.cuda_transfer.PinnedStream`); None on the CPU.
     """
 
     name = "torch"
@@ -44,6 +49,7 @@ class TorchBackend:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last:
             self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
+        self.transfer = PinnedStream(self.device) if self.device.type == "cuda" else None
 
     @classmethod
     def load(cls, checkpoint: str | Path, device: str | torch.device = "auto", **options: object) -> TorchBackend:
@@ -60,18 +66,30 @@ class TorchBackend:
         self, batch: np.ndarray, blocks: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
         """:meth:`run` plus the attention display maps of ``blocks`` (None when none asked)."""
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.transfer is None:
+            arrays = {k: v.numpy() for k, v in self._forward(torch.from_numpy(batch), blocks).items()}
+        else:
+            with self.transfer.frame():
+                outputs = self._forward(self.transfer.upload(batch), blocks)
+                hosts = {k: self.transfer.download(k, v) for k, v in outputs.items()}
+            arrays = {k: v.numpy().copy() for k, v in hosts.items()}  # the pinned buffers serve the next frame
+        prob, exist = arrays.pop("prob"), arrays.pop("exist")
+        return prob, exist, arrays if blocks else None
+
+    def _forward(self, x: torch.Tensor, blocks: Sequence[str]) -> dict[str, torch.Tensor]:
+        """``prob``, ``exist`` and the attention display map of each of ``blocks``, on the model's device."""
         x = x.contiguous(memory_format=self.memory_format)
         if blocks:
             outputs, acts = self.model.forward_blocks(x, blocks)
         else:
             outputs, acts = self.model(x), {}
-        prob = torch.softmax(outputs["seg"].float(), dim=1).cpu().numpy()
-        exist = torch.sigmoid(outputs["exist"].float()).cpu().numpy()
-        if not blocks:
-            return prob, exist, None
         size = (x.shape[-2], x.shape[-1])
-        return prob, exist, {name: attention_display(a, size).cpu().numpy() for name, a in acts.items()}
+        return {
+            "prob": torch.softmax(outputs["seg"].float(), dim=1),
+            "exist": torch.sigmoid(outputs["exist"].float()),
+            **{name: attention_display(a, size) for name, a in acts.items()},
+        }
 
 
 class CompiledTorchBackend(TorchBackend):
