@@ -107,7 +107,7 @@ def test_temperature_squared_scaling():
     # Logits doubled at T = 2 give the same P and Q as at T = 1, so the loss is 2^2 = 4 times
     # the T = 1 value; the weight multiplies on top.
     feats, logits = _two_images()
-    base, _ = bake_loss(feats, logits, BAKEConfig(temperature=1.0, mode="softmax"))
+    base, _ = bake_loss(feats, logits, BAKEConfig(temperature=1.0, weight=1.0, mode="softmax"))
     hot, _ = bake_loss(feats, 2 * logits, BAKEConfig(temperature=2.0, weight=0.5, mode="softmax"))
     assert hot.item() == pytest.approx(0.5 * 4 * base.item(), rel=1e-5)
 
@@ -121,7 +121,7 @@ def test_binary_targets_and_loss_hand_value():
     q = bake_binary_targets(feats, logits, omega=0.5, temperature=1.0)
     assert torch.allclose(q, torch.tensor([[7 / 12], [2 / 3]]), atol=1e-6)
     expected = (_kl([5 / 12, 7 / 12], [0.5, 0.5]) + _kl([1 / 3, 2 / 3], [0.25, 0.75])) / 2
-    total, _ = bake_loss(feats, logits, BAKEConfig(omega=0.5, temperature=1.0))
+    total, _ = bake_loss(feats, logits, BAKEConfig(omega=0.5, temperature=1.0, weight=1.0))
     assert total.item() == pytest.approx(expected, rel=1e-5)
 
 

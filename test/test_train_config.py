@@ -23,14 +23,14 @@ def test_yaml_sections_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         "name: t\nmodel: {name: resnet18}\ndata: {root: data, preprocess: {width: 640, height: 368}}\n"
-        "optim: {iterations: 100}\ndistill: {sad: {pairs: [[layer2, layer3]], start_iter: 5, normalize: true}}\n"
+        "optim: {iterations: 100}\ndistill: {sad: {pairs: [[layer2, layer3]], start_iter: 5, map_size: [18, 50]}}\n"
     )
     cfg = load_config(path, ["optim.lr=0.02", "data.preprocess.crop_top=0.3", "distill.sad.ramp_iters=10"])
     assert cfg.model.name == "resnet18" and cfg.optim.iterations == 100 and cfg.optim.lr == 0.02
     assert cfg.data.preprocess.crop_top == 0.3 and cfg.data.preprocess.width == 640
     assert cfg.data.root == str((tmp_path / "data").resolve())  # relative to the config file
     sad = cfg.distill.sad
-    assert sad.pairs == (("layer2", "layer3"),) and sad.normalize and (sad.start_iter, sad.ramp_iters) == (5, 10)
+    assert sad.pairs == (("layer2", "layer3"),) and sad.map_size == (18, 50) and (sad.start_iter, sad.ramp_iters) == (5, 10)
     assert load_config(path, ["distill.sad=null"]).distill.sad is None  # null switches a method off
     again = config_from_dict(to_plain(cfg))  # checkpoints store the plain form; it must load back
     assert again == cfg and to_plain(again) == to_plain(cfg)

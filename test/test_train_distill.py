@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -46,12 +47,12 @@ def teachers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_section_round_trips_and_rejects_unknown_keys() -> None:
     d = {
         "sad": {"start_iter": 7, "ramp_iters": 3},
-        "lgad": {"teacher": "t.pt", "normalize": True, "start_iter": 5},
+        "lgad": {"teacher": "t.pt", "loss": "kl", "start_iter": 5},
         "intra_kd": {"teacher": "r.pt", "pairs": [["E4", "layer4"]], "kd_weight": 0.5},
         "bake": {"block": "E3", "omega": 0.3},
     }
     section = from_plain(DistillSection, d, "distill")
-    assert section.lgad.teacher == "t.pt" and section.lgad.normalize and section.lgad.start_iter == 5
+    assert section.lgad.teacher == "t.pt" and section.lgad.loss == "kl" and section.lgad.start_iter == 5
     assert section.intra_kd.kd_weight == 0.5 and section.bake.block == "E3" and section.bake.omega == 0.3
     assert (section.sad.start_iter, section.sad.ramp_iters, section.bake.start_iter) == (7, 3, 0)
     assert from_plain(DistillSection, to_plain(section)) == section
@@ -67,13 +68,12 @@ def test_gradients_reach_only_the_student(teachers: dict[str, Path]) -> None:
     section = from_plain(
         DistillSection,
         {
-            "lgad": {"teacher": str(teachers["labels"]), "normalize": True},
+            "lgad": {"teacher": str(teachers["labels"])},
             "intra_kd": {
                 "teacher": str(teachers["image"]),
                 "pairs": [["E4", "layer4"]],
                 "kd_weight": 1.0,
                 "at_weight": 1.0,
-                "at_normalize": True,
             },
             "bake": {},
         },
@@ -113,7 +113,7 @@ def test_each_method_comes_in_on_its_own_schedule() -> None:
     """SAD ramps from 0 at iteration 10 to full weight at 14; BAKE steps in at 12."""
     section = from_plain(
         DistillSection,
-        {"sad": {"start_iter": 10, "ramp_iters": 4, "normalize": True}, "bake": {"start_iter": 12}},
+        {"sad": {"start_iter": 10, "ramp_iters": 4}, "bake": {"start_iter": 12}},
     )
     assert [section.sad.scale(i) for i in (0, 9, 10, 11, 12, 13, 14, 100)] == [0, 0, 0, 0.25, 0.5, 0.75, 1, 1]
     assert [section.bake.scale(i) for i in (11, 12, 13)] == [0, 1, 1]
@@ -196,8 +196,8 @@ def test_lgad_two_stages_and_all_methods_through_the_cli(
         tmp_path,
         synth_root,
         distill={
-            "sad": {"start_iter": 3, "normalize": True},
-            "lgad": {"teacher": str(teacher), "normalize": True, "start_iter": 2},
+            "sad": {"start_iter": 3},
+            "lgad": {"teacher": str(teacher), "start_iter": 2},
             "intra_kd": {"teacher": str(teachers["image"]), "pairs": [["E4", "layer4"]], "start_iter": 2},
             "bake": {"start_iter": 2},
         },
@@ -231,3 +231,56 @@ def test_cli_names_the_bad_teacher_in_one_line(tmp_path: Path, synth_root: Path)
         .splitlines()[-1]
         .endswith(f"distill.lgad.teacher: checkpoint not found: {tmp_path / 'nope.pt'}")
     )
+
+
+def _with_teacher_maps(root: Path, tmp_path: Path) -> Path:
+    """A copy-free view of the tiny set: SCNN-style maps beside every training frame (drawn
+    from its own slot mask at 0.6 scale) and a second list of the same frames with the outer
+    slots unknown, as an ego-lane label set marks them."""
+    import cv2
+
+    from lane_sad_core.data.formats import CulaneListEntry, read_culane_list, write_culane_list
+
+    entries = read_culane_list(root / "list" / "train_gt.txt")
+    for e in entries:
+        mask = cv2.imread(str(root / e.mask), cv2.IMREAD_GRAYSCALE)
+        small = cv2.resize(mask, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_NEAREST)
+        stem = (root / e.image).with_suffix("")
+        for slot in range(1, 5):
+            cv2.imwrite(f"{stem}_{slot}_avg.png", np.where(small == slot, 230, 0).astype(np.uint8))
+    partial = [CulaneListEntry(e.image, e.mask, (-1, *e.exist[1:3], -1)) for e in entries]
+    write_culane_list(root / "list" / "partial_gt.txt", partial)
+    return root
+
+
+def test_teacher_maps_partial_labels_and_gradient_columns(tmp_path: Path, synth_root: Path) -> None:
+    root = _with_teacher_maps(synth_root, tmp_path)
+    config = write_config(
+        tmp_path,
+        root,
+        **{
+            "data.train_list": ["list/train_gt.txt", "list/partial_gt.txt"],
+            "distill": {"sad": {"start_iter": 0}, "teacher_maps": {"weight": 0.5, "start_iter": 2}},
+            "optim.iterations": 6,
+        },
+    )
+    out = train(config)
+    assert out.returncode == 0, out.stderr
+    log = rows(tmp_path / "runs" / "tiny")
+    late = [r for r in log if int(r["iteration"]) >= 4]
+    assert late and all(float(r["teacher_maps"]) > 0 for r in late)
+    for r in late:
+        for column in ("grad_task", "grad_teacher_maps", "grad_sad_E2_E3", "grad_sad_E3_E4"):
+            assert 0 < float(r[column]) < 10 * float(r["grad_task"]) or column == "grad_task"
+    assert "dominates training" not in out.stderr
+
+
+def test_a_dominating_term_is_reported_while_training(tmp_path: Path, synth_root: Path) -> None:
+    config = write_config(
+        tmp_path,
+        synth_root,
+        **{"distill": {"sad": {"start_iter": 0, "weight": 1.0e5}, "grad_warn_factor": 2.0}, "optim.iterations": 2},
+    )
+    out = train(config)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("dominates training") == 2  # once per SAD pair, not once per iteration

@@ -229,8 +229,9 @@ class CULaneDataset(LaneDataset):
 
     Args:
         root: dataset root (the folder holding ``driver_*`` and ``list``).
-        list_file: a list file, absolute or relative to ``root``; lines may carry a mask
-            path and existence flags (``train_gt.txt``) or only the image (``test.txt``).
+        list_file: a list file, absolute or relative to ``root``, or several read one after
+            the other; lines may carry a mask path and existence flags (``train_gt.txt``)
+            or only the image (``test.txt``).
         preprocess: network input definition; the paper's 800x288 by default.
         augment: training augmentation, None for evaluation.
         num_slots: lane slots (CULane: 4).
@@ -242,7 +243,7 @@ class CULaneDataset(LaneDataset):
     def __init__(
         self,
         root: str | Path,
-        list_file: str | Path,
+        list_file: str | Path | Sequence[str | Path],
         preprocess: PreprocessConfig | None = None,
         augment: AugmentConfig | None = None,
         num_slots: int = 4,
@@ -251,14 +252,19 @@ class CULaneDataset(LaneDataset):
     ) -> None:
         super().__init__(preprocess or culane_preprocess(), augment, num_slots, line_width, soft_targets)
         self.root = Path(root)
-        self.list_file = Path(list_file) if Path(list_file).is_absolute() else self.root / list_file
-        self.entries = read_culane_list(self.list_file)
-        for entry in self.entries:
-            if entry.exist is not None and len(entry.exist) != num_slots:
-                raise LabelError(
-                    f"{self.list_file}: {entry.image} has {len(entry.exist)} existence "
-                    f"flags, the dataset has num_slots={num_slots}"
-                )
+        names = [list_file] if isinstance(list_file, (str, Path)) else list(list_file)
+        self.list_files = [Path(n) if Path(n).is_absolute() else self.root / n for n in names]
+        self.list_file = self.list_files[0]
+        self.entries = []
+        for listing in self.list_files:
+            entries = read_culane_list(listing)
+            for entry in entries:
+                if entry.exist is not None and len(entry.exist) != num_slots:
+                    raise LabelError(
+                        f"{listing}: {entry.image} has {len(entry.exist)} existence "
+                        f"flags, the dataset has num_slots={num_slots}"
+                    )
+            self.entries += entries
         self._images = [self.root / e.image for e in self.entries]
         self._categories = {**_meta_categories(self.root), **self._split_categories()}
         self._warned_masks = False

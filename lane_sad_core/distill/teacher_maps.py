@@ -16,11 +16,35 @@ factor is 1. The maps are read by the dataset (``soft``/``has_soft`` in the samp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TeacherMapsConfig(Schedule):
+    """Distillation from a teacher's maps saved beside the training frames.
+
+    Attributes:
+        pattern: file name of a frame's map for one slot, beside the image: ``{stem}`` is
+            the image's name without suffix, ``{slot}`` the 1-based slot (SCNN's files:
+            ``{stem}_{slot}_avg.png``). Frames without all their maps get no term.
+        weight: weight of the per-pixel KL (the segmentation loss has weight 1).
+        start_iter, ramp_iters: when the term comes in (:class:`Schedule`).
+    """
+
+    pattern: str = "{stem}_{slot}_avg.png"
+    weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if "{stem}" not in self.pattern or "{slot}" not in self.pattern:
+            raise ConfigError(f"teacher_maps.pattern must contain {{stem}} and {{slot}}, got {self.pattern!r}")
 
 
 def teacher_map_loss(student_logits: Tensor, soft: Tensor, has_soft: Tensor, valid: Tensor) -> Tensor:

@@ -149,6 +149,8 @@ class SCNN(LaneModel):
         kernel: message-passing kernel width (odd; 9 as published).
     """
 
+    HEADS = ("classifier", "exist")  # modules after the shared encoder (see LaneModel.encoder_parameters)
+
     arch = "scnn"
 
     def __init__(self, num_lanes: int = 4, input_height: int = 288, input_width: int = 800, kernel: int = 9) -> None:

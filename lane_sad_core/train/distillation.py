@@ -9,6 +9,8 @@
 * BAKE: the batch itself is the teacher; the existence logits are pulled towards the
   ensemble of the other images' predictions, weighted by the similarity of the pooled
   features of one student block (the deepest by default).
+* Teacher maps: a teacher that exists only as its outputs (the official SCNN's probability
+  maps beside real CULane frames); the student's class maps are pulled towards them.
 
 Each method has its own weight(s) and its own schedule (``start_iter``, ``ramp_iters``:
 off before ``start_iter``, then its terms scaled from 0 to full over ``ramp_iters``
@@ -31,17 +33,18 @@ import torch
 from torch import Tensor
 
 from lane_sad_core.data.preprocess import PreprocessConfig
-from lane_sad_core.distill.bake import BAKEConfig, bake_loss
+from lane_sad_core.distill.bake import BAKEConfig, bake_loss, batch_affinity
 from lane_sad_core.distill.intra_kd import IntraKDConfig, intra_kd_loss
 from lane_sad_core.distill.lgad import LGADConfig, lgad_loss, one_hot_labels
 from lane_sad_core.distill.sad import SADConfig, sad_loss
 from lane_sad_core.distill.schedule import Schedule
+from lane_sad_core.distill.teacher_maps import TeacherMapsConfig, teacher_map_loss
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.models import LaneModel
 from lane_sad_core.models.checkpoint import load_model
 from lane_sad_core.plain import to_plain
 
-METHODS = ("sad", "lgad", "intra_kd", "bake")
+METHODS = ("sad", "lgad", "intra_kd", "bake", "teacher_maps")
 Acts = Mapping[str, Tensor]
 
 
@@ -55,12 +58,16 @@ class DistillSection:
           sad: {pairs: [[E2, E3], [E3, E4]], weight: 0.1, start_iter: 40000, ramp_iters: 0}
           lgad: {teacher: runs/compare/lgad_teacher/model.pt, normalize: true}
           intra_kd: {teacher: runs/compare/resnet101/model.pt, pairs: [[E4, layer4]]}
-          bake: {omega: 0.5, temperature: 4.0, weight: 1.0, start_iter: 100, ramp_iters: 50}
+          bake: {omega: 0.5, temperature: 4.0, weight: 0.1, start_iter: 100, ramp_iters: 50}
+          teacher_maps: {pattern: "{stem}_{slot}_avg.png", weight: 0.5}
 
     Teacher paths are relative to the working directory, like ``out_dir``.
 
     Attributes:
-        sad, lgad, intra_kd, bake: the methods' settings, None when off.
+        sad, lgad, intra_kd, bake, teacher_maps: the methods' settings, None when off.
+        grad_warn_factor: warn once when a term's gradient on the shared encoder exceeds
+            the task loss's by this factor (0: never; see
+            :mod:`lane_sad_core.train.grad_monitor`).
     """
 
     MOVED: ClassVar[dict[str, str]] = {"start_iter": "distill.<method>.start_iter (each method has its own schedule)"}
@@ -69,6 +76,8 @@ class DistillSection:
     lgad: LGADConfig | None = None
     intra_kd: IntraKDConfig | None = None
     bake: BAKEConfig | None = None
+    teacher_maps: TeacherMapsConfig | None = None
+    grad_warn_factor: float = 10.0
 
     @property
     def methods(self) -> dict[str, Schedule]:
@@ -164,8 +173,15 @@ class Distiller:
         if section.bake is not None:
             block = section.bake.block or student.block_names[-1]
             _check_blocks("distill.bake.block", student, (block,))
-            self._methods["bake"] = ((block,), partial(_bake_terms, section.bake, block))
+            self._methods["bake"] = ((block,), partial(self._bake_terms, section.bake, block))
+        if section.teacher_maps is not None:
+            self._methods["teacher_maps"] = ((), partial(_teacher_map_terms, section.teacher_maps, ignore_index))
         self.student_blocks = _unique(b for blocks, _ in self._methods.values() for b in blocks)
+        self.stats: dict[str, float] = {}
+
+    def active(self, iteration: int) -> bool:
+        """Whether any method adds a term at ``iteration``."""
+        return any(cfg.active(iteration) for cfg in self.section.methods.values())
 
     def blocks_at(self, iteration: int) -> tuple[str, ...]:
         """The student blocks that the methods switched on at ``iteration`` read."""
@@ -179,6 +195,7 @@ class Distiller:
         outputs: Mapping[str, Tensor],
         acts: Mapping[str, Tensor],
         iteration: int | None = None,
+        batch: Mapping[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """The weighted terms of every method on at ``iteration``, named as their loss functions name them.
 
@@ -189,18 +206,26 @@ class Distiller:
             acts: the student's activations of :meth:`blocks_at` (``iteration``).
             iteration: the training iteration, which sets each method's schedule; None puts
                 every method at full weight.
+            batch: the rest of the batch (``soft`` and ``has_soft`` for teacher maps).
         """
         terms: dict[str, Tensor] = {}
         for method, cfg in self.section.methods.items():
             scale = 1.0 if iteration is None else cfg.scale(iteration)
             if scale == 0.0:
                 continue
-            full = self._methods[method][1](image, seg_target, outputs, acts)
+            full = self._methods[method][1](image, seg_target, outputs, acts, batch or {})
             terms.update(full if scale == 1.0 else {name: scale * term for name, term in full.items()})
         return terms
 
     def _lgad_terms(
-        self, cfg: LGADConfig, teacher: LaneModel, image: Tensor, seg_target: Tensor, outputs: object, acts: Acts
+        self,
+        cfg: LGADConfig,
+        teacher: LaneModel,
+        image: Tensor,
+        seg_target: Tensor,
+        outputs: object,
+        acts: Acts,
+        batch: object,
     ) -> dict[str, Tensor]:
         with torch.no_grad():
             labels = one_hot_labels(seg_target, self.num_classes, self.ignore_index)
@@ -208,7 +233,14 @@ class Distiller:
         return lgad_loss(acts, t_acts, cfg)[1]
 
     def _intra_kd_terms(
-        self, cfg: IntraKDConfig, teacher: LaneModel, image: Tensor, seg_target: Tensor, outputs: Acts, acts: Acts
+        self,
+        cfg: IntraKDConfig,
+        teacher: LaneModel,
+        image: Tensor,
+        seg_target: Tensor,
+        outputs: Acts,
+        acts: Acts,
+        batch: object,
     ) -> dict[str, Tensor]:
         with torch.no_grad():
             t_out, t_acts = teacher.forward_blocks(image, [t for _, t in cfg.pairs])
@@ -222,16 +254,29 @@ class Distiller:
             teacher_seg=t_out["seg"],
         )[1]
 
+    def _bake_terms(
+        self, cfg: BAKEConfig, block: str, image: Tensor, seg_target: Tensor, outputs: Acts, acts: Acts, batch: object
+    ) -> dict[str, Tensor]:
+        features = acts[block].detach().mean(dim=(-2, -1))
+        if len(features) > 1:  # how much the affinity departs from uniform (1 / (B - 1))
+            affinity = batch_affinity(features, cfg.affinity_temperature, cfg.centre)
+            self.stats["bake_affinity_max"] = float(affinity.max(dim=1).values.mean())
+        return bake_loss(features, outputs["exist"], cfg)[1]
 
-def _sad_terms(cfg: SADConfig, image: Tensor, seg_target: Tensor, outputs: object, acts: Acts) -> dict[str, Tensor]:
+
+def _sad_terms(
+    cfg: SADConfig, image: Tensor, seg_target: Tensor, outputs: object, acts: Acts, batch: object
+) -> dict[str, Tensor]:
     return sad_loss(acts, cfg)[1]
 
 
-def _bake_terms(
-    cfg: BAKEConfig, block: str, image: Tensor, seg_target: Tensor, outputs: Acts, acts: Acts
+def _teacher_map_terms(
+    cfg: TeacherMapsConfig, ignore_index: int, image: Tensor, seg_target: Tensor, outputs: Acts, acts: Acts, batch: Acts
 ) -> dict[str, Tensor]:
-    features = acts[block].detach().mean(dim=(-2, -1))
-    return bake_loss(features, outputs["exist"], cfg)[1]
+    if "soft" not in batch:
+        raise ConfigError("distill.teacher_maps is on but the batch holds no teacher maps")
+    valid = seg_target != ignore_index
+    return {"teacher_maps": cfg.weight * teacher_map_loss(outputs["seg"], batch["soft"], batch["has_soft"], valid)}
 
 
 def _unique(names: Iterable[str]) -> tuple[str, ...]:

@@ -51,13 +51,12 @@ class GradientMonitor:
             terms: the weighted loss terms of one iteration, still attached to the graph.
         """
         task = [t for name, t in terms.items() if name in TASK_TERMS and t.requires_grad]
-        if not task or not self.params:
+        others = [name for name, t in terms.items() if name not in TASK_TERMS and t.requires_grad]
+        if not task or not others or not self.params:
             return {}
         out = {"grad_task": gradient_norm(sum(task), self.params)}  # type: ignore[arg-type]
-        for name, term in terms.items():
-            if name in TASK_TERMS or not term.requires_grad:
-                continue
-            norm = gradient_norm(term, self.params)
+        for name in others:
+            norm = gradient_norm(terms[name], self.params)
             out[f"grad_{name}"] = norm
             self._check(name, norm, out["grad_task"])
         return out

@@ -41,6 +41,7 @@ from lane_sad_core.plain import to_plain
 from lane_sad_core.train.config import TrainConfig
 from lane_sad_core.train.data import EpochSampler, build_dataset, epoch_loader
 from lane_sad_core.train.distillation import Distiller
+from lane_sad_core.train.grad_monitor import GradientMonitor
 from lane_sad_core.train.losses import LaneLoss
 
 
@@ -119,7 +120,9 @@ class Trainer:
             if cfg.distill.enabled
             else None
         )
-        self.train_set = build_dataset(cfg.data, "train", cfg.seed)
+        maps = cfg.distill.teacher_maps
+        self.train_set = build_dataset(cfg.data, "train", cfg.seed, maps.pattern if maps is not None else "")
+        self.monitor = GradientMonitor(self.model.encoder_parameters(), cfg.distill.grad_warn_factor)
         # lane F1 needs a model that reads images; LGAD's label teacher is judged by its loss
         validate = cfg.data.val_list and self.model.input_kind == "image"
         self.val_set = build_dataset(cfg.data, "val", cfg.seed) if validate else None
@@ -228,7 +231,8 @@ class Trainer:
                     )
                 )
             t0 = time.perf_counter()
-            terms = self._step(next(batches))
+            logged = (self.iteration + 1) % cfg.schedule.log_every == 0
+            terms = self._step(next(batches), measure_gradients=logged)
             seconds = time.perf_counter() - t0
             self.iteration += 1
             bar.update(1)
@@ -276,7 +280,9 @@ class Trainer:
             "val_accuracy": total["tusimple_accuracy"],
         }
 
-    def _step(self, batch: dict) -> dict[str, float]:
+    def _step(self, batch: dict, measure_gradients: bool = False) -> dict[str, float]:
+        """One optimiser step; with ``measure_gradients``, also each term's gradient norm on
+        the shared encoder (:class:`~lane_sad_core.train.grad_monitor.GradientMonitor`)."""
         image = batch["image"].to(self.device, non_blocking=True)
         seg = batch["seg"].to(self.device, non_blocking=True)
         exist = batch["exist"].to(self.device, non_blocking=True)
@@ -287,16 +293,24 @@ class Trainer:
         with torch.autocast(self.device.type, enabled=self.use_amp):
             outputs, acts = self.forward(inputs, blocks)
             total, terms = self.loss(outputs, seg, exist)
-            if blocks and self.distiller is not None:
-                extra = self.distiller(image, seg, outputs, acts, self.iteration)
+            if self.distiller is not None and self.distiller.active(self.iteration):
+                extra = self.distiller(image, seg, outputs, acts, self.iteration, self._teacher_maps(batch))
                 terms.update(extra)
                 total = total + sum(extra.values())
+        grads = self.monitor.measure(terms) if measure_gradients else {}
+        stats = self.distiller.stats if self.distiller is not None else {}
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}, **grads, **stats}
+
+    def _teacher_maps(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The batch's teacher maps on the device, when the dataset reads them."""
+        if "soft" not in batch:
+            return {}
+        return {k: batch[k].to(self.device, non_blocking=True) for k in ("soft", "has_soft")}
 
 
 class RunLog:
