@@ -30,7 +30,8 @@ def test_yaml_sections_and_overrides(tmp_path: Path) -> None:
     assert cfg.data.preprocess.crop_top == 0.3 and cfg.data.preprocess.width == 640
     assert cfg.data.root == str((tmp_path / "data").resolve())  # relative to the config file
     sad = cfg.distill.sad
-    assert sad.pairs == (("layer2", "layer3"),) and sad.map_size == (18, 50) and (sad.start_iter, sad.ramp_iters) == (5, 10)
+    assert sad.pairs == (("layer2", "layer3"),) and sad.map_size == (18, 50)
+    assert (sad.start_iter, sad.ramp_iters) == (5, 10)
     assert load_config(path, ["distill.sad=null"]).distill.sad is None  # null switches a method off
     again = config_from_dict(to_plain(cfg))  # checkpoints store the plain form; it must load back
     assert again == cfg and to_plain(again) == to_plain(cfg)
