@@ -32,7 +32,7 @@ gpu-check:
 	bash tools/gpu_check.sh
 
 compare: setup
-	$(PY) tools/compare.py
+	$(PY) tools/compare.py $(if $(PART),--part $(PART),)
 
 train-default: setup
 	bash tools/train_default.sh
