@@ -41,7 +41,7 @@ H, W = 64, 160
 CULANE = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 HELD_OUT = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4/00000.jpg"
 # Every slot exists and every sampled row yields a point, so lanes compare point by point.
-DECODE_ALL = PostprocessConfig(prob_threshold=0.0, num_rows=18)  # the official 18 rows per lane
+DECODE_ALL = PostprocessConfig(prob_threshold=0.0, num_rows=18, fit="official")  # the official 18 rows per lane
 
 
 @pytest.fixture(scope="module")
