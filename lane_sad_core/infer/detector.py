@@ -22,6 +22,7 @@ from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.infer.backends import Backend, BackendError, TorchBackend, make_backend, torch_fallback_for
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
+from lane_sad_core.infer.temporal import LaneTracker, TemporalConfig
 from lane_sad_core.lanes import Lane
 from lane_sad_core.models import LaneModel
 from lane_sad_core.train.checkpoint import ModelMeta
@@ -68,6 +69,9 @@ class LaneDetector:
             (``model.pt`` -> ``model.onnx``), see :func:`~lane_sad_core.infer.backends.make_backend`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         postprocess: decoding parameters; defaults to :class:`PostprocessConfig`.
+        temporal: smoothing of lanes over a stream's frames
+            (:class:`~lane_sad_core.infer.temporal.TemporalConfig`); None (the default) decodes
+            every frame on its own. Only frames passed with a ``stamp`` are smoothed.
         backend: ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``. When it cannot load
             here and a ``.pt`` checkpoint is at hand (given, or beside the given file), the
             detector logs one warning naming the reason and runs the torch backend on that
@@ -83,6 +87,8 @@ class LaneDetector:
     Attributes:
         backend: what runs the network (:class:`~lane_sad_core.infer.backends.Backend`).
         backend_name: its name, after any fallback.
+        tracker: the stream's lane tracker while temporal smoothing is on, else None
+            (see :meth:`set_temporal`).
         model: the PyTorch network for the torch backend, else None.
         meta: the model's name, config, classes and preprocessing.
         device: where the network runs.
@@ -105,6 +111,7 @@ class LaneDetector:
         postprocess: PostprocessConfig | None = None,
         backend: str = "torch",
         threads: int | None = None,
+        temporal: TemporalConfig | None = None,
     ) -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
@@ -114,6 +121,7 @@ class LaneDetector:
                 )
             checkpoint = DEFAULT_CHECKPOINT
         self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
+        self.set_temporal(temporal)
 
     @classmethod
     def from_model(
@@ -131,18 +139,49 @@ class LaneDetector:
         self.postprocess = postprocess or PostprocessConfig()
         self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks if self.model else ()
         self._warned_attention = False
+        self.tracker: LaneTracker | None = None
+
+    def set_temporal(self, temporal: TemporalConfig | None) -> None:
+        """Switch temporal smoothing on (or retune it, keeping the tracks) or off (None)."""
+        if temporal is None:
+            self.tracker = None
+        elif self.tracker is None:
+            self.tracker = LaneTracker(temporal)
+        else:
+            self.tracker.cfg = temporal
+
+    def reset_tracking(self) -> None:
+        """Forget the stream's lanes: the next frame starts afresh (a new video, a restarted stream)."""
+        if self.tracker is not None:
+            self.tracker.reset()
 
     @property
     def preprocess(self) -> PreprocessConfig:
         """The preprocessing stored with the model."""
         return self.meta.preprocess
 
-    def detect(self, image_bgr: np.ndarray, with_attention: bool = False) -> Detection:
-        """Lanes in one uint8 BGR (or grey / BGRA) image."""
-        return self.detect_batch([image_bgr], with_attention)[0]
+    def detect(self, image_bgr: np.ndarray, with_attention: bool = False, stamp: float | None = None) -> Detection:
+        """Lanes in one uint8 BGR (or grey / BGRA) image.
 
-    def detect_batch(self, images_bgr: Sequence[np.ndarray], with_attention: bool = False) -> list[Detection]:
-        """Lanes in several images at once (one network call); timings are per batch."""
+        Args:
+            image_bgr: the frame.
+            with_attention: also return the distilled blocks' attention maps.
+            stamp: the frame's time in seconds when it belongs to a stream: with temporal
+                smoothing on, its lanes are smoothed with the stream's previous frames (a
+                stamp earlier than the last one restarts the stream). None: a frame on its own.
+        """
+        return self.detect_batch([image_bgr], with_attention, None if stamp is None else [stamp])[0]
+
+    def detect_batch(
+        self,
+        images_bgr: Sequence[np.ndarray],
+        with_attention: bool = False,
+        stamps: Sequence[float] | None = None,
+    ) -> list[Detection]:
+        """Lanes in several images at once (one network call); timings are per batch.
+
+        ``stamps``: one per image, in stream order, to smooth them as :meth:`detect` does.
+        """
         t0 = time.perf_counter()
         images = [_as_bgr(image) for image in images_bgr]
         batch = np.stack([preprocess(image, self.preprocess) for image in images])
@@ -153,6 +192,8 @@ class LaneDetector:
             lanes_from_probmaps(p, e, image.shape[:2], self.preprocess, self.postprocess)
             for p, e, image in zip(prob, exist, images)
         ]
+        if self.tracker is not None and stamps is not None:
+            lanes = [self.tracker.update(ln, image.shape[:2], float(t)) for ln, image, t in zip(lanes, images, stamps)]
         t3 = time.perf_counter()
         timings = {"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1), "postprocess": 1e3 * (t3 - t2)}
         return [
