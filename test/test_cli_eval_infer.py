@@ -172,3 +172,12 @@ def test_infer_images_and_video(checkpoint: Path, tmp_path: Path) -> None:
 def test_infer_unreadable_input(checkpoint: Path, tmp_path: Path) -> None:
     out = run("infer", "--checkpoint", str(checkpoint), str(tmp_path / "missing.jpg"), "--out", str(tmp_path))
     assert out.returncode == 2 and "missing.jpg does not exist" in out.stderr
+
+
+def test_bad_decoding_options_are_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    out = run("eval", "--checkpoint", str(checkpoint), "--data", str(tmp_path), "--format", "culane", "--fit", "spline")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "lane-sad eval: error: fit must be one of robust, official, got 'spline'"
+    )
+    out = run("infer", str(tmp_path), "--out", str(tmp_path / "o"), "--fit-tolerance", "0")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "fit_tolerance" in out.stderr

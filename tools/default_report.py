@@ -3,7 +3,8 @@
 usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD
 Sets: the synthetic CULane-look and TuSimple-look test splits (per category), the real
 CULane clip never trained on, and the real TuSimple frames (never trained on). Numbers
-come from ``lane-sad eval``'s scorer.
+come from ``lane-sad eval``'s scorer and decoding (the robust fit; lanes extended to the
+bottom row on CULane-format sets, whose labels run through the car's hood).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def main() -> int:
     parts = [
         "# The shipped default model: enet_sad_default.pt\n",
         "Written by `tools/default_report.py` (part of `make train-default`). F1 by CULane's rule "
-        "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows.\n",
+        "(30 px lanes, IoU > 0.5) on the source image; TuSimple-style accuracy/FP/FN at the labels' rows. "
+        "Lanes decoded as `lane-sad eval` does by default: the robust fit, extended to the bottom row on the "
+        "CULane-format sets (docs/postprocess.md).\n",
     ]
     for title, extra, sub in SETS:
         tmp = args.out.with_suffix(".tmp.json")
