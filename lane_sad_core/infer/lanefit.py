@@ -8,8 +8,8 @@ confident points agree with (within ``tolerance`` pixels) wins, and a low-order 
 is then refitted on the agreeing points until they stop changing (the refit lets a curved
 lane's far end join a consensus found on its straight near part).
 
-Deterministic: the pairs come from a generator with a fixed seed, so the same points give
-the same curve (a node's output must not change between two runs of a bag).
+Deterministic: the pairs come from a fixed table of draws, so the same points give the
+same curve (a node's output must not change between two runs of a bag).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 HYPOTHESES = 64  # straight-line hypotheses per lane (all pairs when there are fewer)
 REFITS = 4  # polynomial refits on the consensus set, at most
+_DRAWS = np.random.default_rng(0).random((2, HYPOTHESES))  # the pairs' fixed draws, scaled to each lane's N
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ def fit_lane_curve(
     center, scale = float(y.mean()), max(float(np.ptp(y)) / 2.0, 1.0)
     t = (y - center) / scale
     inliers = _best_line_consensus(t, x, weight, tolerance)
+    powers = np.vander(t, degree + 1)  # t^degree ... t^0, numpy.polyval's order
+    root_weight = np.sqrt(weight)
     coef = np.zeros(1)
     for _ in range(REFITS):
-        coef = _weighted_polyfit(t[inliers], x[inliers], weight[inliers], degree)
-        agree = np.abs(np.polyval(coef, t) - x) <= tolerance
+        coef = _weighted_polyfit(powers[inliers], x[inliers], root_weight[inliers])
+        agree = np.abs(powers[:, -len(coef) :] @ coef - x) <= tolerance
         if agree.sum() < 2 or np.array_equal(agree, inliers):
             break
         inliers = agree
@@ -86,20 +89,20 @@ def _best_line_consensus(t: np.ndarray, x: np.ndarray, weight: np.ndarray, toler
     if n * (n - 1) // 2 <= HYPOTHESES:
         i, j = np.triu_indices(n, 1)
     else:
-        rng = np.random.default_rng(0)
-        i = rng.integers(0, n, HYPOTHESES)
-        j = (i + rng.integers(1, n, HYPOTHESES)) % n  # never i itself
+        i = (_DRAWS[0] * n).astype(np.intp)
+        j = (i + 1 + (_DRAWS[1] * (n - 1)).astype(np.intp)) % n  # never i itself
     slope = (x[j] - x[i]) / (t[j] - t[i])
     residual = np.abs(x[i][:, None] + slope[:, None] * (t[None, :] - t[i][:, None]) - x[None, :])
     agree = residual <= tolerance  # (hypotheses, N)
     return agree[int(np.argmax(agree @ weight))]
 
 
-def _weighted_polyfit(t: np.ndarray, x: np.ndarray, weight: np.ndarray, degree: int) -> np.ndarray:
-    """Weighted least-squares polynomial; the degree drops so that at least one point is spare.
+def _weighted_polyfit(powers: np.ndarray, x: np.ndarray, root_weight: np.ndarray) -> np.ndarray:
+    """Weighted least-squares polynomial on (N, degree + 1) powers; the degree drops to keep a point spare.
 
     Two points give their line; a curve of degree d needs d + 2 points, so that a curve is
-    never bent through every point of a short run.
+    never bent through every point of a short run. Returns coefficients, highest power first.
     """
-    deg = min(degree, max(1, len(t) - 2))
-    return np.polyfit(t, x, deg, w=np.sqrt(weight))
+    terms = min(powers.shape[1], max(2, len(x) - 1))
+    coef, *_ = np.linalg.lstsq(powers[:, -terms:] * root_weight[:, None], x * root_weight, rcond=None)
+    return coef
