@@ -48,26 +48,6 @@ class NodeParams:
     diagnostics_period: float = 1.0
 
 
-RUNTIME = frozenset(
-    {
-        "existence_threshold",
-        "point_threshold",
-        "fit",
-        "fit_tolerance",
-        "extend_to_bottom",
-        "temporal_smoothing",
-        "temporal_alpha",
-        "temporal_gate",
-        "temporal_hold",
-        "publish_overlay",
-        "publish_attention",
-        "camera_height",
-        "camera_pitch",
-        "image_timeout",
-        "failure_limit",
-    }
-)
-
 # Parameters that shape the lanes: a change restarts temporal smoothing, so that the next
 # frame shows the new setting instead of lanes held or blended from before it.
 DECODING = frozenset(
@@ -83,6 +63,14 @@ DECODING = frozenset(
         "temporal_hold",
     }
 )
+RUNTIME = DECODING | {
+    "publish_overlay",
+    "publish_attention",
+    "camera_height",
+    "camera_pitch",
+    "image_timeout",
+    "failure_limit",
+}
 
 
 def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
