@@ -84,12 +84,33 @@ def class_weights(num_classes: int, background_weight: float, device: torch.devi
 
 
 def segmentation_loss(
-    logits: Tensor, target: Tensor, background_weight: float = 0.4, ignore_index: int = 255
+    logits: Tensor,
+    target: Tensor,
+    background_weight: float = 0.4,
+    ignore_index: int = 255,
+    unknown: Tensor | None = None,
 ) -> Tensor:
-    """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids."""
+    """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids.
+
+    Partial labels: ``unknown`` (B, L) marks slots a frame's labels say nothing about
+    (an ego-lane-only label set, pseudo-labels). Their lanes may be anywhere in the
+    pixels labelled background, so those pixels are not taught "background" but
+    "background or one of the unknown slots": their loss is -log of the summed
+    probability of that set. Without unknown slots this is exactly the plain weighted
+    cross-entropy (the weighted mean divides by the summed weights of counted pixels).
+    """
     _check_target(logits, target)
     weight = class_weights(logits.shape[1], background_weight, logits.device).to(logits.dtype)
-    return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+    if unknown is None or not bool(unknown.any()):
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+    log_p = F.log_softmax(logits.float(), dim=1)
+    absorbed = torch.cat([torch.ones_like(unknown[:, :1]), unknown], dim=1).bool()  # (B, C): background's set
+    background = torch.logsumexp(log_p.masked_fill(~absorbed[:, :, None, None], float("-inf")), dim=1)
+    valid = target != ignore_index
+    safe = torch.where(valid, target, 0)
+    nll = -torch.where(safe == 0, background, log_p.gather(1, safe[:, None]).squeeze(1))
+    pixel_weight = weight.float()[safe] * valid
+    return (nll * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-12)
 
 
 def iou_loss(logits: Tensor, target: Tensor, ignore_index: int = 255, eps: float = 1e-6) -> Tensor:
@@ -109,10 +130,16 @@ def iou_loss(logits: Tensor, target: Tensor, ignore_index: int = 255, eps: float
 
 
 def existence_loss(logits: Tensor, target: Tensor) -> Tensor:
-    """Binary cross-entropy between existence logits and 0/1 targets, both (B, num_lanes)."""
+    """Binary cross-entropy between existence logits and 0/1 targets, both (B, num_lanes).
+
+    Targets below 0 (slots whose existence the labels do not give) are left out of the
+    mean; with every target known this is the plain mean over all entries.
+    """
     if logits.shape != target.shape:
         raise ConfigError(f"existence logits {tuple(logits.shape)} vs targets {tuple(target.shape)}")
-    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+    known = target >= 0
+    per_entry = F.binary_cross_entropy_with_logits(logits, target.clamp_min(0).to(logits.dtype), reduction="none")
+    return (per_entry * known).sum() / known.sum().clamp_min(1)
 
 
 def lane_loss(
@@ -127,8 +154,8 @@ def lane_loss(
     Args:
         outputs: the model's ``{"seg", "exist"}`` logits.
         seg_target: (B, H, W) int64 labels (0 background, 1..L lanes, ignore_index).
-        exist_target: (B, L) 0/1 existence labels, or None to skip that term (datasets
-            without existence labels).
+        exist_target: (B, L) existence labels (1 present, 0 absent, -1 unknown: partial
+            labels, see :func:`segmentation_loss`), or None to skip that term.
         cfg: the weights.
         activations: block activations from ``model.forward_blocks``; SAD terms are added
             exactly when this is given.
@@ -140,7 +167,10 @@ def lane_loss(
         ConfigError: activations given while ``cfg.sad`` is None, or mismatched shapes.
     """
     seg = outputs["seg"]
-    terms = {"seg": cfg.seg_weight * segmentation_loss(seg, seg_target, cfg.background_weight, cfg.ignore_index)}
+    unknown = None if exist_target is None else exist_target < 0
+    terms = {
+        "seg": cfg.seg_weight * segmentation_loss(seg, seg_target, cfg.background_weight, cfg.ignore_index, unknown)
+    }
     if exist_target is not None:
         terms["exist"] = cfg.exist_weight * existence_loss(outputs["exist"], exist_target)
     if cfg.iou_weight:
