@@ -1,4 +1,4 @@
-"""Inference: backends, post-processing to lanes, the detector, and overlay drawing (no ROS here)."""
+"""Inference: backends, post-processing to lanes, temporal smoothing, the detector, overlays (no ROS here)."""
 
 from lane_sad_core.infer.backends import (
     BACKENDS,
@@ -12,6 +12,7 @@ from lane_sad_core.infer.backends import (
 from lane_sad_core.infer.detector import DEFAULT_CHECKPOINT, Detection, LaneDetector, resolve_device
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes, slot_color
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps, sample_rows
+from lane_sad_core.infer.temporal import LaneTracker, TemporalConfig
 from lane_sad_core.infer.tensorrt_backend import TensorRTBackend
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "CompiledTorchBackend",
     "Detection",
     "LaneDetector",
+    "LaneTracker",
     "OnnxRuntimeBackend",
     "PostprocessConfig",
+    "TemporalConfig",
     "TensorRTBackend",
     "TorchBackend",
     "blend_attention",
