@@ -42,9 +42,10 @@ from lane_sad_ros.frame_slot import FrameSlot
 from lane_sad_ros.health import Health
 from lane_sad_ros.image_conv import (
     ImageConversionError,
+    as_bgr,
     bgr_to_image_msg,
     compressed_msg_to_bgr,
-    image_msg_to_bgr,
+    image_msg_view,
 )
 from lane_sad_ros.lane_msgs import attention_msg, lane_array, lane_markers, lane_to_msg
 
@@ -86,7 +87,7 @@ class LaneDetectorNode(Node):
 
         self._stop = threading.Event()
         self.get_logger().info(
-            f"model {self.model_name} on {self.detector.device}; input "
+            f"model {self.model_name} on {self.detector.device} ({self.detector.backend_name}); input "
             f"{'image/compressed' if p.compressed_input else 'image'} ({p.qos_reliability}, depth {p.qos_depth})"
         )
 
@@ -147,14 +148,17 @@ class LaneDetectorNode(Node):
     def _process(self, msg: Image | CompressedImage, arrived: float) -> None:
         started = time.perf_counter()
         try:
-            image = compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage) else image_msg_to_bgr(msg)
+            # Image: a view of the message buffer in the camera's own layout, read as it is
+            image, layout = (
+                (compressed_msg_to_bgr(msg), "bgr") if isinstance(msg, CompressedImage) else image_msg_view(msg)
+            )
         except ImageConversionError as exc:
             self.health.on_bad_input(str(exc))
             self._log_problem(self.get_logger().warning, f"frame dropped: {exc}")
             return
         stages = {"wait": 1e3 * (started - arrived), "convert": 1e3 * (time.perf_counter() - started)}
         try:
-            self._detect_and_publish(msg.header, image, arrived, stages)
+            self._detect_and_publish(msg.header, image, layout, arrived, stages)
         except Exception as exc:  # keep running; /diagnostics turns ERROR when it repeats
             self.health.on_failure(f"{type(exc).__name__}: {exc}")
             self._log_problem(self.get_logger().error, f"processing failed: {type(exc).__name__}: {exc}")
@@ -169,11 +173,14 @@ class LaneDetectorNode(Node):
     def _wants(self, enabled: bool, pub) -> bool:
         return enabled or pub.get_subscription_count() > 0
 
-    def _detect_and_publish(self, header, image: np.ndarray, arrived: float, stages: dict[str, float]) -> None:
+    def _detect_and_publish(
+        self, header, image: np.ndarray, layout: str, arrived: float, stages: dict[str, float]
+    ) -> None:
         """Detect, publish the LaneArray, then the visual outputs people asked for.
 
-        ``stages`` (wait, convert so far) gains the detector's and this method's stage times
-        in ms; they go to /diagnostics as ``<stage>_p50_ms``.
+        ``image`` is in pixel ``layout`` (``bgr``, ``rgb``, ...). ``stages`` (wait, convert so
+        far) gains the detector's and this method's stage times in ms; they go to
+        /diagnostics as ``<stage>_p50_ms``.
         """
         p = self.params
         with_attention = (
@@ -183,12 +190,15 @@ class LaneDetectorNode(Node):
         # The stamp orders the stream's frames for temporal smoothing; one earlier than the
         # last (a bag looping, a restarted camera) or a long gap restarts the lane tracks.
         stamp = header.stamp.sec + 1e-9 * header.stamp.nanosec
-        det = self.detector.detect(image, with_attention=with_attention, stamp=stamp)
+        det = self.detector.detect(image, with_attention=with_attention, channels=layout, stamp=stamp)
         stages.update(det.timings)
         t0 = time.perf_counter()
         k = self.camera_k  # read once: the executor thread may replace it meanwhile
-        ground_frame = p.ground_frame_id if k is not None and p.camera_height > 0 else ""
-        lane_msgs = [lane_to_msg(lane, self._ground(lane, k) if ground_frame else None) for lane in det.lanes]
+        ground_k = k if k is not None and p.camera_height > 0 else None
+        ground_frame = p.ground_frame_id if ground_k is not None else ""
+        lane_msgs = [
+            lane_to_msg(lane, None if ground_k is None else self._ground(lane, ground_k)) for lane in det.lanes
+        ]
         h, w = image.shape[:2]
         out = lane_array(
             header,
@@ -201,7 +211,7 @@ class LaneDetectorNode(Node):
         )
         self.lanes_pub.publish(out)
         t1 = time.perf_counter()
-        self._publish_visuals(header, image, det, with_attention, lane_msgs, ground_frame)
+        self._publish_visuals(header, image, layout, det, with_attention, lane_msgs, ground_frame)
         stages.update(publish=1e3 * (t1 - t0), visuals=1e3 * (time.perf_counter() - t1))
         self.health.on_processed(out.processing_ms, stages)
 
@@ -210,9 +220,11 @@ class LaneDetectorNode(Node):
         return project_to_ground(lane.points, k, p.camera_height, p.camera_pitch)
 
     def _publish_visuals(
-        self, header, image: np.ndarray, det, with_attention: bool, lane_msgs: list, ground_frame: str
+        self, header, image: np.ndarray, layout: str, det, with_attention: bool, lane_msgs: list, ground_frame: str
     ) -> None:
-        """Overlay and attention while enabled or subscribed; markers with ground points."""
+        """Overlay and attention while enabled or subscribed (drawn on a BGR copy); markers with ground points."""
+        drawn = self._wants(self.params.publish_overlay, self.overlay_pub) or (with_attention and det.attention)
+        image = as_bgr(image, layout) if drawn else image
         if self._wants(self.params.publish_overlay, self.overlay_pub):
             self.health.on_debug_output("overlay")
             self.overlay_pub.publish(bgr_to_image_msg(draw_lanes(image, det.lanes), header))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from lane_sad_core.infer.backends import BACKENDS
 from lane_sad_core.infer.postprocess import FITS
+from lane_sad_core.plain import from_plain
 
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = ("best_effort", "reliable")
@@ -22,10 +23,10 @@ class NodeParams:
 
     checkpoint: str = ""  # empty: the model shipped with lane_sad_core
     device: str = "auto"  # auto: CUDA when available, else CPU; cpu, cuda, cuda:N
-    # torch-compile(-bf16): compiled at start; onnxruntime / tensorrt: the .onnx / .engine beside the
+    # torch-compile(-bf16): compiled at start; onnxruntime / openvino(-f32) / tensorrt: the .onnx / .engine beside the
     # checkpoint; any of them falls back to torch
     backend: str = "torch"
-    threads: int = 1  # CPU threads for the network; 0: one per core (README: why 1)
+    threads: int = 1  # CPU threads for the network; 0: one per core (docs/node.md: why 1)
     compressed_input: bool = False  # subscribe image/compressed (sensor_msgs/CompressedImage)
     qos_reliability: str = "best_effort"
     qos_depth: int = 1
@@ -103,14 +104,14 @@ def validate(name: str, value: object) -> str | None:
 
 
 def declare(node) -> NodeParams:
-    """Declare every parameter on ``node`` and return their values, validated."""
-    values = {}
+    """Declare every parameter on ``node`` and return their values, type-checked and validated."""
+    values = {f.name: node.declare_parameter(f.name, f.default).value for f in fields(NodeParams)}
+    params = from_plain(NodeParams, values, "parameter")
     for f in fields(NodeParams):
-        values[f.name] = node.declare_parameter(f.name, f.default).value
-        problem = validate(f.name, values[f.name])
+        problem = validate(f.name, getattr(params, f.name))
         if problem:
             raise ValueError(f"parameter {problem} (got {values[f.name]!r})")
-    return NodeParams(**values)
+    return params
 
 
 def check_change(name: str, value: object) -> str | None:

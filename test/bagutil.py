@@ -70,7 +70,7 @@ def small_checkpoint(path: Path) -> Path:
 
     from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.models import build_model
-    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
     torch.manual_seed(0)
     model = build_model("enet_sad", **SMALL)

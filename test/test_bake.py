@@ -16,6 +16,7 @@ from lane_sad_core.distill.bake import (
     propagate,
 )
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def _batch(b: int = 5, d: int = 7, k: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,10 +163,10 @@ def test_shape_errors_name_shapes():
 
 def test_config_round_trip_and_validation():
     cfg = BAKEConfig(omega=0.3, temperature=2.0, weight=0.1, mode="softmax")
-    assert BAKEConfig.from_dict(cfg.to_dict()) == cfg
-    assert BAKEConfig.from_dict({"omega": 0}) == BAKEConfig(omega=0.0)
-    with pytest.raises(ConfigError, match="unknown BAKE config key"):
-        BAKEConfig.from_dict({"omeg": 0.5})
+    assert from_plain(BAKEConfig, to_plain(cfg)) == cfg
+    assert from_plain(BAKEConfig, {"omega": 0}) == BAKEConfig(omega=0.0)
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) distill.bake.omeg"):
+        from_plain(BAKEConfig, {"omeg": 0.5}, "distill.bake")
     with pytest.raises(ConfigError, match="omega"):
         BAKEConfig(omega=1.0)
     with pytest.raises(ConfigError, match="temperature"):

@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.models import build_model
-    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
     torch.manual_seed(1)
     model = build_model("enet_sad", input_height=96, input_width=256)

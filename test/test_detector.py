@@ -10,10 +10,11 @@ import torch
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.infer import detector as detector_mod
-from lane_sad_core.infer.detector import LaneDetector, resolve_device
+from lane_sad_core.infer.base import resolve_device
+from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.postprocess import PostprocessConfig
 from lane_sad_core.models import build_model
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
 CULANE = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 OFFICIAL_ROWS = 589 - 20 * np.arange(18)

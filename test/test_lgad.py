@@ -13,6 +13,7 @@ from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import ENetSAD
 from lane_sad_core.models.base import BlockInfo
 from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def test_one_hot_labels_hand_map():
@@ -196,9 +197,9 @@ def test_pairs_for_enet_and_resnet_students():
 
 def test_config_round_trip_and_unknown_keys():
     cfg = LGADConfig(pairs=(("layer3", "E3"),), weight=0.2, p=1.0, normalize=True)
-    assert LGADConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.to_dict()["pairs"] == [["layer3", "E3"]]
-    with pytest.raises(ConfigError, match="unknown LGAD config key"):
-        LGADConfig.from_dict({"weights": 0.1})
+    assert from_plain(LGADConfig, to_plain(cfg)) == cfg
+    assert to_plain(cfg)["pairs"] == [["layer3", "E3"]]
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) distill.lgad.weights"):
+        from_plain(LGADConfig, {"weights": 0.1}, "distill.lgad")
     with pytest.raises(ConfigError, match="at least one"):
         LGADConfig(pairs=())

@@ -33,7 +33,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.models import build_model
-    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
     torch.manual_seed(0)
     model = build_model("enet_sad", **SMALL)
@@ -484,3 +484,51 @@ def test_compressed_input_on_request(small_checkpoint: Path) -> None:
         spin.close()
     out = next(iter(got.values()))
     assert (out.image_width, out.image_height) == (300, 200)
+
+
+def test_openvino_backend_on_rgb8_frames(tmp_path: Path, camera: Camera) -> None:
+    """The node's ``backend`` parameter reaches OpenVINO (the .onnx beside the checkpoint), and an
+    rgb8 camera is read in its own layout: the same lanes as the BGR copy of the frame."""
+    pytest.importorskip("openvino")
+    import torch
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
+    from lane_sad_core.export.onnx import export_checkpoint
+    from lane_sad_core.infer import LaneDetector
+    from lane_sad_core.models import build_model
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.cost import settled
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+
+    torch.manual_seed(0)  # settled BatchNorm statistics: an untrained model's export is refused
+    model = settled(build_model("enet_sad", **SMALL), (SMALL["input_height"], SMALL["input_width"]))
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    small_checkpoint = save_checkpoint(tmp_path / "settled.pt", model_payload(model, pre))
+    export_checkpoint(small_checkpoint, small_checkpoint.with_suffix(".onnx"))
+    bgr = np.random.default_rng(5).integers(0, 255, (90, 160, 3), np.uint8)
+    msg = bgr_to_image_msg(np.ascontiguousarray(bgr[..., ::-1]))
+    msg.encoding = "rgb8"
+    cmd, env = node_command(small_checkpoint, backend="openvino-f32")
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(msg, 42)
+        assert wait_until(lambda: 42 in camera.lanes, 20)
+        proc.send_signal(signal.SIGINT)
+        log = proc.communicate(timeout=10)[0]
+    assert "(openvino-f32)" in log  # what runs, after any fallback
+    want = LaneDetector(small_checkpoint, "cpu", backend="openvino-f32").detect(bgr).lanes
+    assert [lane.slot for lane in camera.lanes[42].lanes] == [lane.slot for lane in want]
+
+
+@pytest.mark.cuda
+def test_node_runs_on_cuda(small_checkpoint: Path, camera: Camera) -> None:
+    """device:=cuda: frames through the node's whole path on the GPU (pinned input, one stream)."""
+    cmd, env = node_command(small_checkpoint, device="cuda", diagnostics_period=0.2)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for key in range(1, 4):
+            camera.send(_frame(), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20), f"no answer to frame {key}"
+        assert wait_until(lambda: camera.status_value("device").startswith("cuda"), 5)
+        assert proc.poll() is None
+    assert all(camera.lanes[k].inference_ms > 0 for k in range(1, 4))

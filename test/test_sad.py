@@ -12,6 +12,7 @@ from lane_sad_core.distill import SADConfig, attention_display, attention_energy
 from lane_sad_core.distill.sad import sad_pair_loss
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import build_model, count_parameters
+from lane_sad_core.plain import from_plain, to_plain
 from lane_sad_core.train.losses import LossConfig, lane_loss
 
 
@@ -124,7 +125,8 @@ def test_config_rules():
     cfg = SADConfig()
     assert cfg.pair_weights == (0.1, 0.1) and not cfg.active(39_999) and cfg.active(40_000)
     custom = SADConfig(weight=(0.2, 0.1), start_iter=5, normalize=True)
-    assert SADConfig.from_dict(custom.to_dict()) == custom
+    assert from_plain(SADConfig, to_plain(custom)) == custom
+    assert to_plain(custom)["weight"] == [0.2, 0.1] and from_plain(SADConfig, {"weight": 1}).weight == 1.0
     with pytest.raises(ConfigError, match="2 values for 1 pairs"):
         SADConfig(pairs=(("E3", "E4"),), weight=(0.1, 0.1))
     with pytest.raises(ConfigError, match=r"needs block\(s\) \['E4'\]"):
@@ -155,16 +157,17 @@ def test_training_with_sad_leaves_the_inference_model_unchanged():
     exist = torch.randint(0, 2, (2, 4)).float()
     # The published operator passes no gradient on a fresh network (see the saturation test),
     # so the scale-free variant shows that SAD does train the weights.
-    cfg = LossConfig(sad=SADConfig(normalize=True))
+    sad = SADConfig(normalize=True)
 
     def step(model, use_sad: bool) -> None:
         torch.manual_seed(1)  # same dropout masks for both runs
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         if use_sad:
-            outputs, acts = model.forward_blocks(x, cfg.sad.blocks)
+            outputs, acts = model.forward_blocks(x, sad.blocks)
         else:
             outputs, acts = model(x), None
-        lane_loss(outputs, seg, exist, cfg, acts)[0].backward()
+        total = lane_loss(outputs, seg, exist, LossConfig())[0]
+        (total + sad_loss(acts, sad)[0] if acts is not None else total).backward()
         opt.step()
 
     step(with_sad.train(), True)

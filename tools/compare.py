@@ -345,6 +345,7 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
     from lane_sad_core.train.config import load_config
 
     base = load_config(CONFIGS / "base.yaml", args.overrides)
+    sad = load_config(CONFIGS / "enet_sad.yaml", args.overrides).distill.sad
     scored = [r for r in rows if r.scored]
     total = sum(results.data["seconds"].values())
     planned = [run_name(r, s) for r in ROWS for s in (range(1, args.seeds + 1) if r.seeded else [None])]
@@ -358,7 +359,7 @@ def write_report(rows: list[Row], args: argparse.Namespace, results: Results) ->
         f"Schedule (`config/train/compare/base.yaml`): {base.data.preprocess.width}x{base.data.preprocess.height} "
         f"input (top {base.data.preprocess.crop_top:.0%} cropped), batch {base.optim.batch_size}, "
         f"{base.optim.name} lr {base.optim.lr}, {base.optim.iterations} iterations, SAD from iteration "
-        f"{base.loss.sad.start_iter if base.loss.sad else '—'}; overrides: {args.overrides or 'none'}. "
+        f"{sad.start_iter if sad else '—'}; overrides: {args.overrides or 'none'}. "
         f"Data: {args.frames} synthetic CULane-format frames (seed 7, 80/10/10), the real CULane clip "
         "06030819_0755 added to training where ../shared is present. ENet rows: seeds 1.."
         f"{args.seeds}, mean ± sample std; other rows: one seed. F1 in % by CULane's rule (30 px lanes, "

@@ -122,3 +122,47 @@ def score(detector, real_root: Path, work: Path, names: list[str] | None = None)
         split = SPLITS[name]
         out[name] = evaluate_dataset(detector, eval_dataset(split, real_root, work), slots=split.slots)
     return out
+
+
+def link_train_split(split: RealSplit, real_root: Path, root: Path, repeat: int = 1) -> Path:
+    """Link a training split under ``root/real/<name>/`` and write its CULane list.
+
+    Each image is linked with its ``.lines.txt`` and any teacher maps beside it
+    (``<stem>_<k>_avg.png``), and gets a slot mask drawn 16 px wide as CULane's. Splits
+    with all slots labelled flag their lanes 1/0; ego-lane splits flag the ego slots and
+    mark the others ``?`` (unknown), and a frame with no labelled lines is all ``?``:
+    its labels do not say whether the ego lines are absent or merely unlabelled.
+
+    Returns:
+        the list file, ``root/list/real_<name>_gt.txt``, each frame ``repeat`` times.
+    """
+    import cv2
+
+    from lane_sad_core.data.formats import CulaneListEntry, read_culane_lines, write_culane_list
+    from lane_sad_core.data.raster import rasterize_lanes
+    from lane_sad_core.data.slots import assign_slots
+
+    folder = root / "real" / split.name
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for image in images(split, real_root):
+        for src in image.parent.glob(f"{image.stem}*"):
+            dst = folder / src.name
+            if not (dst.is_symlink() or dst.exists()):
+                os.symlink(src.resolve(), dst)
+        height, width = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
+        lanes = assign_slots(
+            [ln for ln in read_culane_lines(image.with_suffix(".lines.txt")) if len(ln) >= 2], width, height, 4
+        )
+        mask = f"real_masks/{split.name}/{image.stem}.png"
+        (root / mask).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / mask), rasterize_lanes(lanes, (height, width), 16))
+        labelled = {ln.slot for ln in lanes}
+        flags = tuple(
+            1 if k in labelled else (0 if split.slots is None or (labelled and k in split.slots) else -1)
+            for k in range(4)
+        )
+        entries.append(CulaneListEntry(f"real/{split.name}/{image.name}", mask, flags))
+    listing = root / "list" / f"real_{split.name}_gt.txt"
+    write_culane_list(listing, entries * repeat)
+    return listing

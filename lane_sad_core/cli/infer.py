@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lane_sad_core.cli.decoding import add_decoding_args, postprocess_from_args
+from lane_sad_core.infer.backends import BACKENDS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -28,10 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default="torch",
-        choices=("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt"),
+        choices=BACKENDS,
         help="what runs the network; torch-compile(-bf16) compiles the checkpoint at start "
-        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime/tensorrt "
-        "run the .onnx/.engine beside the checkpoint (or given as --checkpoint); all fall back to "
+        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime, openvino "
+        "(bfloat16 where the CPU has it; openvino-f32: float32) and tensorrt run the .onnx/.engine "
+        "beside the checkpoint (or given as --checkpoint); all fall back to "
         "torch with a warning",
     )
     p.add_argument(
@@ -153,7 +155,7 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
                     if suffix not in writers:
                         h, w = drawn.shape[:2]
                         writers[suffix] = cv2.VideoWriter(
-                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)
+                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h)
                         )
                     writers[suffix].write(drawn)
                 index += 1

@@ -16,7 +16,7 @@ how samples are spread over loader workers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -74,12 +74,6 @@ class AugmentConfig:
         }
         return cls(**{**off, **changes})  # type: ignore[arg-type]
 
-    def to_dict(self) -> dict:
-        """Plain types only (for run directories and checkpoints)."""
-        d = asdict(self)
-        d["scale_range"], d["blur_sigma"] = list(self.scale_range), list(self.blur_sigma)
-        return d
-
 
 def sample_generator(cfg: AugmentConfig, epoch: int, index: int) -> np.random.Generator:
     """The generator that decides sample ``index``'s augmentation in ``epoch``."""
@@ -119,7 +113,7 @@ def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator)
     if rng.random() < cfg.noise_prob:
         img += rng.normal(0.0, rng.uniform(0, cfg.noise_std), size=img.shape).astype(np.float32)
     if rng.random() < cfg.blur_prob:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma)), np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 

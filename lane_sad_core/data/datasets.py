@@ -91,8 +91,11 @@ def _meta_categories(root: Path) -> dict[str, str]:
 class LaneDataset(Dataset, ABC):
     """What CULane and TuSimple share: preprocessing, targets, augmentation, epochs.
 
-    Subclasses fill ``_images`` (absolute paths) and implement :meth:`lanes`.
+    Subclasses set ``root`` (the data set's folder, which label files name images
+    relative to), fill ``_images`` (absolute paths) and implement :meth:`lanes`.
     """
+
+    root: Path
 
     def __init__(
         self,
@@ -203,7 +206,8 @@ class LaneDataset(Dataset, ABC):
         if self.soft_targets and soft is None:
             soft = np.zeros((self.num_slots + 1, *seg.shape), dtype=np.float32)
         if self.augment is not None:
-            fill = tuple(255.0 * m for m in self.preprocess.mean[::-1])
+            r, g, b = self.preprocess.mean
+            fill = (255.0 * b, 255.0 * g, 255.0 * r)
             rng = sample_generator(self.augment, self.epoch, i)
             resized, seg, exist, soft = augment_with_soft(
                 resized, seg, exist, soft, self.augment, rng, self.num_slots, fill

@@ -65,7 +65,7 @@ class TusimpleRecord:
 
     raw_file: str
     h_samples: list[int]
-    lanes: list[list[float]]
+    lanes: Sequence[Sequence[float]]
     run_time: float | None = None
     extra: dict | None = None
 
@@ -128,7 +128,7 @@ def write_tusimple(path: str | Path, records: Sequence[TusimpleRecord]) -> None:
     path.write_text("".join(r.to_json() + "\n" for r in records))
 
 
-def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[int]) -> list[list[float]]:
+def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[float]) -> list[list[float]]:
     """Sample each lane's x at ``h_samples`` rows by linear interpolation (-2 outside it)."""
     rows = []
     for lane in lanes:

@@ -42,8 +42,6 @@ nothing to ensemble over: their target is their own prediction (zero loss).
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -51,50 +49,41 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lane_sad_core.distill.logit_kd import bernoulli_kd, softmax_kd
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
 
 MODES = ("binary", "softmax")
 
 
 @dataclass(frozen=True)
-class BAKEConfig:
-    """How BAKE builds its targets and how strongly it pulls.
+class BAKEConfig(Schedule):
+    """How BAKE builds its targets, how strongly it pulls, and from when.
 
     Attributes:
+        block: student block whose pooled activation gives the image features the
+            affinity compares (empty: the deepest block); read by the training loop.
         omega: w, the propagation weight in [0, 1); 0 turns the ensemble off (Q = P).
         temperature: T > 0, softening both the targets and the student's prediction.
         weight: lambda, the loss weight.
         mode: ``"binary"`` for per-lane sigmoid logits (the existence head) or
             ``"softmax"`` for K-way class logits; see the module docstring.
+        start_iter, ramp_iters: when the term comes in (:class:`Schedule`).
     """
 
+    block: str = ""
     omega: float = 0.5
     temperature: float = 4.0
     weight: float = 1.0
     mode: str = "binary"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.omega < 1.0:
             raise ConfigError(f"BAKE omega must be in [0, 1), got {self.omega}")
         if self.temperature <= 0:
             raise ConfigError(f"BAKE temperature must be > 0, got {self.temperature}")
         if self.mode not in MODES:
             raise ConfigError(f"BAKE mode {self.mode!r} unknown; choose from {list(MODES)}")
-
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> BAKEConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown BAKE config key(s) {sorted(unknown)}")
-        kw = {k: float(d[k]) for k in ("omega", "temperature", "weight") if k in d}
-        if "mode" in d:
-            kw["mode"] = str(d["mode"])
-        return cls(**kw)
 
 
 def batch_affinity(features: Tensor) -> Tensor:

@@ -47,7 +47,6 @@ teacher detached) through their weights in :class:`IntraKDConfig`; 0 turns a par
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,13 +57,13 @@ from torch import Tensor
 from lane_sad_core.distill.lgad import one_hot_labels
 from lane_sad_core.distill.logit_kd import softmax_kd
 from lane_sad_core.distill.sad import sad_pair_loss
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
 
 MOMENTS = ("mean", "var", "skew")
 BLURS = ("box", "gaussian")
 EMPTY_MASS = 1e-6  # AOI mass below which a region counts as absent
 VAR_EPS = 1e-6  # added to the variance in the skewness's denominator
-_CASTS = {"float": float, "int": int, "str": str, "bool": bool}  # scalar fields by annotation
 
 
 def _kernel_1d(kind: str, size: int, device: torch.device) -> Tensor:
@@ -207,10 +206,12 @@ def graph_loss(student: Tensor, teacher: Tensor, present: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class IntraKDConfig:
-    """What IntRA-KD distils, from where, and how strongly.
+class IntraKDConfig(Schedule):
+    """What IntRA-KD distils, from where, how strongly, and from when.
 
     Attributes:
+        teacher: checkpoint of the trained image teacher (relative to the working
+            directory); read by the training loop, not by :func:`intra_kd_loss`.
         pairs: (student layer, teacher layer) names whose graphs (and attention maps,
             when ``at_weight`` > 0) are matched.
         weight: weight of each pair's affinity-graph term; 0 turns it off.
@@ -225,8 +226,10 @@ class IntraKDConfig:
             gradient (see :class:`lane_sad_core.distill.lgad.LGADConfig`).
         kd_weight: weight of the logit KD term on the class maps; 0 = off.
         temperature: T of the logit KD term.
+        start_iter, ramp_iters: when the terms come in (:class:`Schedule`).
     """
 
+    teacher: str = ""
     pairs: tuple[tuple[str, str], ...] = (("E4", "layer4"),)
     weight: float = 1.0
     moments: tuple[str, ...] = MOMENTS
@@ -240,6 +243,7 @@ class IntraKDConfig:
     temperature: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "pairs", tuple((str(s), str(t)) for s, t in self.pairs))
         object.__setattr__(self, "moments", tuple(str(m) for m in self.moments))
         _check_moments(self.moments)
@@ -253,30 +257,6 @@ class IntraKDConfig:
             raise ConfigError("IntRA-KD graph or attention terms need at least one layer pair")
         if not (self.weight or self.at_weight or self.kd_weight):
             raise ConfigError("IntRA-KD has every weight at 0: nothing to distil")
-
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        d = dataclasses.asdict(self)
-        d["pairs"] = [list(pair) for pair in self.pairs]
-        d["moments"] = list(self.moments)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> IntraKDConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(kinds)
-        if unknown:
-            raise ConfigError(f"unknown IntRA-KD config key(s) {sorted(unknown)}")
-        kw: dict = {}
-        for key, value in d.items():
-            if key == "pairs":
-                kw[key] = tuple(tuple(pair) for pair in value)
-            elif key == "moments":
-                kw[key] = tuple(value)
-            else:
-                kw[key] = _CASTS[str(kinds[key])](value)
-        return cls(**kw)
 
 
 def _check_moments(moments: Sequence[str]) -> None:
@@ -339,7 +319,7 @@ def intra_kd_loss(
 
 def _region_graph(features: Tensor, smoothed: Tensor, moments: Sequence[str]) -> Tensor:
     """The affinity graph of one feature map, its AOI resized from the smoothed labels."""
-    aoi = resize_regions(smoothed, features.shape[-2:])
+    aoi = resize_regions(smoothed, (features.shape[-2], features.shape[-1]))
     return affinity_graph(moment_pool(features, aoi, moments))
 
 

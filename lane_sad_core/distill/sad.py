@@ -3,7 +3,7 @@
 Block m mimics block m+1: both activations go through AT-GEN (see
 :mod:`lane_sad_core.distill.attention`), the deeper map is the target and is detached, and
 the term is the mean squared error between the two maps. Which pairs, their weights and
-the iteration SAD starts at are configuration (:class:`SADConfig`).
+the iteration SAD starts at (and how fast it ramps in) are configuration (:class:`SADConfig`).
 
 Which pairs ENet-SAD used: the paper's ablation finds that mimicking the neighbouring
 block beats skipping one (P23 + P34 > P24 + P34) and that SAD on the low-level block E1
@@ -25,19 +25,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lane_sad_core.distill.attention import attention_map
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class SADConfig:
-    """What SAD distils and how strongly.
+class SADConfig(Schedule):
+    """What SAD distils, how strongly and from when (the schedule: :class:`Schedule`).
 
     Attributes:
         pairs: (student, target) block names; the target is the deeper block.
         weight: loss weight of every pair, or one weight per pair (paper: 0.1 each).
         p: exponent of AT-GEN's channel sum (paper: 2).
         start_iter: first training iteration with SAD on (paper: 40K of 60K); earlier,
-            the deep blocks' attention maps are still poor targets.
+            the deep blocks' attention maps are still poor targets. ``ramp_iters``: see
+            :class:`Schedule`.
         normalize: False = the paper's operator, whose softmax saturates on real
             activations and then passes no gradient. True = opt-in scale-free variant:
             g divided by its spatial mean before the softmax, and the maps multiplied by
@@ -52,6 +54,7 @@ class SADConfig:
     normalize: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "pairs", tuple((str(s), str(t)) for s, t in self.pairs))
         if not self.pairs:
             raise ConfigError("SAD needs at least one (student, target) block pair")
@@ -72,41 +75,11 @@ class SADConfig:
         """Every block the pairs name, each once, in first-use order."""
         return tuple(dict.fromkeys(name for pair in self.pairs for name in pair))
 
-    def active(self, iteration: int) -> bool:
-        """Whether SAD is on at this (0-based) training iteration."""
-        return iteration >= self.start_iter
-
     @classmethod
     def for_blocks(cls, block_names: Sequence[str], **overrides: object) -> SADConfig:
         """Neighbouring pairs over all blocks but the shallowest (the paper's rule)."""
         names = list(block_names)[1:]
         return cls(pairs=tuple(itertools.pairwise(names)), **overrides)  # type: ignore[arg-type]
-
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        weight = list(self.weight) if isinstance(self.weight, tuple) else self.weight
-        return {
-            "pairs": [list(p) for p in self.pairs],
-            "weight": weight,
-            "p": self.p,
-            "start_iter": self.start_iter,
-            "normalize": self.normalize,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> SADConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        unknown = set(d) - {"pairs", "weight", "p", "start_iter", "normalize"}
-        if unknown:
-            raise ConfigError(f"unknown SAD config key(s) {sorted(unknown)}")
-        w = d.get("weight", 0.1)
-        return cls(
-            pairs=tuple(tuple(p) for p in d.get("pairs", cls.pairs)),  # type: ignore[misc]
-            weight=tuple(w) if isinstance(w, (list, tuple)) else float(w),
-            p=float(d.get("p", 2.0)),
-            start_iter=int(d.get("start_iter", 40_000)),
-            normalize=bool(d.get("normalize", False)),
-        )
 
 
 def sad_pair_loss(student: Tensor, target: Tensor, p: float = 2.0, normalize: bool = False) -> Tensor:
@@ -117,7 +90,7 @@ def sad_pair_loss(student: Tensor, target: Tensor, p: float = 2.0, normalize: bo
     default pair, no resize happens. ``normalize`` selects the scale-free variant (see
     :class:`SADConfig`).
     """
-    size = max(tuple(student.shape[-2:]), tuple(target.shape[-2:]), key=lambda s: s[0] * s[1])
+    size = max((student.shape[-2], student.shape[-1]), (target.shape[-2], target.shape[-1]), key=lambda s: s[0] * s[1])
     m_student = attention_map(student, p, size, normalize)
     m_target = attention_map(target.detach(), p, size, normalize)
     if normalize:

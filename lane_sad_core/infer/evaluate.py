@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import cv2
-
+from lane_sad_core.data.datasets import read_image
 from lane_sad_core.data.formats import lanes_to_tusimple_row
 from lane_sad_core.lanes import Lane
 from lane_sad_core.metrics import CulaneCounts, CulaneSettings, culane_frame_counts, tusimple_frame_score
@@ -131,7 +130,7 @@ def evaluate_dataset(
     report = EvalReport()
     chunks = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
     for chunk in progress(chunks, len(chunks)) if progress else chunks:
-        images = [cv2.imread(str(dataset.image_path(i)), cv2.IMREAD_COLOR) for i in chunk]
+        images = [read_image(dataset.image_path(i)) for i in chunk]
         for i, image, det in zip(chunk, images, detector.detect_batch(images)):
             lanes = det.lanes if slots is None else [lane for lane in det.lanes if lane.slot in slots]
             if on_frame is not None:

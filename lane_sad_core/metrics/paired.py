@@ -75,9 +75,7 @@ def paired_effect(
         ConfigError: the arrays do not pair up.
     """
     if baseline.shape != method.shape or baseline.ndim != 3 or baseline.shape[-1] != 3:
-        raise ConfigError(
-            f"paired counts must both be (seeds, frames, 3), got {baseline.shape} and {method.shape}"
-        )
+        raise ConfigError(f"paired counts must both be (seeds, frames, 3), got {baseline.shape} and {method.shape}")
     seeds, frames, _ = baseline.shape
     diff = f1_points(method) - f1_points(baseline)
     rng = np.random.default_rng(seed)

@@ -55,6 +55,16 @@ class LaneModel(nn.Module, ABC):
         return tuple(info.name for info in self.feature_info)
 
     @property
+    def attention_blocks(self) -> tuple[str, ...]:
+        """Blocks whose attention maps are worth showing: every block but the shallowest.
+
+        These are the blocks self attention distillation trains (neighbouring pairs, the
+        low-level first block left out), so a detector can show what distillation shaped
+        without knowing anything about distillation.
+        """
+        return self.block_names[1:]
+
+    @property
     def num_lanes(self) -> int:
         """Lane slots predicted (the existence vector's length)."""
         return int(self.config["num_lanes"])
