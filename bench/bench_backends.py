@@ -11,8 +11,8 @@ on the same input. Variants run interleaved, round after round (one untimed call
 speed-up of a variant is the median over rounds of eager's median / the variant's median
 in that round. The variants a detector can run are named by their ``backend``; the others
 show what was tried (channels-last, TorchScript, plain torch.compile, ONNX opsets and
-threads, and ONNX Runtime static INT8, which is not a backend: ENet's PReLUs have no INT8
-kernel, so every block converts back to float).
+threads, OpenVINO on one thread, and ONNX Runtime static INT8, which is not a backend:
+ENet's PReLUs have no INT8 kernel, so every block converts back to float).
 
 Also measured: ``LaneDetector.detect`` per backend on a real frame (preprocessing +
 network + post-processing); the accuracy of the faster backends with the shipped model on
@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
+import openvino
 import torch
 from tqdm import tqdm
 
@@ -49,11 +50,12 @@ from lane_sad_core.data.synth import SynthSettings, generate, write_lists
 from lane_sad_core.export.calibration import calibration_batches, calibration_images
 from lane_sad_core.export.onnx import INPUT_NAME, ProbabilityModel, export_checkpoint, export_onnx
 from lane_sad_core.infer import DEFAULT_CHECKPOINT, LaneDetector
-from lane_sad_core.infer.backends import has_native_bf16
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
+from lane_sad_core.infer.openvino_backend import OpenVINOBackend
+from lane_sad_core.infer.torch_backend import has_native_bf16
 from lane_sad_core.models import build_model
+from lane_sad_core.models.checkpoint import load_model, model_payload, save_checkpoint
 from lane_sad_core.models.cost import gflops, settled
-from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 288, 800
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +66,9 @@ CULANE_FRAME = f"{CULANE_ROOT}/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 CALIB_CLIP, HELD_OUT_CLIP = "driver_161_90frame/06030819_0755.MP4", "driver_161_90frame/06030822_0756.MP4"
 SYNTH_FRAMES, SYNTH_SEED = 60, 4242  # the shipped model's synthetic training set used seed 2026
 TARGET_SPEEDUP, TARGET_FPS = 2.0, 30.0
+TARGET_MS = 18.0  # ENet-SAD at 288x800: within about 3x of this machine's bfloat16 floor
 COMPILED = ("torch-compile", "torch-compile-bf16")
+OPENVINO = ("openvino", "openvino-f32")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Variant:
     threads: int | None = None  # torch.set_num_threads before each call (torch variants)
     setup_s: float = 0.0
     backend: str = ""  # the LaneDetector backend that runs it, if any
+    bf16: bool = False  # computes in bfloat16 (its limit is the bfloat16 matmul peak)
     rounds: list[list[float]] = field(default_factory=list)
 
     def call(self) -> float:
@@ -153,23 +158,44 @@ def torch_variants(model: torch.nn.Module, x: torch.Tensor, threads: int, compil
 
 
 def backend_variants(detectors: dict[str, LaneDetector], x: np.ndarray, threads: int) -> list[Variant]:
-    """The compiled torch backends, called as the detector calls them (NumPy in and out)."""
+    """The compiled torch backends and OpenVINO, called as the detector calls them (NumPy in and out)."""
     how = {
         "torch-compile": "inductor, frozen weights (BN folded, oneDNN prepacked), float32",
         "torch-compile-bf16": "the same, network under bfloat16 autocast",
+        "openvino": "the ONNX file, OpenVINO CPU plugin, latency hint, bfloat16 where native",
+        "openvino-f32": "the same, float32",
     }
     return [
         Variant(
             f"{name} backend, {threads} threads",
-            how[name],
+            how[name] + ("" if name != "openvino" else f" (here: {d.backend.precision})"),
             lambda b=d.backend: b.run(x),
             threads,
             d.backend.warmup_s,
             name,
+            bf16=name.endswith("bf16") or getattr(d.backend, "precision", "") == "bf16",
         )
         for name, d in detectors.items()
-        if name in COMPILED
+        if name in COMPILED + OPENVINO
     ]
+
+
+def openvino_one_thread(path: Path, x: np.ndarray) -> list[Variant]:
+    """Both OpenVINO precisions on one thread (the node's default), beside the default-thread backends."""
+    variants = []
+    for precision in ("auto", "f32"):
+        backend = OpenVINOBackend(path, "cpu", threads=1, precision=precision)
+        variants.append(
+            Variant(
+                f"openvino {backend.precision}, 1 thread",
+                "as the backend, INFERENCE_NUM_THREADS 1",
+                lambda b=backend: b.run(x),
+                None,
+                backend.warmup_s,
+                bf16=backend.precision == "bf16",
+            )
+        )
+    return variants
 
 
 def quantize_int8(fp32: Path, out: Path, frames: list[Path], pre: PreprocessConfig) -> Path:
@@ -286,7 +312,8 @@ def calibration_frames(sets: dict[str, CULaneDataset]) -> tuple[list[Path], str]
 
 
 def accuracy_detectors(tmp: Path, compiled: tuple[str, ...], calib: list[Path]) -> dict[str, LaneDetector]:
-    """The shipped model in eager torch (the reference), each compiled backend, ONNX Runtime fp32 and INT8."""
+    """The shipped model in eager torch (the reference), each compiled backend, ONNX Runtime fp32 and INT8,
+    OpenVINO in both precisions."""
     fp32 = export_checkpoint(DEFAULT_CHECKPOINT, tmp / "shipped.onnx").path
     reference = LaneDetector(DEFAULT_CHECKPOINT, "cpu")
     int8 = quantize_int8(fp32, tmp / "shipped.int8.onnx", calib, reference.preprocess)
@@ -294,6 +321,7 @@ def accuracy_detectors(tmp: Path, compiled: tuple[str, ...], calib: list[Path]) 
         "torch": reference,
         **{name: LaneDetector(DEFAULT_CHECKPOINT, "cpu", backend=name) for name in compiled},
         "onnxruntime": LaneDetector(fp32, "cpu", backend="onnxruntime"),
+        **{name: LaneDetector(fp32, "cpu", backend=name) for name in OPENVINO},
         "onnxruntime, INT8 QDQ (not a backend)": LaneDetector(int8, "cpu", backend="onnxruntime"),
     }
 
@@ -363,11 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         int8 = quantize_int8(exports[args.opsets[0]], tmp / "enet.int8.onnx", calib, pre)
         print("compiling ...", file=sys.stderr)
         detectors = {
-            name: LaneDetector(checkpoint, "cpu", backend=name) for name in ("torch", *compiled, "onnxruntime")
+            name: LaneDetector(checkpoint, "cpu", backend=name)
+            for name in ("torch", *compiled, "onnxruntime", *OPENVINO)
         }
         with torch.inference_mode():
             variants = torch_variants(model, x, threads, not args.no_compile)
             variants += backend_variants(detectors, x.numpy(), threads)
+            variants += openvino_one_thread(checkpoint.with_suffix(".onnx"), x.numpy())
             nodes = {}
             for opset, path in exports.items():
                 for t in [threads, 1] if opset == args.opsets[0] else [threads]:
@@ -413,7 +443,8 @@ def header(args, threads: int, load_start, load_end) -> list[str]:
         "# Backends: ENet-SAD at 288x800, batch 1, CPU",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"onnxruntime {ort.__version__}; torch default threads {threads}. **1/5/15-min load average "
+        f"onnxruntime {ort.__version__}, openvino {openvino.__version__.split('-')[0]}; "
+        f"torch default threads {threads}. **1/5/15-min load average "
         f"{load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f} at the start, {load_end[0]:.1f} at the end**"
         + (
             ": other jobs held the cores, so every number here is pessimistic, two-thread variants most "
@@ -461,7 +492,7 @@ def forward_section(
     for v in variants:
         med = statistics.median(v.all_ms)
         rate = flops / med * 1e3
-        in_bf16 = bf16_peak is not None and v.backend.endswith("bf16")
+        in_bf16 = bf16_peak is not None and v.bf16
         share = f"{100 * rate / bf16_peak:.0f}% of bf16" if in_bf16 else f"{100 * rate / peak:.0f}%"
         rows.append(
             f"| {v.name} | {f'`{v.backend}`' if v.backend else '—'} | {v.how} | {med:.1f} | "
@@ -549,7 +580,7 @@ def target_section(
     _, reorders, prelus = next(iter(nodes.values()))
     _, _, int8_prelus = nodes[next(k for k in nodes if k[0] == "INT8")]
     need = flops * TARGET_FPS
-    in_bf16 = bf16_peak is not None and best.backend.endswith("bf16")
+    in_bf16 = bf16_peak is not None and best.bf16
     limit = bf16_peak if in_bf16 else peak
     floor_ms = flops / limit * 1e3
     return [
@@ -568,7 +599,9 @@ def target_section(
         f"Distance to the compute limit: {flops:.2f} GFLOPs per frame at the measured "
         f"{'bfloat16' if in_bf16 else 'float32'} matmul peak of {limit:.0f} GFLOP/s is "
         f"{floor_ms:.1f} ms; the best backend takes {best_ms / floor_ms:.1f}x that "
-        f"({100 * floor_ms / best_ms:.0f}% of the peak).",
+        f"({100 * floor_ms / best_ms:.0f}% of the peak). Target: <= {TARGET_MS:.0f} ms median: "
+        f"**{'reached' if best_ms <= TARGET_MS else 'not reached'}** ({best_ms:.1f} ms); where the "
+        "milliseconds go, layer by layer: `profile.md` (`bench/bench_profile.py`).",
         "",
         "What limits it:",
         "",

@@ -33,8 +33,8 @@ from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.distill import SADConfig, sad_loss
 from lane_sad_core.infer import LaneDetector, PostprocessConfig, lanes_from_probmaps
 from lane_sad_core.models import build_model, image_models
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.models.cost import gflops, settled, timed_ms
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
 from lane_sad_core.train.losses import LossConfig, lane_loss, segmentation_loss
 
 H, W = 288, 800
@@ -167,7 +167,7 @@ def training_iteration_ms(batch: int, pairs: int, size: tuple[int, int]) -> dict
     torch.manual_seed(0)
     model = build_model("enet_sad", input_height=size[0], input_width=size[1]).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    cfg = LossConfig()
+    cfg, sad_cfg = LossConfig(), SADConfig()
     x = torch.randn(batch, 3, *size)
     seg = torch.randint(0, 5, (batch, *size))
     exist = torch.randint(0, 2, (batch, 4)).float()
@@ -175,10 +175,10 @@ def training_iteration_ms(batch: int, pairs: int, size: tuple[int, int]) -> dict
     def step(sad: bool) -> None:
         opt.zero_grad(set_to_none=True)
         if sad:
-            outputs, acts = model.forward_blocks(x, cfg.sad.blocks)
+            outputs, acts = model.forward_blocks(x, sad_cfg.blocks)
+            (lane_loss(outputs, seg, exist, cfg)[0] + sad_loss(acts, sad_cfg)[0]).backward()
         else:
-            outputs, acts = model(x), None
-        lane_loss(outputs, seg, exist, cfg, acts)[0].backward()
+            lane_loss(model(x), seg, exist, cfg)[0].backward()
         opt.step()
 
     wall, cpu = interleaved((lambda: step(False), lambda: step(True)), pairs, "training iteration pairs")

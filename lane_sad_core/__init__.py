@@ -3,6 +3,6 @@
 This package never imports ROS, so it trains on any workstation with PyTorch.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source: setup.py reads it, test/test_packaging.py checks package.xml
 
 __all__ = ["__version__"]

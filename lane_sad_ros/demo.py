@@ -35,6 +35,10 @@ from lane_sad_ros.image_conv import bgr_to_image_msg, image_msg_to_bgr
 from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+# Inside --real-data: a labelled CULane clip the default model never trained on, and
+# unlabelled frames from other cameras (see that folder's PROVENANCE.md).
+REAL_CULANE_CLIP = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4"
+REAL_UNLABELLED = "unlabelled/udacity__CarND-Advanced-Lane-Lines/test_images"
 VIDEO_SIZE = (960, 540)
 
 
@@ -120,7 +124,7 @@ def write_outputs(out: Path, frames: list[SequenceFrame], sent: dict[int, float]
     """Overlays, video, JSON, histogram and the summary table; returns the table."""
     for sub in ("overlays", "attention"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    video = cv2.VideoWriter(str(out / "overlays.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, VIDEO_SIZE)
+    video = cv2.VideoWriter(str(out / "overlays.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, VIDEO_SIZE)
     for i in sorted(got.overlays):
         cv2.imwrite(str(out / "overlays" / f"{i:04d}.png"), got.overlays[i])
         video.write(cv2.resize(got.overlays[i], VIDEO_SIZE))
@@ -163,7 +167,7 @@ def _histogram(path: Path, latency: list[float], processing: list[float]) -> Non
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, max([*latency, *processing, 1.0]) * 1.05, 40)
+    bins = np.linspace(0, max([*latency, *processing, 1.0]) * 1.05, 40).tolist()
     ax.hist(latency, bins=bins, alpha=0.6, label="published -> LaneArray received (end to end)")
     ax.hist(processing, bins=bins, alpha=0.6, label="inside the node (processing_ms)")
     ax.set_xlabel("ms")
@@ -215,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(transport_env(share / "config", dict(os.environ)))
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"demo: preparing the road sequence in {args.out} (real frames: {args.real_data})")
-    frames = demo_sequence(args.out / "inputs", args.real_data, args.synthetic)
+    real = args.real_data.is_dir()
+    frames = demo_sequence(
+        args.out / "inputs",
+        args.real_data / REAL_CULANE_CLIP if real else None,
+        args.real_data / REAL_UNLABELLED if real else None,
+        args.synthetic,
+    )
     node_proc = start_node(args.checkpoint)
     rclpy.init()
     node = rclpy.create_node("demo_camera")

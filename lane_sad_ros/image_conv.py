@@ -1,9 +1,12 @@
 """sensor_msgs/Image and CompressedImage <-> NumPy, without cv_bridge.
 
 PyPI's cv_bridge is the 2020 ROS 1 code and fails under NumPy 2, and ROS 2's own has an
-open NumPy 2 issue, so the node converts the common encodings itself. The array is a
-*view* of the message buffer wherever the layout allows (``bgr8`` with no row padding),
-so a camera frame is not copied before preprocessing.
+open NumPy 2 issue, so the node converts the common encodings itself. :func:`image_msg_view`
+gives a *view* of the message buffer for every supported encoding (row padding included)
+and names its pixel layout; the detector reads that layout directly and converts colours
+only after resizing to the network's size, so a camera frame is never copied or converted
+at full size on its way to the network. :func:`image_msg_to_bgr` makes the BGR copy that
+drawing overlays needs.
 """
 
 from __future__ import annotations
@@ -14,13 +17,20 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
-# encoding -> (channels, cv2 conversion to BGR or None when already BGR/mono)
-ENCODINGS: dict[str, tuple[int, int | None]] = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
+# encoding -> (channels, the pixel layout's name in lane_sad_core.data.preprocess.CHANNEL_ORDERS)
+ENCODINGS: dict[str, tuple[int, str]] = {
+    "bgr8": (3, "bgr"),
+    "rgb8": (3, "rgb"),
+    "bgra8": (4, "bgra"),
+    "rgba8": (4, "rgba"),
+    "mono8": (1, "gray"),
+}
+# layout -> cv2 conversion to BGR (none for BGR itself)
+TO_BGR: dict[str, int] = {
+    "rgb": cv2.COLOR_RGB2BGR,
+    "bgra": cv2.COLOR_BGRA2BGR,
+    "rgba": cv2.COLOR_RGBA2BGR,
+    "gray": cv2.COLOR_GRAY2BGR,
 }
 
 # Largest side accepted; beyond it a frame is refused rather than risking memory.
@@ -44,18 +54,27 @@ def _check_geometry(msg: Image, channels: int) -> None:
         )
 
 
-def image_msg_to_bgr(msg: Image) -> np.ndarray:
-    """The image as uint8 (H, W, 3) BGR; a view of ``msg.data`` for unpadded bgr8."""
+def image_msg_view(msg: Image) -> tuple[np.ndarray, str]:
+    """The pixels as a uint8 (H, W, C) view of ``msg.data`` (no copy) and their layout (``bgr``, ``rgb``, ...)."""
     if msg.encoding not in ENCODINGS:
         raise ImageConversionError(f"unsupported encoding '{msg.encoding}' (supported: {', '.join(ENCODINGS)})")
-    channels, conversion = ENCODINGS[msg.encoding]
+    channels, layout = ENCODINGS[msg.encoding]
     _check_geometry(msg, channels)
     buf = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height)
     rows = buf.reshape(msg.height, msg.step)[:, : msg.width * channels]
-    pixels = rows.reshape(msg.height, msg.width, channels)
-    if conversion is None:
+    return rows.reshape(msg.height, msg.width, channels), layout
+
+
+def as_bgr(pixels: np.ndarray, layout: str) -> np.ndarray:
+    """uint8 (H, W, 3) BGR from pixels in ``layout``: the pixels themselves for BGR, else a converted copy."""
+    if layout == "bgr":
         return pixels
-    return cv2.cvtColor(pixels if channels > 1 else pixels[..., 0], conversion)
+    return cv2.cvtColor(pixels[..., 0] if layout == "gray" and pixels.ndim == 3 else pixels, TO_BGR[layout])
+
+
+def image_msg_to_bgr(msg: Image) -> np.ndarray:
+    """The image as uint8 (H, W, 3) BGR; a view of ``msg.data`` for bgr8."""
+    return as_bgr(*image_msg_view(msg))
 
 
 def compressed_msg_to_bgr(msg: CompressedImage) -> np.ndarray:

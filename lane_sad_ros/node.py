@@ -16,7 +16,6 @@ are computed only when enabled or subscribed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import threading
 import time
@@ -37,14 +36,16 @@ from lane_sad_core.geometry import project_to_ground
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes
 from lane_sad_core.infer.postprocess import PostprocessConfig
+from lane_sad_core.infer.temporal import TemporalConfig
 from lane_sad_ros import params as P
 from lane_sad_ros.frame_slot import FrameSlot
 from lane_sad_ros.health import Health
 from lane_sad_ros.image_conv import (
     ImageConversionError,
+    as_bgr,
     bgr_to_image_msg,
     compressed_msg_to_bgr,
-    image_msg_to_bgr,
+    image_msg_view,
 )
 from lane_sad_ros.lane_msgs import attention_msg, lane_array, lane_markers, lane_to_msg
 
@@ -56,12 +57,9 @@ class LaneDetectorNode(Node):
         super().__init__("lane_sad")
         self.params = P.declare(self)
         p = self.params
+        postprocess, temporal = self._decoding()
         self.detector = LaneDetector(
-            p.checkpoint or None,
-            p.device,
-            PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
-            backend=p.backend,
-            threads=p.threads,
+            p.checkpoint or None, p.device, postprocess, backend=p.backend, threads=p.threads, temporal=temporal
         )
         name = Path(p.checkpoint).name if p.checkpoint else "default"
         self.model_name = f"{self.detector.meta.model_name} ({name})"
@@ -89,7 +87,7 @@ class LaneDetectorNode(Node):
 
         self._stop = threading.Event()
         self.get_logger().info(
-            f"model {self.model_name} on {self.detector.device}; input "
+            f"model {self.model_name} on {self.detector.device} ({self.detector.backend_name}); input "
             f"{'image/compressed' if p.compressed_input else 'image'} ({p.qos_reliability}, depth {p.qos_depth})"
         )
 
@@ -115,12 +113,24 @@ class LaneDetectorNode(Node):
         for change in changes:
             if hasattr(self.params, change.name):
                 setattr(self.params, change.name, change.value)
-        self.detector.postprocess = dataclasses.replace(
-            self.detector.postprocess,
-            exist_threshold=self.params.existence_threshold,
-            prob_threshold=self.params.point_threshold,
-        )
+        self.detector.postprocess, temporal = self._decoding()
+        self.detector.set_temporal(temporal)
+        if any(change.name in P.DECODING for change in changes):
+            self.detector.reset_tracking()
         return SetParametersResult(successful=True)
+
+    def _decoding(self) -> tuple[PostprocessConfig, TemporalConfig | None]:
+        """The detector's decoding and temporal smoothing (None: off) from the parameters."""
+        p = self.params
+        postprocess = PostprocessConfig(
+            exist_threshold=p.existence_threshold,
+            prob_threshold=p.point_threshold,
+            fit=p.fit,
+            fit_tolerance=p.fit_tolerance,
+            extend_to_bottom=p.extend_to_bottom,
+        )
+        temporal = TemporalConfig(alpha=p.temporal_alpha, gate=p.temporal_gate, hold=p.temporal_hold)
+        return postprocess, temporal if p.temporal_smoothing else None
 
     # --- processing loop (the main thread) ---------------------------------------------
     def process_frames(self) -> None:
@@ -138,14 +148,17 @@ class LaneDetectorNode(Node):
     def _process(self, msg: Image | CompressedImage, arrived: float) -> None:
         started = time.perf_counter()
         try:
-            image = compressed_msg_to_bgr(msg) if isinstance(msg, CompressedImage) else image_msg_to_bgr(msg)
+            # Image: a view of the message buffer in the camera's own layout, read as it is
+            image, layout = (
+                (compressed_msg_to_bgr(msg), "bgr") if isinstance(msg, CompressedImage) else image_msg_view(msg)
+            )
         except ImageConversionError as exc:
             self.health.on_bad_input(str(exc))
             self._log_problem(self.get_logger().warning, f"frame dropped: {exc}")
             return
         stages = {"wait": 1e3 * (started - arrived), "convert": 1e3 * (time.perf_counter() - started)}
         try:
-            self._detect_and_publish(msg.header, image, arrived, stages)
+            self._detect_and_publish(msg.header, image, layout, arrived, stages)
         except Exception as exc:  # keep running; /diagnostics turns ERROR when it repeats
             self.health.on_failure(f"{type(exc).__name__}: {exc}")
             self._log_problem(self.get_logger().error, f"processing failed: {type(exc).__name__}: {exc}")
@@ -160,23 +173,32 @@ class LaneDetectorNode(Node):
     def _wants(self, enabled: bool, pub) -> bool:
         return enabled or pub.get_subscription_count() > 0
 
-    def _detect_and_publish(self, header, image: np.ndarray, arrived: float, stages: dict[str, float]) -> None:
+    def _detect_and_publish(
+        self, header, image: np.ndarray, layout: str, arrived: float, stages: dict[str, float]
+    ) -> None:
         """Detect, publish the LaneArray, then the visual outputs people asked for.
 
-        ``stages`` (wait, convert so far) gains the detector's and this method's stage times
-        in ms; they go to /diagnostics as ``<stage>_p50_ms``.
+        ``image`` is in pixel ``layout`` (``bgr``, ``rgb``, ...). ``stages`` (wait, convert so
+        far) gains the detector's and this method's stage times in ms; they go to
+        /diagnostics as ``<stage>_p50_ms``.
         """
         p = self.params
         with_attention = (
             self._wants(p.publish_attention, self.attention_pub)
             or self.attention_image_pub.get_subscription_count() > 0
         )
-        det = self.detector.detect(image, with_attention=with_attention)
+        # The stamp orders the stream's frames for temporal smoothing; one earlier than the
+        # last (a bag looping, a restarted camera) or a long gap restarts the lane tracks.
+        stamp = header.stamp.sec + 1e-9 * header.stamp.nanosec
+        det = self.detector.detect(image, with_attention=with_attention, channels=layout, stamp=stamp)
         stages.update(det.timings)
         t0 = time.perf_counter()
         k = self.camera_k  # read once: the executor thread may replace it meanwhile
-        ground_frame = p.ground_frame_id if k is not None and p.camera_height > 0 else ""
-        lane_msgs = [lane_to_msg(lane, self._ground(lane, k) if ground_frame else None) for lane in det.lanes]
+        ground_k = k if k is not None and p.camera_height > 0 else None
+        ground_frame = p.ground_frame_id if ground_k is not None else ""
+        lane_msgs = [
+            lane_to_msg(lane, None if ground_k is None else self._ground(lane, ground_k)) for lane in det.lanes
+        ]
         h, w = image.shape[:2]
         out = lane_array(
             header,
@@ -189,7 +211,7 @@ class LaneDetectorNode(Node):
         )
         self.lanes_pub.publish(out)
         t1 = time.perf_counter()
-        self._publish_visuals(header, image, det, with_attention, lane_msgs, ground_frame)
+        self._publish_visuals(header, image, layout, det, with_attention, lane_msgs, ground_frame)
         stages.update(publish=1e3 * (t1 - t0), visuals=1e3 * (time.perf_counter() - t1))
         self.health.on_processed(out.processing_ms, stages)
 
@@ -198,9 +220,11 @@ class LaneDetectorNode(Node):
         return project_to_ground(lane.points, k, p.camera_height, p.camera_pitch)
 
     def _publish_visuals(
-        self, header, image: np.ndarray, det, with_attention: bool, lane_msgs: list, ground_frame: str
+        self, header, image: np.ndarray, layout: str, det, with_attention: bool, lane_msgs: list, ground_frame: str
     ) -> None:
-        """Overlay and attention while enabled or subscribed; markers with ground points."""
+        """Overlay and attention while enabled or subscribed (drawn on a BGR copy); markers with ground points."""
+        drawn = self._wants(self.params.publish_overlay, self.overlay_pub) or (with_attention and det.attention)
+        image = as_bgr(image, layout) if drawn else image
         if self._wants(self.params.publish_overlay, self.overlay_pub):
             self.health.on_debug_output("overlay")
             self.overlay_pub.publish(bgr_to_image_msg(draw_lanes(image, det.lanes), header))

@@ -172,7 +172,9 @@ class _Link:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(f"lane_sad_replay_{os.getpid()}", context=self.context)
         self.clock_pub = self.node.create_publisher(Clock, topics.CLOCK, QoSProfile(depth=1))
-        self.pubs = {t.name: self.node.create_publisher(_message_class(t.msgtype), t.name, _qos(t)) for t in camera}
+        self.pubs: dict[str, Any] = {
+            t.name: self.node.create_publisher(_message_class(t.msgtype), t.name, _qos(t)) for t in camera
+        }
         lanes_cls, diag_cls = _message_class(RECORDED[topics.LANES]), _message_class(RECORDED[topics.DIAGNOSTICS])
         self.node.create_subscription(lanes_cls, topics.LANES, self._on_lanes, 50, raw=True)
         self.node.create_subscription(diag_cls, topics.DIAGNOSTICS, self._on_diagnostics, 10, raw=True)
@@ -200,7 +202,7 @@ class _Link:
     # --- callbacks (executor thread) -----------------------------------------------------
     def _on_lanes(self, raw: bytes) -> None:
         arrived = time.time_ns()
-        msg = typestore().deserialize_cdr(raw, RECORDED[topics.LANES])
+        msg: Any = typestore().deserialize_cdr(raw, RECORDED[topics.LANES])
         if msg.header.frame_id == WARMUP_FRAME_ID:
             self.warm.set()
             return

@@ -30,11 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip ROS tests where rclpy or the built messages are missing, unless required.
+    """Skip CUDA tests without a CUDA device, and ROS tests where rclpy or the built messages are
+    missing, unless required.
 
     ``make test`` sets LANE_SAD_REQUIRE_ROS=1, so there a missing ROS environment fails
     the run instead of hiding the ROS features behind skips.
     """
+    _skip_cuda_without_a_device(items)
     try:
         import rclpy  # noqa: F401
         from lane_sad.msg import LaneArray  # noqa: F401
@@ -45,3 +47,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "ros" in item.keywords:
                 item.add_marker(skip)
+
+
+def _skip_cuda_without_a_device(items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` skip, with the reason, where torch sees no CUDA device."""
+    cuda_items = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    reason = f"no CUDA device visible to torch {torch.__version__} (tools/gpu_check.sh runs these on a GPU machine)"
+    for item in cuda_items:
+        item.add_marker(pytest.mark.skip(reason=reason))

@@ -19,29 +19,25 @@ from lane_sad_core.data.formats import read_culane_lines
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.export.onnx import export_checkpoint
-from lane_sad_core.infer import LaneDetector, PostprocessConfig, backends
-from lane_sad_core.infer.backends import (
-    BACKENDS,
-    BackendError,
-    CompiledTorchBackend,
-    OnnxRuntimeBackend,
-    TorchBackend,
-    _ort_providers,
-    has_native_bf16,
-    make_backend,
-    model_file_for,
-    run_in_chunks,
-)
+from lane_sad_core.infer import LaneDetector, PostprocessConfig, torch_backend
+from lane_sad_core.infer.backends import BACKENDS, REGISTRY, make_backend, model_file_for
+from lane_sad_core.infer.base import run_in_chunks
+from lane_sad_core.infer.errors import BackendError
+from lane_sad_core.infer.onnxruntime_backend import OnnxRuntimeBackend, _ort_providers
+from lane_sad_core.infer.torch_backend import CompiledTorchBackend, TorchBackend, has_native_bf16
 from lane_sad_core.metrics.culane import CulaneSettings, culane_frame_counts
 from lane_sad_core.models import build_model
-from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
 pytest.importorskip("onnxruntime")
 H, W = 64, 160
 CULANE = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030819_0755.MP4/00000.jpg"
 HELD_OUT = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4/00000.jpg"
 # Every slot exists and every sampled row yields a point, so lanes compare point by point.
-DECODE_ALL = PostprocessConfig(prob_threshold=0.0, num_rows=18)  # the official 18 rows per lane
+DECODE_ALL = PostprocessConfig(prob_threshold=0.0, num_rows=18, fit="official")  # the official 18 rows per lane
+# The per-row decoding keeps a backend's lanes comparable point for point: the robust fit's
+# least squares would turn a 1e-6 difference in the maps into a 1e-12 difference in the points.
+OFFICIAL = PostprocessConfig(fit="official")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +152,7 @@ def test_onnx_without_metadata_is_refused(tmp_path, checkpoint):
 
 
 def test_unknown_backend_lists_the_known_ones(checkpoint):
-    known = "known backends: torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
+    known = "known backends: torch, torch-compile, torch-compile-bf16, onnxruntime, openvino, openvino-f32, tensorrt"
     with pytest.raises(ConfigError, match=f"unknown backend 'tflite'; {known}"):
         make_backend("tflite", checkpoint)
 
@@ -216,11 +212,16 @@ def test_backend_names_agree_across_cli_and_node():
     assert NODE_BACKENDS == BACKENDS
     assert validate("backend", "tensorrt") is None
     assert validate("backend", "tvm") == (
-        "backend must be one of torch, torch-compile, torch-compile-bf16, onnxruntime, tensorrt"
+        "backend must be one of torch, torch-compile, torch-compile-bf16, onnxruntime, openvino, openvino-f32, tensorrt"
     )
     infer = build_parser()._subparsers._group_actions[0].choices["infer"]
     (action,) = [a for a in infer._actions if a.dest == "backend"]
     assert tuple(action.choices) == BACKENDS
+
+
+def test_every_registered_backend_names_a_loader_that_exists():
+    for name, kind in REGISTRY.items():
+        assert callable(kind.resolve()), name
 
 
 def test_cli_infer_with_onnxruntime(checkpoint, frame, tmp_path, capsys, torch_detector):
@@ -259,6 +260,7 @@ def test_tensorrt_backend_explains_what_is_missing(tmp_path):
         TensorRTBackend(tmp_path / "m.engine")
 
 
+@pytest.mark.cuda
 def test_tensorrt_detector_gives_the_same_lanes_as_torch(checkpoint, torch_detector, frame, tmp_path):
     """An FP32 engine decodes the same lanes (CUDA machines with TensorRT only)."""
     if importlib.util.find_spec("tensorrt") is None:
@@ -288,13 +290,13 @@ def labelled(real_data: Path) -> list[tuple[np.ndarray, list]]:
 
 @pytest.fixture(scope="module")
 def shipped_torch() -> LaneDetector:
-    return LaneDetector(None, "cpu")
+    return LaneDetector(None, "cpu", OFFICIAL)
 
 
 @pytest.mark.slow
 def test_torch_compile_gives_the_same_lanes_as_torch(shipped_torch, labelled):
     """Compiled (float32, frozen weights): eager torch's lanes and probabilities within 1e-4."""
-    detector = LaneDetector(None, "cpu", backend="torch-compile")
+    detector = LaneDetector(None, "cpu", OFFICIAL, backend="torch-compile")
     assert detector.backend_name == "torch-compile" and detector.backend.warmup_s > 0
     images = [image for image, _ in labelled]
     batch = detector.detect_batch(images)  # batch 2 runs frame by frame through the batch-1 graph
@@ -312,7 +314,7 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
     threshold), every eager-torch lane matched (CULane IoU > 0.5) and as many labelled lanes found."""
     if not has_native_bf16(torch.device("cpu")):
         pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 / AMX)")
-    detector = LaneDetector(None, "cpu", backend="torch-compile-bf16")
+    detector = LaneDetector(None, "cpu", OFFICIAL, backend="torch-compile-bf16")
     assert detector.backend_name == "torch-compile-bf16"
     for image, labels in labelled:
         ref, got = shipped_torch.detect(image), detector.detect(image)
@@ -327,7 +329,7 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
 
 
 def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):
-    monkeypatch.setattr(backends, "has_native_bf16", lambda device: False)
+    monkeypatch.setattr(torch_backend, "has_native_bf16", lambda device: False)
     with pytest.raises(BackendError, match=r"^torch-compile-bf16: no native bfloat16 on cpu \(needs AVX512-BF16"):
         CompiledTorchBackend.load(checkpoint, "cpu", bf16=True)
     with caplog.at_level(logging.WARNING, logger="lane_sad_core.infer.detector"):

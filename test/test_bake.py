@@ -16,6 +16,7 @@ from lane_sad_core.distill.bake import (
     propagate,
 )
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def _batch(b: int = 5, d: int = 7, k: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,7 +107,7 @@ def test_temperature_squared_scaling():
     # Logits doubled at T = 2 give the same P and Q as at T = 1, so the loss is 2^2 = 4 times
     # the T = 1 value; the weight multiplies on top.
     feats, logits = _two_images()
-    base, _ = bake_loss(feats, logits, BAKEConfig(temperature=1.0, mode="softmax"))
+    base, _ = bake_loss(feats, logits, BAKEConfig(temperature=1.0, weight=1.0, mode="softmax"))
     hot, _ = bake_loss(feats, 2 * logits, BAKEConfig(temperature=2.0, weight=0.5, mode="softmax"))
     assert hot.item() == pytest.approx(0.5 * 4 * base.item(), rel=1e-5)
 
@@ -120,7 +121,7 @@ def test_binary_targets_and_loss_hand_value():
     q = bake_binary_targets(feats, logits, omega=0.5, temperature=1.0)
     assert torch.allclose(q, torch.tensor([[7 / 12], [2 / 3]]), atol=1e-6)
     expected = (_kl([5 / 12, 7 / 12], [0.5, 0.5]) + _kl([1 / 3, 2 / 3], [0.25, 0.75])) / 2
-    total, _ = bake_loss(feats, logits, BAKEConfig(omega=0.5, temperature=1.0))
+    total, _ = bake_loss(feats, logits, BAKEConfig(omega=0.5, temperature=1.0, weight=1.0))
     assert total.item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -162,10 +163,10 @@ def test_shape_errors_name_shapes():
 
 def test_config_round_trip_and_validation():
     cfg = BAKEConfig(omega=0.3, temperature=2.0, weight=0.1, mode="softmax")
-    assert BAKEConfig.from_dict(cfg.to_dict()) == cfg
-    assert BAKEConfig.from_dict({"omega": 0}) == BAKEConfig(omega=0.0)
-    with pytest.raises(ConfigError, match="unknown BAKE config key"):
-        BAKEConfig.from_dict({"omeg": 0.5})
+    assert from_plain(BAKEConfig, to_plain(cfg)) == cfg
+    assert from_plain(BAKEConfig, {"omega": 0}) == BAKEConfig(omega=0.0)
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) distill.bake.omeg"):
+        from_plain(BAKEConfig, {"omeg": 0.5}, "distill.bake")
     with pytest.raises(ConfigError, match="omega"):
         BAKEConfig(omega=1.0)
     with pytest.raises(ConfigError, match="temperature"):

@@ -13,8 +13,8 @@ import torch
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.models import build_model
-from lane_sad_core.train import checkpoint as ckpt_mod
-from lane_sad_core.train.checkpoint import (
+from lane_sad_core.models import checkpoint as ckpt_mod
+from lane_sad_core.models.checkpoint import (
     capture_rng_state,
     load_checkpoint,
     load_model,

@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.models import build_model
-    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
     torch.manual_seed(1)
     model = build_model("enet_sad", input_height=96, input_width=256)
@@ -172,3 +172,47 @@ def test_infer_images_and_video(checkpoint: Path, tmp_path: Path) -> None:
 def test_infer_unreadable_input(checkpoint: Path, tmp_path: Path) -> None:
     out = run("infer", "--checkpoint", str(checkpoint), str(tmp_path / "missing.jpg"), "--out", str(tmp_path))
     assert out.returncode == 2 and "missing.jpg does not exist" in out.stderr
+
+
+def test_bad_decoding_options_are_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    out = run("eval", "--checkpoint", str(checkpoint), "--data", str(tmp_path), "--format", "culane", "--fit", "spline")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "lane-sad eval: error: fit must be one of robust, official, got 'spline'"
+    )
+    out = run("infer", str(tmp_path), "--out", str(tmp_path / "o"), "--fit-tolerance", "0")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "fit_tolerance" in out.stderr
+
+
+def test_eval_slots_scores_only_those_slots(tmp_path: Path) -> None:
+    """--slots 2,3 keeps the ego lane's two detections per frame (the shipped model finds lanes here)."""
+    root = tmp_path / "cu"
+    assert (
+        run(
+            "synth", "--format", "culane", "--num", "6", "--out", str(root), "--seed", "5", "--split", "0,0,1"
+        ).returncode
+        == 0
+    )
+    reports = {}
+    for name, extra in (("all", []), ("ego", ["--slots", "2,3"])):
+        out = run(
+            "eval",
+            "--data",
+            str(root),
+            "--format",
+            "culane",
+            "--json",
+            str(tmp_path / f"{name}.json"),
+            "--pred-out",
+            str(tmp_path / name),
+            "--device",
+            "cpu",
+            *extra,
+        )
+        assert out.returncode == 0, out.stderr
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())["total"]
+        written = [len(p.read_text().splitlines()) for p in (tmp_path / name).rglob("*.lines.txt")]
+        assert len(written) == 6
+        reports[name]["most_lanes"] = max(written)
+    assert reports["ego"]["most_lanes"] <= 2 < reports["all"]["most_lanes"]
+    assert reports["ego"]["tp"] + reports["ego"]["fp"] < reports["all"]["tp"] + reports["all"]["fp"]
+    assert run("eval", "--data", str(root), "--format", "culane", "--slots", "0,1").returncode == 2

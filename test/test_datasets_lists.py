@@ -34,7 +34,7 @@ def test_image_only_lines_have_no_mask_or_flags(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("/a.jpg /a.png 1 1 2 1\n", r"train_gt\.txt:1: existence flags must be 0 or 1"),
+        ("/a.jpg /a.png 1 1 2 1\n", r"train_gt\.txt:1: existence flags must be 0, 1 or \? \(unknown\)"),
         (
             "/a.jpg /a.png 1 1 1 1\n/b.jpg /b.png 1 1\n",
             r"train_gt\.txt:2: 4 fields, earlier lines have 6",

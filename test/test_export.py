@@ -23,7 +23,7 @@ from lane_sad_core.export.errors import ExportError
 from lane_sad_core.export.metadata import KEYS, read_sidecar, sidecar_path, write_sidecar
 from lane_sad_core.export.onnx import export_checkpoint, read_onnx_meta, verify_onnx
 from lane_sad_core.models import build_model
-from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
+from lane_sad_core.models.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 64, 160
 CLASSES = ["background", "ego_left_far", "ego_left", "ego_right", "ego_right_far"]
@@ -215,6 +215,7 @@ def test_cli_tensorrt_without_tensorrt_says_where_to_run(checkpoint, tmp_path, c
     assert list(tmp_path.iterdir()) == []  # failed before exporting anything
 
 
+@pytest.mark.cuda
 def test_tensorrt_engine_matches_pytorch(checkpoint, tmp_path):
     """Builds an FP16 engine through the CLI and compares it with PyTorch (CUDA machines only)."""
     if importlib.util.find_spec("tensorrt") is None:

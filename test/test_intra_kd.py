@@ -18,6 +18,7 @@ from lane_sad_core.distill.intra_kd import (
     smooth_labels,
 )
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain, to_plain
 
 # ---------------------------------------------------------------- moment pooling
 
@@ -325,11 +326,11 @@ def test_config_round_trip_and_validation():
         kd_weight=0.2,
         temperature=3.0,
     )
-    assert IntraKDConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.to_dict()["pairs"] == [["layer2", "layer3"], ["E4", "layer4"]]
-    assert IntraKDConfig.from_dict({"kernel": 5, "weight": 2}).weight == 2.0
-    with pytest.raises(ConfigError, match="unknown IntRA-KD config key"):
-        IntraKDConfig.from_dict({"kernal": 11})
+    assert from_plain(IntraKDConfig, to_plain(cfg)) == cfg
+    assert to_plain(cfg)["pairs"] == [["layer2", "layer3"], ["E4", "layer4"]]
+    assert from_plain(IntraKDConfig, {"kernel": 5, "weight": 2}).weight == 2.0
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) distill.intra_kd.kernal"):
+        from_plain(IntraKDConfig, {"kernal": 11}, "distill.intra_kd")
     with pytest.raises(ConfigError, match="moments"):
         IntraKDConfig(moments=("mean", "mean"))
     with pytest.raises(ConfigError, match="odd"):

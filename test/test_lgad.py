@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +11,7 @@ from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import ENetSAD
 from lane_sad_core.models.base import BlockInfo
 from lane_sad_core.models.label_autoencoder import LabelAutoEncoder
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def test_one_hot_labels_hand_map():
@@ -117,31 +116,27 @@ def test_loss_is_zero_for_identical_maps():
 
 
 def test_loss_hand_value():
-    # One channel, two pixels. Student [0, 1]: g = [0, 1], map [1, e] / (1 + e).
-    # Teacher [0, 0]: map [1/2, 1/2]. Each pixel is off by (e - 1) / (2 (1 + e)) = 0.231059,
-    # so the MSE is 0.053388 and the weighted term 0.1 x that = 0.0053388.
+    # One channel, two pixels, SAD's operator on a 1x2 map. Student [0, 1]: g = [0, 1],
+    # logits ln2 * [0, 1], map [1/3, 2/3]. Teacher [0, 0]: map [1/2, 1/2]. The squared
+    # distance summed over the pixels is 2 * (1/6)^2 = 1/18, weighted 0.1.
     student = {"E4": torch.tensor([0.0, 1.0]).view(1, 1, 1, 2)}
     teacher = {"T": torch.zeros(1, 3, 1, 2)}
-    total, terms = lgad_loss(student, teacher, LGADConfig(pairs=(("E4", "T"),)))
-    expected = 0.1 * ((math.e - 1) / (2 * (1 + math.e))) ** 2
-    assert total.item() == pytest.approx(expected, rel=1e-6)
-    assert total.item() == pytest.approx(0.0053388, abs=1e-7)
+    total, terms = lgad_loss(student, teacher, LGADConfig(pairs=(("E4", "T"),), map_size=(1, 2)))
+    assert total.item() == pytest.approx(0.1 / 18, rel=1e-6)
     assert set(terms) == {"lgad_E4_T"}
 
 
-def test_smaller_map_is_upsampled_to_the_larger():
-    # A 1x1 teacher block upsamples to a constant 2x2 energy: a uniform map, which a constant
-    # 2x2 student matches exactly. Were the student pooled down instead, the loss would also
-    # be zero, so check the other case too: a non-uniform 2x2 student against it is not 0.
+def test_blocks_of_any_size_meet_at_the_map_size():
+    # A 1x1 teacher block resizes to a constant 2x2 energy: a uniform map, which a constant
+    # 2x2 student matches exactly; a non-uniform 2x2 student against it is not 0.
     teacher = {"T": torch.ones(1, 4, 1, 1)}
     flat = {"S": torch.ones(1, 2, 2, 2)}
-    cfg = LGADConfig(pairs=(("S", "T"),))
+    cfg = LGADConfig(pairs=(("S", "T"),), map_size=(2, 2))
     assert lgad_loss(flat, teacher, cfg)[0].item() == pytest.approx(0.0, abs=1e-12)
     peaked = {"S": torch.tensor([[1.0, 0.0], [0.0, 0.0]]).view(1, 1, 2, 2)}
-    # map [e, 1, 1, 1] / (e + 3) against 1/4 each
-    p = math.e / (math.e + 3)
-    q = 1 / (math.e + 3)
-    expected = 0.1 * ((p - 0.25) ** 2 + 3 * (q - 0.25) ** 2) / 4
+    # logits ln4 * [1, 0, 0, 0]: map [4, 1, 1, 1] / 7 against 1/4 each
+    p, q = 4 / 7, 1 / 7
+    expected = 0.1 * ((p - 0.25) ** 2 + 3 * (q - 0.25) ** 2)
     assert lgad_loss(peaked, teacher, cfg)[0].item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -195,10 +190,10 @@ def test_pairs_for_enet_and_resnet_students():
 
 
 def test_config_round_trip_and_unknown_keys():
-    cfg = LGADConfig(pairs=(("layer3", "E3"),), weight=0.2, p=1.0, normalize=True)
-    assert LGADConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.to_dict()["pairs"] == [["layer3", "E3"]]
-    with pytest.raises(ConfigError, match="unknown LGAD config key"):
-        LGADConfig.from_dict({"weights": 0.1})
+    cfg = LGADConfig(pairs=(("layer3", "E3"),), weight=0.2, p=1.0, loss="kl")
+    assert from_plain(LGADConfig, to_plain(cfg)) == cfg
+    assert to_plain(cfg)["pairs"] == [["layer3", "E3"]]
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) distill.lgad.weights"):
+        from_plain(LGADConfig, {"weights": 0.1}, "distill.lgad")
     with pytest.raises(ConfigError, match="at least one"):
         LGADConfig(pairs=())

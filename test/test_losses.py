@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lane_sad_core.distill import SADConfig
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain, to_plain
 from lane_sad_core.train.losses import (
     LaneLoss,
     LossConfig,
@@ -68,7 +68,7 @@ def test_total_is_the_sum_of_weighted_terms():
     logits, target = _three_pixels()
     outputs = {"seg": logits, "exist": torch.tensor([[0.0, math.log(3.0)]])}
     exist = torch.tensor([[1.0, 0.0]])
-    cfg = LossConfig(iou_weight=0.1, sad=None)
+    cfg = LossConfig(iou_weight=0.1)
     total, terms = lane_loss(outputs, target, exist, cfg)
     assert set(terms) == {"seg", "exist", "iou"}
     assert terms["exist"].item() == pytest.approx(0.1 * 1.5 * math.log(2.0), rel=1e-6)
@@ -84,15 +84,12 @@ def test_defaults_follow_the_official_code():
     assert set(terms) == {"seg", "exist"}  # no IoU, and no SAD without activations
 
 
-def test_sad_terms_join_only_with_activations():
+def test_the_loss_module_sums_the_task_terms():
     logits, target = _three_pixels()
     outputs = {"seg": logits, "exist": torch.zeros(1, 2)}
-    acts = {name: torch.rand(1, 3, 4, 4) for name in ("E2", "E3", "E4")}
-    total, terms = LaneLoss()(outputs, target, None, activations=acts)
-    assert set(terms) == {"seg", "sad_E2_E3", "sad_E3_E4"}
+    total, terms = LaneLoss(LossConfig(iou_weight=0.1))(outputs, target, torch.ones(1, 2))
+    assert set(terms) == {"seg", "exist", "iou"}  # SAD and the other distillation terms live in distill
     assert total.item() == pytest.approx(sum(t.item() for t in terms.values()), rel=1e-6)
-    with pytest.raises(ConfigError, match="sad=None"):
-        lane_loss(outputs, target, None, LossConfig(sad=None), activations=acts)
 
 
 def test_shape_mismatch_names_both_shapes():
@@ -102,8 +99,9 @@ def test_shape_mismatch_names_both_shapes():
 
 
 def test_config_round_trip():
-    cfg = LossConfig(iou_weight=0.1, sad=SADConfig(start_iter=10))
-    assert LossConfig.from_dict(cfg.to_dict()) == cfg
-    assert LossConfig.from_dict(LossConfig(sad=None).to_dict()).sad is None
+    cfg = LossConfig(iou_weight=0.1, exist_weight=0.2)
+    assert from_plain(LossConfig, to_plain(cfg)) == cfg
     with pytest.raises(ConfigError, match="bg_weight"):
-        LossConfig.from_dict({"bg_weight": 0.4})
+        from_plain(LossConfig, {"bg_weight": 0.4})
+    with pytest.raises(ConfigError, match="loss.sad moved to distill.sad"):
+        from_plain(LossConfig, {"sad": {}}, "loss")

@@ -10,8 +10,8 @@ from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.export.onnx import export_checkpoint
 from lane_sad_core.models import SCNN, build_model, count_parameters
+from lane_sad_core.models.checkpoint import load_model, model_payload, save_checkpoint
 from lane_sad_core.models.scnn import DIRECTIONS, MessagePassing, propagate
-from lane_sad_core.train.checkpoint import load_model, model_payload, save_checkpoint
 
 H, W = 64, 160
 C = 8  # message-passing channels in the unit tests of the passes

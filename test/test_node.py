@@ -33,7 +33,7 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from lane_sad_core.data.preprocess import PreprocessConfig
     from lane_sad_core.models import build_model
-    from lane_sad_core.train.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
     torch.manual_seed(0)
     model = build_model("enet_sad", **SMALL)
@@ -291,6 +291,45 @@ def test_runtime_parameters_take_effect_and_bad_values_are_refused(small_checkpo
         assert not ro[0].successful and "restart" in ro[0].reason
 
 
+def test_temporal_smoothing_restarts_when_time_goes_back(small_checkpoint: Path, camera: Camera) -> None:
+    """Frames blend while time moves on; a stamp going back (a looping bag) restarts, as does switching it off."""
+    from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.postprocess import PostprocessConfig
+    from lane_sad_ros.bag.convert import lanes_from_message
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 255, (180, 320, 3), np.uint8) for _ in range(2)]
+    offline = LaneDetector(small_checkpoint, "cpu", PostprocessConfig(exist_threshold=0.0, prob_threshold=0.0))
+    alone = [offline.detect(image).lanes for image in images]
+
+    def same(key: int, lanes) -> bool:
+        online = lanes_from_message(camera.lanes[key])
+        return len(online) == len(lanes) and all(
+            np.array_equal(a.points, b.points.astype(np.float32).astype(np.float64)) for a, b in zip(online, lanes)
+        )
+
+    # gate 1: every lane blends with its slot's track (an untrained model's lanes jump around)
+    cmd, env = node_command(small_checkpoint, existence_threshold=0.0, point_threshold=0.0, temporal_gate=1.0)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)  # warm-up frames stamped 10**6 s
+        for key, image in ((1_000_000_000, 0), (1_040_000_000, 1), (500_000_000, 1)):
+            camera.send(bgr_to_image_msg(images[image]), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20), f"no answer to frame {key}"
+        assert same(1_000_000_000, alone[0])  # earlier than the warm-up: restarted, as detected alone
+        assert not same(1_040_000_000, alone[1])  # blended with the frame before
+        assert same(500_000_000, alone[1])  # back in time: restarted
+        camera.send(bgr_to_image_msg(images[0]), 540_000_000)
+        assert wait_until(lambda: 540_000_000 in camera.lanes, 20)
+        assert not same(540_000_000, alone[0])
+        assert _set_parameters(camera.spin.node, temporal_smoothing=False)[0].successful
+        camera.send(bgr_to_image_msg(images[1]), 580_000_000)
+        assert wait_until(lambda: 580_000_000 in camera.lanes, 20)
+        assert same(580_000_000, alone[1])
+        bad = _set_parameters(camera.spin.node, temporal_alpha=0.0)
+        assert not bad[0].successful and "temporal_alpha must be in (0, 1]" in bad[0].reason
+
+
 def test_debug_outputs_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
     from lane_sad.msg import LaneAttention
     from sensor_msgs.msg import Image
@@ -445,3 +484,51 @@ def test_compressed_input_on_request(small_checkpoint: Path) -> None:
         spin.close()
     out = next(iter(got.values()))
     assert (out.image_width, out.image_height) == (300, 200)
+
+
+def test_openvino_backend_on_rgb8_frames(tmp_path: Path, camera: Camera) -> None:
+    """The node's ``backend`` parameter reaches OpenVINO (the .onnx beside the checkpoint), and an
+    rgb8 camera is read in its own layout: the same lanes as the BGR copy of the frame."""
+    pytest.importorskip("openvino")
+    import torch
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
+    from lane_sad_core.export.onnx import export_checkpoint
+    from lane_sad_core.infer import LaneDetector
+    from lane_sad_core.models import build_model
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
+    from lane_sad_core.models.cost import settled
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+
+    torch.manual_seed(0)  # settled BatchNorm statistics: an untrained model's export is refused
+    model = settled(build_model("enet_sad", **SMALL), (SMALL["input_height"], SMALL["input_width"]))
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    small_checkpoint = save_checkpoint(tmp_path / "settled.pt", model_payload(model, pre))
+    export_checkpoint(small_checkpoint, small_checkpoint.with_suffix(".onnx"))
+    bgr = np.random.default_rng(5).integers(0, 255, (90, 160, 3), np.uint8)
+    msg = bgr_to_image_msg(np.ascontiguousarray(bgr[..., ::-1]))
+    msg.encoding = "rgb8"
+    cmd, env = node_command(small_checkpoint, backend="openvino-f32")
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        camera.send(msg, 42)
+        assert wait_until(lambda: 42 in camera.lanes, 20)
+        proc.send_signal(signal.SIGINT)
+        log = proc.communicate(timeout=10)[0]
+    assert "(openvino-f32)" in log  # what runs, after any fallback
+    want = LaneDetector(small_checkpoint, "cpu", backend="openvino-f32").detect(bgr).lanes
+    assert [lane.slot for lane in camera.lanes[42].lanes] == [lane.slot for lane in want]
+
+
+@pytest.mark.cuda
+def test_node_runs_on_cuda(small_checkpoint: Path, camera: Camera) -> None:
+    """device:=cuda: frames through the node's whole path on the GPU (pinned input, one stream)."""
+    cmd, env = node_command(small_checkpoint, device="cuda", diagnostics_period=0.2)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        for key in range(1, 4):
+            camera.send(_frame(), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20), f"no answer to frame {key}"
+        assert wait_until(lambda: camera.status_value("device").startswith("cuda"), 5)
+        assert proc.poll() is None
+    assert all(camera.lanes[k].inference_ms > 0 for k in range(1, 4))

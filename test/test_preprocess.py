@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from lane_sad_core.data.preprocess import (
@@ -10,6 +11,7 @@ from lane_sad_core.data.preprocess import (
     preprocess,
     source_to_network,
 )
+from lane_sad_core.plain import from_plain, to_plain
 
 
 def test_input_shape_and_normalisation() -> None:
@@ -39,4 +41,20 @@ def test_coordinate_maps_are_inverse() -> None:
 
 def test_config_round_trips_through_plain_dict() -> None:
     cfg = PreprocessConfig(width=640, height=368, crop_top=0.1)
-    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    assert from_plain(PreprocessConfig, to_plain(cfg)) == cfg
+
+
+def test_every_layout_reads_the_same_colours_without_converting_first() -> None:
+    """RGB, BGRA, RGBA and grey frames give what their BGR conversion gives (colours picked after resizing)."""
+    cfg = PreprocessConfig(width=40, height=16, crop_top=0.2)
+    bgr = np.random.default_rng(0).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+    want = preprocess(bgr, cfg)
+    assert np.array_equal(preprocess(bgr[..., ::-1], cfg, "rgb"), want)  # a strided view, as from a buffer
+    assert np.array_equal(preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), cfg, "bgra"), want)
+    assert np.array_equal(preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA), cfg, "rgba"), want)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    as_bgr = preprocess(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cfg)
+    assert np.array_equal(preprocess(grey, cfg, "gray"), as_bgr)
+    assert np.array_equal(preprocess(grey[..., None], cfg, "gray"), as_bgr)
+    batch = np.zeros((2, 3, 16, 40), np.float32)
+    assert np.shares_memory(preprocess(bgr, cfg, out=batch[1]), batch) and np.array_equal(batch[1], want)

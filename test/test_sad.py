@@ -9,9 +9,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from lane_sad_core.distill import SADConfig, attention_display, attention_energy, attention_map, sad_loss
-from lane_sad_core.distill.sad import sad_pair_loss
+from lane_sad_core.distill.sad import AttentionLoss, sad_pair_loss
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models import build_model, count_parameters
+from lane_sad_core.plain import from_plain, to_plain
 from lane_sad_core.train.losses import LossConfig, lane_loss
 
 
@@ -27,11 +28,23 @@ def test_energy_is_channel_sum_of_powers():
     assert torch.equal(attention_energy(a, 1.0), torch.tensor([[[4.0, 3.0]]]))
 
 
-def test_attention_map_is_spatial_softmax_of_energy():
+def test_published_operator_is_the_softmax_of_the_energy():
     # softmax([10, 5]) = [1, e^-5] / (1 + e^-5)
     z = 1.0 + math.exp(-5.0)
     expected = torch.tensor([[[1.0 / z, math.exp(-5.0) / z]]])
+    assert torch.allclose(attention_map(_two_pixel_activation(), logit_range=-1), expected, atol=1e-7)
+
+
+def test_scaled_map_puts_the_logits_in_zero_to_k():
+    # g = [10, 5], peak 10, k = ln(2 pixels): logits ln2 * [1, 0.5] -> [2, sqrt 2] / (2 + sqrt 2)
+    z = 2.0 + math.sqrt(2.0)
+    expected = torch.tensor([[[2.0 / z, math.sqrt(2.0) / z]]])
     assert torch.allclose(attention_map(_two_pixel_activation()), expected, atol=1e-7)
+    # any scale of the activations gives the same map, and k caps the peak at e^k x the coldest
+    assert torch.allclose(attention_map(1000 * _two_pixel_activation()), expected, atol=1e-6)
+    m = attention_map(torch.randn(3, 16, 9, 9) * 100, logit_range=4.0)
+    ratio = m.flatten(1).amax(1) / m.flatten(1).amin(1)
+    assert (ratio <= math.exp(4.0) * (1 + 1e-4)).all()
 
 
 def test_resize_happens_before_the_softmax():
@@ -44,51 +57,50 @@ def test_resize_happens_before_the_softmax():
     assert torch.allclose(attention_map(torch.ones(1, 2, 4, 5), size=(8, 10)), torch.full((1, 8, 10), 1 / 80))
 
 
-def test_pair_loss_hand_value():
-    # student g = [1, 0] -> softmax [e/(e+1), 1/(e+1)]; target g = [0, 0] -> [1/2, 1/2].
-    # Both differences are +-(e-1)/(2(e+1)), so the MSE is ((e-1)/(2(e+1)))^2.
+TWO_PIXELS = AttentionLoss(map_size=(1, 2))
+
+
+def test_pair_loss_hand_values():
+    # student g = [1, 0] -> logits ln2 * [1, 0] -> [2/3, 1/3]; target g = [0, 0] -> [1/2, 1/2].
+    # L2 summed over pixels: 2 * (1/6)^2 = 1/18.  KL(target || student) = ln(9/8) / 2.
     student = torch.tensor([[[[1.0, 0.0]]]])
     target = torch.zeros(1, 1, 1, 2)
-    e = math.e
-    assert sad_pair_loss(student, target).item() == pytest.approx(((e - 1) / (2 * (e + 1))) ** 2, rel=1e-6)
+    assert sad_pair_loss(student, target, TWO_PIXELS).item() == pytest.approx(1 / 18, rel=1e-6)
+    kl = AttentionLoss(map_size=(1, 2), loss="kl")
+    assert sad_pair_loss(student, target, kl).item() == pytest.approx(0.5 * math.log(9 / 8), rel=1e-5)
 
 
-def test_normalized_pair_loss_hand_value():
-    # student g = [1, 0], mean 1/2 -> [2, 0] -> softmax [e^2, 1] / (e^2 + 1), times 2 pixels;
-    # target g = [0, 0] -> uniform [1, 1] after scaling. Differences are +-tanh(1), so the
-    # MSE is tanh(1)^2.
-    student = torch.tensor([[[[1.0, 0.0]]]])
-    target = torch.zeros(1, 1, 1, 2)
-    assert sad_pair_loss(student, target, normalize=True).item() == pytest.approx(math.tanh(1.0) ** 2, rel=1e-6)
-
-
-def test_published_operator_saturates_where_the_normalized_one_does_not():
+def test_published_operator_saturates_where_the_scaled_one_does_not():
     # Energies spanning thousands, as on real activations: the softmax is one-hot in float32
-    # and passes exactly no gradient; the scale-free variant still does.
+    # and passes exactly no gradient; the scaled one still does.
     torch.manual_seed(0)
     target = torch.randn(1, 64, 6, 6) * 10
     grads = []
-    for normalize in (False, True):
+    for k in (-1.0, 0.0):  # -1: the published operator (attention_map only; configs refuse it)
         student = (torch.randn(1, 64, 6, 6) * 10).requires_grad_(True)
-        sad_pair_loss(student, target, normalize=normalize).backward()
+        (attention_map(student, logit_range=k) - attention_map(target, logit_range=k)).square().sum().backward()
         grads.append(student.grad.abs().max().item())
     assert grads[0] == 0.0
-    assert grads[1] > 1e-4
+    assert grads[1] > 1e-6
 
 
-def test_pair_loss_upsamples_the_smaller_map():
-    student = torch.rand(1, 4, 8, 10)
-    target = torch.rand(1, 6, 4, 5)  # half size: its energy is upsampled to 8x10
-    expected = torch.mean((attention_map(student) - attention_map(target, size=(8, 10))) ** 2)
-    assert torch.allclose(sad_pair_loss(student, target), expected)
+def test_pair_loss_is_bounded_whatever_the_activations():
+    torch.manual_seed(0)
+    for scale in (1e-3, 1.0, 1e3):
+        student, target = torch.randn(4, 8, 18, 50) * scale, torch.randn(4, 8, 18, 50).abs() * scale
+        assert 0 <= sad_pair_loss(student, target).item() <= 2.0
+    # both blocks are resized to the one map size, whatever their own sizes
+    student, target = torch.rand(1, 4, 8, 10), torch.rand(1, 6, 4, 5)
+    spec = AttentionLoss(map_size=(16, 20))
+    expected = (attention_map(student, size=(16, 20)) - attention_map(target, size=(16, 20))).square().sum()
+    assert torch.allclose(sad_pair_loss(student, target, spec), expected)
 
 
 def test_sad_loss_weights_and_names():
     acts = {"E2": torch.tensor([[[[1.0, 0.0]]]]), "E3": torch.zeros(1, 1, 1, 2), "E4": torch.tensor([[[[0.0, 1.0]]]])}
-    e = math.e
-    # E2 -> E3: ((e-1)/(2(e+1)))^2 (as above).  E3 -> E4: the same by symmetry.
-    per_pair = ((e - 1) / (2 * (e + 1))) ** 2
-    total, terms = sad_loss(acts, SADConfig(weight=(0.1, 0.3)))
+    # E2 -> E3: 1/18 (as above).  E3 -> E4: [1/2, 1/2] against [1/3, 2/3], also 1/18.
+    per_pair = 1 / 18
+    total, terms = sad_loss(acts, SADConfig(weight=(0.1, 0.3), map_size=(1, 2)))
     assert set(terms) == {"sad_E2_E3", "sad_E3_E4"}
     assert terms["sad_E2_E3"].item() == pytest.approx(0.1 * per_pair, rel=1e-6)
     assert terms["sad_E3_E4"].item() == pytest.approx(0.3 * per_pair, rel=1e-6)
@@ -109,7 +121,7 @@ def test_middle_block_gets_gradient_only_as_a_student():
     e2, e3, e4 = (torch.rand(1, 3, 5, 5, requires_grad=True) for _ in range(3))
     sad_loss({"E2": e2, "E3": e3, "E4": e4}, SADConfig())[0].backward()
     e3_alone = e3.detach().clone().requires_grad_(True)
-    (0.1 * sad_pair_loss(e3_alone, e4)).backward()
+    (0.1 * sad_pair_loss(e3_alone, e4, SADConfig())).backward()
     assert torch.allclose(e3.grad, e3_alone.grad)
     assert e4.grad is None
 
@@ -123,8 +135,13 @@ def test_default_pairs_are_the_papers_and_the_rule_generalises():
 def test_config_rules():
     cfg = SADConfig()
     assert cfg.pair_weights == (0.1, 0.1) and not cfg.active(39_999) and cfg.active(40_000)
-    custom = SADConfig(weight=(0.2, 0.1), start_iter=5, normalize=True)
-    assert SADConfig.from_dict(custom.to_dict()) == custom
+    custom = SADConfig(weight=(0.2, 0.1), start_iter=5, map_size=(18, 50), loss="kl")
+    assert from_plain(SADConfig, to_plain(custom)) == custom
+    assert to_plain(custom)["weight"] == [0.2, 0.1] and from_plain(SADConfig, {"weight": 1}).weight == 1.0
+    with pytest.raises(ConfigError, match=r"normalize moved to logit_range"):
+        from_plain(SADConfig, {"normalize": True})
+    with pytest.raises(ConfigError, match="attention loss 'mse' unknown"):
+        SADConfig(loss="mse")
     with pytest.raises(ConfigError, match="2 values for 1 pairs"):
         SADConfig(pairs=(("E3", "E4"),), weight=(0.1, 0.1))
     with pytest.raises(ConfigError, match=r"needs block\(s\) \['E4'\]"):
@@ -153,18 +170,17 @@ def test_training_with_sad_leaves_the_inference_model_unchanged():
     x = torch.randn(2, 3, 64, 160)
     seg = torch.randint(0, 5, (2, 64, 160))
     exist = torch.randint(0, 2, (2, 4)).float()
-    # The published operator passes no gradient on a fresh network (see the saturation test),
-    # so the scale-free variant shows that SAD does train the weights.
-    cfg = LossConfig(sad=SADConfig(normalize=True))
+    sad = SADConfig()
 
     def step(model, use_sad: bool) -> None:
         torch.manual_seed(1)  # same dropout masks for both runs
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         if use_sad:
-            outputs, acts = model.forward_blocks(x, cfg.sad.blocks)
+            outputs, acts = model.forward_blocks(x, sad.blocks)
         else:
             outputs, acts = model(x), None
-        lane_loss(outputs, seg, exist, cfg, acts)[0].backward()
+        total = lane_loss(outputs, seg, exist, LossConfig())[0]
+        (total + sad_loss(acts, sad)[0] if acts is not None else total).backward()
         opt.step()
 
     step(with_sad.train(), True)

@@ -157,6 +157,6 @@ def test_init_from_a_checkpoint(tmp_path: Path, synth_root: Path) -> None:
     convs = [k for k in a if k.endswith("weight") and a[k].dim() == 4]
     assert all(torch.equal(a[k], b[k]) for k in convs)  # lr 0: the initial weights survive
     bad = train(
-        cfg, "--set", f"model.init={base}", "--set", "model.name=resnet18", "--set", "sad_enabled=false", name="bad"
+        cfg, "--set", f"model.init={base}", "--set", "model.name=resnet18", "--set", "distill.sad=null", name="bad"
     )
     assert bad.returncode == 2 and "holds a enet_sad model, the config a resnet18" in bad.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import to_plain
 from lane_sad_core.train.config import apply_overrides, config_from_dict, load_config
 
 
@@ -22,16 +23,18 @@ def test_yaml_sections_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         "name: t\nmodel: {name: resnet18}\ndata: {root: data, preprocess: {width: 640, height: 368}}\n"
-        "optim: {iterations: 100}\nloss: {sad: {pairs: [[layer2, layer3]], start_iter: 5, normalize: true}}\n"
+        "optim: {iterations: 100}\ndistill: {sad: {pairs: [[layer2, layer3]], start_iter: 5, map_size: [18, 50]}}\n"
     )
-    cfg = load_config(path, ["optim.lr=0.02", "data.preprocess.crop_top=0.3", "sad_enabled=false"])
+    cfg = load_config(path, ["optim.lr=0.02", "data.preprocess.crop_top=0.3", "distill.sad.ramp_iters=10"])
     assert cfg.model.name == "resnet18" and cfg.optim.iterations == 100 and cfg.optim.lr == 0.02
     assert cfg.data.preprocess.crop_top == 0.3 and cfg.data.preprocess.width == 640
     assert cfg.data.root == str((tmp_path / "data").resolve())  # relative to the config file
-    assert cfg.loss.sad.pairs == (("layer2", "layer3"),) and cfg.loss.sad.normalize
-    assert cfg.sad_enabled is False
-    again = config_from_dict(cfg.to_dict())  # checkpoints store to_dict(); it must load back
-    assert again.to_dict() == cfg.to_dict()
+    sad = cfg.distill.sad
+    assert sad.pairs == (("layer2", "layer3"),) and sad.map_size == (18, 50)
+    assert (sad.start_iter, sad.ramp_iters) == (5, 10)
+    assert load_config(path, ["distill.sad=null"]).distill.sad is None  # null switches a method off
+    again = config_from_dict(to_plain(cfg))  # checkpoints store the plain form; it must load back
+    assert again == cfg and to_plain(again) == to_plain(cfg)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +44,13 @@ def test_yaml_sections_and_overrides(tmp_path: Path) -> None:
         ({"optim": {"batch_size": "12"}}, "optim.batch_size: expected int, got '12'"),
         ({"optim": {"lr": True}}, "optim.lr: expected float, got True"),
         ({"data": []}, "data: expected a mapping"),
-        ({"loss": {"sad": {"pairs": []}}}, "SAD needs at least one"),
+        ({"distill": {"sad": {"pairs": []}}}, "distill.sad: SAD needs at least one"),
+        ({"distill": {"sad": {"weight": "x"}}}, "distill.sad.weight: expected float or list of float, got 'x'"),
+        ({"distill": {"bake": {"start_iter": -1}}}, "distill.bake: start_iter and ramp_iters must be >= 0"),
+        # the layout before one distill section: one line naming the new key
+        ({"loss": {"sad": {"start_iter": 5}}}, "loss.sad moved to distill.sad"),
+        ({"sad_enabled": False}, "sad_enabled moved to distill.sad"),
+        ({"distill": {"start_iter": 0, "bake": {}}}, "distill.start_iter moved to distill.<method>.start_iter"),
     ],
 )
 def test_bad_configs_name_the_key(data: dict, message: str) -> None:
@@ -73,12 +82,12 @@ def test_base_chain_merges_sections_and_resolves_roots_per_file(tmp_path: Path) 
     (tmp_path / "family").mkdir()
     (tmp_path / "base.yaml").write_text(
         "name: base\nseed: 1\ndata: {root: shared_data, preprocess: {width: 256, height: 96, crop_top: 0.35}}\n"
-        "optim: {name: adamw, lr: 0.002, iterations: 600}\n"
+        "optim: {name: adamw, lr: 0.002, iterations: 600}\ndistill: {sad: {start_iter: 0}}\n"
     )
-    (tmp_path / "family" / "mid.yaml").write_text("base: ../base.yaml\nsad_enabled: false\noptim: {lr: 0.001}\n")
+    (tmp_path / "family" / "mid.yaml").write_text("base: ../base.yaml\ndistill: {sad: null}\noptim: {lr: 0.001}\n")
     (tmp_path / "family" / "run.yaml").write_text("base: mid.yaml\nname: run\ndata: {preprocess: {width: 320}}\n")
     cfg = load_config(tmp_path / "family" / "run.yaml", ["optim.iterations=7"])
-    assert (cfg.name, cfg.seed, cfg.sad_enabled) == ("run", 1, False)
+    assert (cfg.name, cfg.seed, cfg.distill.sad) == ("run", 1, None)
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.iterations) == ("adamw", 0.001, 7)
     pre = cfg.data.preprocess
     assert (pre.width, pre.height, pre.crop_top) == (320, 96, 0.35)  # merged key by key

@@ -38,7 +38,7 @@ def write_config(tmp_path: Path, root: Path, **changes: object) -> Path:
             "preprocess": {"width": 256, "height": 96},
             "num_workers": 0,
         },
-        "loss": {"sad": {"start_iter": 6, "normalize": True}},
+        "distill": {"sad": {"start_iter": 6}},
         "optim": {"batch_size": 4, "iterations": 12},
         "schedule": {"log_every": 2, "val_every": 100, "ckpt_every": 4, "val_max_frames": 3},
     }

@@ -21,12 +21,12 @@ if [ ! -x "$PY" ]; then
   touch "$VENV/COLCON_IGNORE"
 fi
 
-if ! stamp_ok requirements requirements.txt setup.py; then
+if ! stamp_ok requirements requirements.txt setup.py lane_sad_core/__init__.py; then
   echo "setup: installing pinned requirements into .venv (about a minute)"
   "$PY" -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   "$PY" -m pip install --quiet --no-deps --no-build-isolation -e .
   "$PY" tools/fix_ros_cmake.py
-  stamp_set requirements requirements.txt setup.py
+  stamp_set requirements requirements.txt setup.py lane_sad_core/__init__.py
 fi
 
 SITE=$VENV/lib/python$PYVER/site-packages

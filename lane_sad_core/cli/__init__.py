@@ -1,8 +1,14 @@
-"""The ``lane-sad`` command line: one sub-command per module in this package.
+"""The ``lane-sad`` command line: one sub-command per module in this package, plus plugins.
 
 Each sub-command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a callable taking the parsed arguments and returning an exit code. Modules
 import their heavy dependencies (torch, cv2) inside ``func`` so that ``--help`` is fast.
+
+Packages built on this one add their sub-commands the same way: :data:`PLUGINS` lists
+packages whose ``register(subparsers)`` is called when they import. The ROS commands
+(``bag``, ``replay``, ``bag-eval``) come from ``lane_sad_ros.cli``, so one ``lane-sad``
+command serves both, and this package never imports ROS: where the plugin cannot be
+imported its commands are absent and asking for one prints why.
 """
 
 from __future__ import annotations
@@ -17,11 +23,19 @@ from lane_sad_core import __version__
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("synth", "score", "train", "eval", "infer", "export", "bag", "replay", "bag_eval")
+COMMANDS: tuple[str, ...] = ("synth", "convert", "data", "pseudo", "score", "train", "eval", "infer", "export")
+# Packages that add sub-commands when importable, in the order ``--help`` lists them.
+PLUGINS: tuple[str, ...] = ("lane_sad_ros.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every sub-command registered."""
+    """The top-level parser with every sub-command registered (the plugins' where they import)."""
+    parser, _, _ = _build_parser()
+    return parser
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, set[str], dict[str, str]]:
+    """The parser, its sub-command names, and why each plugin that could not be imported is missing."""
     parser = argparse.ArgumentParser(
         prog="lane-sad",
         description="Lane detection with attention distillation: data, training, evaluation, inference and deployment.",
@@ -30,12 +44,30 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"lane_sad_core.cli.{name}").register(subparsers)
-    return parser
+    missing: dict[str, str] = {}
+    for plugin in PLUGINS:
+        try:
+            module = importlib.import_module(plugin)
+        except ImportError as exc:
+            missing[plugin] = str(exc)
+            continue
+        module.register(subparsers)
+    return parser, set(subparsers.choices), missing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, commands, missing = _build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if missing and command is not None and command not in commands:
+        reasons = "; ".join(f"{plugin} cannot be imported: {reason}" for plugin, reason in missing.items())
+        print(
+            f"lane-sad: unknown command {command!r} ({reasons}); the ROS commands bag, replay and bag-eval "
+            "need lane_sad_ros and rosbags (pip install lane_sad[ros])",
+            file=sys.stderr,
+        )
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from lane_sad_core.cli.decoding import add_decoding_args, postprocess_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--list", default="list/test.txt", help="CULane list file (relative to --data)")
     p.add_argument("--labels", nargs="+", default=["test_label.json"], help="TuSimple label files (relative to --data)")
     p.add_argument("--max-frames", type=int, help="score only the first N frames")
+    p.add_argument(
+        "--slots",
+        type=_slot_list,
+        help="score only detections of these slots, 1-based and comma-separated (e.g. 2,3 for the ego lane "
+        "of a 4-slot model, when the labels mark only the ego lane's two lines)",
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", type=Path, help="also write the numbers as JSON")
@@ -28,7 +36,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="write predictions in the official format (CULane .lines.txt tree / TuSimple json)",
     )
+    add_decoding_args(p, "on with --format culane, whose labels run through the car's hood to the bottom row")
     p.set_defaults(func=run)
+
+
+def _slot_list(text: str) -> frozenset[int]:
+    """``"2,3"`` -> the 0-based slots {1, 2}."""
+    try:
+        slots = frozenset(int(s) - 1 for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated slot numbers, got {text!r}") from None
+    if min(slots) < 0:
+        raise argparse.ArgumentTypeError(f"slots are numbered from 1, got {text!r}")
+    return slots
 
 
 def build_eval_dataset(args: argparse.Namespace):
@@ -45,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     from lane_sad_core.data.formats import TusimpleRecord, lanes_to_tusimple_row, write_culane_lines
     from lane_sad_core.infer.detector import LaneDetector
-    from lane_sad_core.infer.evaluate import evaluate_dataset, markdown_table
+    from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, evaluate_dataset, markdown_table
 
-    detector = LaneDetector(args.checkpoint, args.device)
+    detector = LaneDetector(args.checkpoint, args.device, postprocess_from_args(args, EXTEND_TO_BOTTOM[args.format]))
     dataset = build_eval_dataset(args)
     n = len(dataset) if args.max_frames is None else min(args.max_frames, len(dataset))
     records: list = []
@@ -67,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         args.batch_size,
         progress=lambda it, total: tqdm(it, total=total, desc="eval", unit="batch"),
         on_frame=save if args.pred_out else None,
+        slots=args.slots,
     ).as_dict()
     if args.pred_out and records:
         from lane_sad_core.data.formats import write_tusimple

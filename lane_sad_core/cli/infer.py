@@ -7,6 +7,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from lane_sad_core.cli.decoding import add_decoding_args, postprocess_from_args
+from lane_sad_core.infer.backends import BACKENDS
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -26,16 +29,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default="torch",
-        choices=("torch", "torch-compile", "torch-compile-bf16", "onnxruntime", "tensorrt"),
+        choices=BACKENDS,
         help="what runs the network; torch-compile(-bf16) compiles the checkpoint at start "
-        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime/tensorrt "
-        "run the .onnx/.engine beside the checkpoint (or given as --checkpoint); all fall back to "
+        "(about a minute the first time, cached) and runs ~2x faster on a CPU; onnxruntime, openvino "
+        "(bfloat16 where the CPU has it; openvino-f32: float32) and tensorrt run the .onnx/.engine "
+        "beside the checkpoint (or given as --checkpoint); all fall back to "
         "torch with a warning",
     )
     p.add_argument(
         "--attention",
         action="store_true",
         help="also write the distilled blocks' attention blended over each image (torch backend)",
+    )
+    add_decoding_args(p, "off: a lane ends where its evidence ends")
+    p.add_argument(
+        "--temporal",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="videos: smooth lanes from frame to frame (a lane moving further than 4%% of the width "
+        "restarts; a lane gone for up to 2 frames is held); images are always decoded on their own",
     )
     p.set_defaults(func=run)
 
@@ -88,8 +100,15 @@ def run(args: argparse.Namespace) -> int:
 
     from lane_sad_core.errors import LaneSadError
     from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.temporal import TemporalConfig
 
-    detector = LaneDetector(args.checkpoint, args.device, backend=args.backend)
+    detector = LaneDetector(
+        args.checkpoint,
+        args.device,
+        postprocess_from_args(args),
+        backend=args.backend,
+        temporal=TemporalConfig() if args.temporal else None,
+    )
     if args.attention and detector.model is None:
         raise LaneSadError(
             f"--attention needs the torch backend; {detector.backend_name} models carry only the lane outputs"
@@ -120,6 +139,7 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
     if not cap.isOpened():
         raise LaneSadError(f"cannot open video {path}")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    detector.reset_tracking()  # a new video: no lanes carried over from the last one
     writers: dict[str, cv2.VideoWriter] = {}
     bar = tqdm(total=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None, desc=path.name, unit="frame", leave=False)
     try:
@@ -129,13 +149,13 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
                 ok, frame = cap.read()
                 if not ok:
                     break
-                det = detector.detect(frame, with_attention=args.attention)
+                det = detector.detect(frame, with_attention=args.attention, stamp=index / fps)
                 jsonl.write(json.dumps({"frame": index, **lanes_json(det)}) + "\n")
                 for suffix, drawn in render(detector, frame, det, args.attention).items():
                     if suffix not in writers:
                         h, w = drawn.shape[:2]
                         writers[suffix] = cv2.VideoWriter(
-                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)
+                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h)
                         )
                     writers[suffix].write(drawn)
                 index += 1

@@ -82,7 +82,8 @@ def _overrides(args: argparse.Namespace) -> dict:
     return out
 
 
-def _splits(text: str) -> tuple[float, float, float]:
+def parse_splits(text: str) -> tuple[float, float, float]:
+    """``--split`` text (``0.8,0.1,0.1``) as (train, val, test) fractions."""
     from lane_sad_core.errors import ConfigError
 
     try:
@@ -98,12 +99,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate the data set; prints where it went and what it holds."""
     from tqdm import tqdm
 
-    from lane_sad_core.data.synth.writer import (
-        SynthSettings,
-        generate,
-        parse_categories,
-        write_lists,
-    )
+    from lane_sad_core.data.synth.writer import SynthSettings, parse_categories, write_dataset
     from lane_sad_core.errors import ConfigError
 
     if args.num < 1 or args.workers < 1:
@@ -115,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
         num=args.num,
         seed=args.seed,
         categories=parse_categories(args.categories),
-        splits=_splits(args.split),
+        splits=parse_splits(args.split),
         overrides=_overrides(args),
     )
     settings.preset()  # validate overrides before starting workers
-    frames = generate(args.out, settings, args.workers)
-    records = list(tqdm(frames, total=args.num, unit="frame", desc=f"synth {args.format}"))
-    write_lists(args.out, settings, records)
+    records = write_dataset(
+        args.out,
+        settings,
+        args.workers,
+        progress=lambda it, total: tqdm(it, total=total, unit="frame", desc=f"synth {args.format}"),
+    )
     counts = {s: sum(r.split == s for r in records) for s in ("train", "val", "test")}
     print(
         f"wrote {len(records)} {args.format} frames to {args.out} "

@@ -16,7 +16,7 @@ how samples are spread over loader workers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -74,12 +74,6 @@ class AugmentConfig:
         }
         return cls(**{**off, **changes})  # type: ignore[arg-type]
 
-    def to_dict(self) -> dict:
-        """Plain types only (for run directories and checkpoints)."""
-        d = asdict(self)
-        d["scale_range"], d["blur_sigma"] = list(self.scale_range), list(self.blur_sigma)
-        return d
-
 
 def sample_generator(cfg: AugmentConfig, epoch: int, index: int) -> np.random.Generator:
     """The generator that decides sample ``index``'s augmentation in ``epoch``."""
@@ -119,7 +113,7 @@ def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator)
     if rng.random() < cfg.noise_prob:
         img += rng.normal(0.0, rng.uniform(0, cfg.noise_std), size=img.shape).astype(np.float32)
     if rng.random() < cfg.blur_prob:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma)), np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -139,12 +133,35 @@ def augment_sample(
     as background. The parameters are always drawn in the same order, so a given
     generator state yields the same result whatever the config's switches.
     """
+    image, seg, exist, _ = augment_with_soft(image, seg, exist, None, cfg, rng, num_slots, fill)
+    return image, seg, exist
+
+
+def augment_with_soft(
+    image: np.ndarray,
+    seg: np.ndarray,
+    exist: np.ndarray,
+    soft: np.ndarray | None,
+    cfg: AugmentConfig,
+    rng: np.random.Generator,
+    num_slots: int,
+    fill: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`augment_sample` that also carries a teacher's (C, H, W) class probabilities.
+
+    The soft maps follow the geometry exactly (a flip also swaps their slot channels);
+    where the warp brings in pixels from outside the frame they are 0, and ``seg``'s
+    :data:`IGNORE_INDEX` there tells the loss to skip them.
+    """
     height, width = seg.shape
     flip = rng.random() < cfg.hflip_prob
     matrix = affine_matrix(cfg, rng, width, height)
     if flip:
         image = np.ascontiguousarray(image[:, ::-1])
         seg, exist = flip_target(seg, exist, num_slots)
+        if soft is not None:
+            order = [0, *range(num_slots, 0, -1)]
+            soft = np.ascontiguousarray(soft[order, :, ::-1])
     image = cv2.warpAffine(
         image,
         matrix,
@@ -161,4 +178,6 @@ def augment_sample(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=IGNORE_INDEX,
     )
-    return photometric(image, cfg, rng), seg, exist
+    if soft is not None:
+        soft = np.stack([cv2.warpAffine(c, matrix, (width, height), flags=cv2.INTER_LINEAR) for c in soft])
+    return photometric(image, cfg, rng), seg, exist, soft

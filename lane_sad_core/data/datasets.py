@@ -7,7 +7,10 @@ Both return the same sample dict, built the way the ENet-SAD training code build
   :func:`~lane_sad_core.data.preprocess.normalize`;
 * ``"seg"``: int64 (H, W), 0 background, 1..K the lane slot, 255 ignore (pixels that an
   augmentation brought in from outside the frame);
-* ``"exist"``: float32 (K,), 1 where the slot's lane is labelled;
+* ``"exist"``: float32 (K,), 1 where the slot's lane is labelled, 0 where it is absent,
+  -1 where the labels do not say (partial labels: ``?`` flags in a CULane list);
+* ``"soft"`` and ``"has_soft"``, only when the dataset reads a teacher's maps: float32
+  (K + 1, H, W) class probabilities at network size, and whether this frame has them;
 * ``"index"``: the sample index.
 
 Targets: CULane's ``laneseg_label_w16`` masks are used when the list names them and they
@@ -32,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from lane_sad_core.data.augment import AugmentConfig, augment_sample, sample_generator
+from lane_sad_core.data.augment import AugmentConfig, augment_with_soft, sample_generator
 from lane_sad_core.data.formats import read_culane_lines, read_culane_list, read_tusimple
 from lane_sad_core.data.imagesize import image_size
 from lane_sad_core.data.preprocess import (
@@ -88,8 +91,11 @@ def _meta_categories(root: Path) -> dict[str, str]:
 class LaneDataset(Dataset, ABC):
     """What CULane and TuSimple share: preprocessing, targets, augmentation, epochs.
 
-    Subclasses fill ``_images`` (absolute paths) and implement :meth:`lanes`.
+    Subclasses set ``root`` (the data set's folder, which label files name images
+    relative to), fill ``_images`` (absolute paths) and implement :meth:`lanes`.
     """
+
+    root: Path
 
     def __init__(
         self,
@@ -97,11 +103,13 @@ class LaneDataset(Dataset, ABC):
         augment: AugmentConfig | None,
         num_slots: int,
         line_width: float,
+        soft_targets: str = "",
     ) -> None:
         self.preprocess = preprocess
         self.augment = augment
         self.num_slots = num_slots
         self.line_width = line_width
+        self.soft_targets = soft_targets
         self.epoch = 0
         self._images: list[Path] = []
         self._categories: dict[str, str] = {}
@@ -160,22 +168,60 @@ class LaneDataset(Dataset, ABC):
         mapped = [Lane(source_to_network(lane.points, src_shape, cfg), lane.slot) for lane in self.lanes(i)]
         return rasterize_lanes(mapped, (cfg.height, cfg.width), thickness)
 
+    def soft_maps(self, i: int) -> np.ndarray | None:
+        """A teacher's (K + 1, H, W) class probabilities for sample ``i`` at network size.
+
+        Read from one greyscale PNG per slot beside the image, named by the
+        ``soft_targets`` pattern (``{stem}``, 1-based ``{slot}``; SCNN writes
+        ``{stem}_{slot}_avg.png``), 0-255 for probability 0-1. A map covers the whole
+        frame at any scale, so it is cropped and resized as the image is. Background is
+        what the lanes leave. None when the pattern is unset or a slot's file is absent.
+        """
+        if not self.soft_targets:
+            return None
+        image = self._images[i]
+        paths = [image.with_name(self.soft_targets.format(stem=image.stem, slot=k + 1)) for k in range(self.num_slots)]
+        if not all(p.is_file() for p in paths):
+            return None
+        cfg = self.preprocess
+        lanes = []
+        for path in paths:
+            prob = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if prob is None:
+                raise LabelError(f"{path}: not a readable probability map")
+            cropped = prob[crop_rows(prob.shape[0], cfg) :]
+            lanes.append(cv2.resize(cropped, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA) / 255.0)
+        stacked = np.stack(lanes).astype(np.float32)
+        soft = np.concatenate([np.clip(1.0 - stacked.sum(axis=0, keepdims=True), 0.0, 1.0), stacked])
+        return soft / np.maximum(soft.sum(axis=0, keepdims=True), 1e-6)
+
     def __getitem__(self, i: int) -> dict:
         image = read_image(self._images[i])
         self._sizes[i] = image.shape[:2]
         resized = resize_for_network(image, self.preprocess)
         seg = self.target(i, image.shape[:2])
         exist = self._exist(i, self.lanes(i))
+        soft = self.soft_maps(i)
+        has_soft = soft is not None
+        if self.soft_targets and soft is None:
+            soft = np.zeros((self.num_slots + 1, *seg.shape), dtype=np.float32)
         if self.augment is not None:
-            fill = tuple(255.0 * m for m in self.preprocess.mean[::-1])
+            r, g, b = self.preprocess.mean
+            fill = (255.0 * b, 255.0 * g, 255.0 * r)
             rng = sample_generator(self.augment, self.epoch, i)
-            resized, seg, exist = augment_sample(resized, seg, exist, self.augment, rng, self.num_slots, fill)
-        return {
+            resized, seg, exist, soft = augment_with_soft(
+                resized, seg, exist, soft, self.augment, rng, self.num_slots, fill
+            )
+        sample = {
             "image": torch.from_numpy(normalize(resized, self.preprocess)),
             "seg": torch.from_numpy(seg.astype(np.int64)),
             "exist": torch.from_numpy(np.ascontiguousarray(exist, dtype=np.float32)),
             "index": i,
         }
+        if soft is not None:
+            sample["soft"] = torch.from_numpy(np.ascontiguousarray(soft, dtype=np.float32))
+            sample["has_soft"] = torch.tensor(float(has_soft))
+        return sample
 
 
 class CULaneDataset(LaneDataset):
@@ -183,33 +229,42 @@ class CULaneDataset(LaneDataset):
 
     Args:
         root: dataset root (the folder holding ``driver_*`` and ``list``).
-        list_file: a list file, absolute or relative to ``root``; lines may carry a mask
-            path and existence flags (``train_gt.txt``) or only the image (``test.txt``).
+        list_file: a list file, absolute or relative to ``root``, or several read one after
+            the other; lines may carry a mask path and existence flags (``train_gt.txt``)
+            or only the image (``test.txt``).
         preprocess: network input definition; the paper's 800x288 by default.
         augment: training augmentation, None for evaluation.
         num_slots: lane slots (CULane: 4).
         line_width: target line width in source pixels when drawing from ``.lines.txt``.
+        soft_targets: file-name pattern of a teacher's per-slot maps beside each image
+            (see :meth:`LaneDataset.soft_maps`); empty for none.
     """
 
     def __init__(
         self,
         root: str | Path,
-        list_file: str | Path,
+        list_file: str | Path | Sequence[str | Path],
         preprocess: PreprocessConfig | None = None,
         augment: AugmentConfig | None = None,
         num_slots: int = 4,
         line_width: float = CULANE_LINE_WIDTH,
+        soft_targets: str = "",
     ) -> None:
-        super().__init__(preprocess or culane_preprocess(), augment, num_slots, line_width)
+        super().__init__(preprocess or culane_preprocess(), augment, num_slots, line_width, soft_targets)
         self.root = Path(root)
-        self.list_file = Path(list_file) if Path(list_file).is_absolute() else self.root / list_file
-        self.entries = read_culane_list(self.list_file)
-        for entry in self.entries:
-            if entry.exist is not None and len(entry.exist) != num_slots:
-                raise LabelError(
-                    f"{self.list_file}: {entry.image} has {len(entry.exist)} existence "
-                    f"flags, the dataset has num_slots={num_slots}"
-                )
+        names = [list_file] if isinstance(list_file, (str, Path)) else list(list_file)
+        self.list_files = [Path(n) if Path(n).is_absolute() else self.root / n for n in names]
+        self.list_file = self.list_files[0]
+        self.entries = []
+        for listing in self.list_files:
+            entries = read_culane_list(listing)
+            for entry in entries:
+                if entry.exist is not None and len(entry.exist) != num_slots:
+                    raise LabelError(
+                        f"{listing}: {entry.image} has {len(entry.exist)} existence "
+                        f"flags, the dataset has num_slots={num_slots}"
+                    )
+            self.entries += entries
         self._images = [self.root / e.image for e in self.entries]
         self._categories = {**_meta_categories(self.root), **self._split_categories()}
         self._warned_masks = False
@@ -243,9 +298,9 @@ class CULaneDataset(LaneDataset):
         lanes = [lane for lane in read_culane_lines(path) if len(lane) >= 2]
         height, width = self.source_size(i)
         exist = self.entries[i].exist
-        if exist is not None and sum(exist) == len(lanes):
+        slots = [k for k, e in enumerate(exist or ()) if e == 1]
+        if exist is not None and len(slots) == len(lanes):
             ordered = sorted(lanes, key=lambda lane: bottom_x(lane, height))
-            slots = [k for k, e in enumerate(exist) if e]
             return [Lane(lane.points, slot) for lane, slot in zip(ordered, slots, strict=True)]
         return assign_slots(lanes, width, height, self.num_slots)
 

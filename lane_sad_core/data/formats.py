@@ -65,7 +65,7 @@ class TusimpleRecord:
 
     raw_file: str
     h_samples: list[int]
-    lanes: list[list[float]]
+    lanes: Sequence[Sequence[float]]
     run_time: float | None = None
     extra: dict | None = None
 
@@ -128,7 +128,7 @@ def write_tusimple(path: str | Path, records: Sequence[TusimpleRecord]) -> None:
     path.write_text("".join(r.to_json() + "\n" for r in records))
 
 
-def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[int]) -> list[list[float]]:
+def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[float]) -> list[list[float]]:
     """Sample each lane's x at ``h_samples`` rows by linear interpolation (-2 outside it)."""
     rows = []
     for lane in lanes:
@@ -141,6 +141,11 @@ def lanes_to_tusimple_row(lanes: Sequence[Lane], h_samples: Sequence[int]) -> li
     return rows
 
 
+# Existence flag of a slot whose lane is not labelled either way (a lane_sad extension of
+# CULane's lists, for partial labels: ego-lane-only sets, pseudo-labels); read as -1.
+UNKNOWN_FLAG = "?"
+
+
 @dataclass
 class CulaneListEntry:
     """One line of a CULane list file (``list/train_gt.txt``, ``list/test.txt``, ...).
@@ -149,7 +154,8 @@ class CulaneListEntry:
         image: image path relative to the dataset root (the leading ``/`` of the official
             lists removed).
         mask: segmentation mask path relative to the root, or None.
-        exist: per-slot existence flags (0/1), or None when the list has none.
+        exist: per-slot existence flags (1 labelled, 0 absent, -1 unknown: neither labelled nor
+            known to be absent, written ``?``), or None when the list has none.
     """
 
     image: str
@@ -162,7 +168,7 @@ class CulaneListEntry:
         if self.mask is not None:
             fields.append("/" + self.mask.lstrip("/"))
         if self.exist is not None:
-            fields.extend(str(int(e)) for e in self.exist)
+            fields.extend(UNKNOWN_FLAG if e < 0 else str(int(e)) for e in self.exist)
         return " ".join(fields)
 
 
@@ -177,9 +183,9 @@ def _parse_culane_list_line(path: Path, number: int, line: str) -> CulaneListEnt
     flags = fields[2:]
     if not flags:
         return CulaneListEntry(image, mask)
-    if any(f not in ("0", "1") for f in flags):
-        raise LabelError(f"{path}:{number}: existence flags must be 0 or 1, got {' '.join(flags)}")
-    return CulaneListEntry(image, mask, tuple(int(f) for f in flags))
+    if any(f not in ("0", "1", UNKNOWN_FLAG) for f in flags):
+        raise LabelError(f"{path}:{number}: existence flags must be 0, 1 or ? (unknown), got {' '.join(flags)}")
+    return CulaneListEntry(image, mask, tuple(-1 if f == UNKNOWN_FLAG else int(f) for f in flags))
 
 
 def read_culane_list(path: str | Path) -> list[CulaneListEntry]:

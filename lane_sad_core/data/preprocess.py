@@ -7,7 +7,7 @@ network input, so that lanes are always reported in source pixels.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -32,23 +32,6 @@ class PreprocessConfig:
     mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
 
-    def to_dict(self) -> dict:
-        """Plain types only, so checkpoints load with ``weights_only=True``."""
-        d = asdict(self)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PreprocessConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            width=int(d["width"]),
-            height=int(d["height"]),
-            crop_top=float(d.get("crop_top", 0.0)),
-            mean=tuple(d.get("mean", IMAGENET_MEAN)),
-            std=tuple(d.get("std", IMAGENET_STD)),
-        )
-
 
 def crop_rows(src_height: int, cfg: PreprocessConfig) -> int:
     """Number of source rows removed from the top."""
@@ -62,22 +45,49 @@ def resize_for_network(image_bgr: np.ndarray, cfg: PreprocessConfig) -> np.ndarr
     return cv2.resize(cropped, (cfg.width, cfg.height), interpolation=cv2.INTER_LINEAR)
 
 
-def normalize(resized_bgr: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """uint8 BGR (H, W, 3) at network size to float32 RGB (3, H, W), normalised.
+# Pixel layouts a camera delivers -> which of their planes hold R, G and B. The detector
+# converts colours after resizing (plane picking commutes with interpolation), so a frame in
+# any of these layouts is read straight from the camera's buffer, never converted at full size.
+CHANNEL_ORDERS: dict[str, tuple[int, int, int]] = {
+    "bgr": (2, 1, 0),
+    "rgb": (0, 1, 2),
+    "bgra": (2, 1, 0),
+    "rgba": (0, 1, 2),
+    "gray": (0, 0, 0),
+}
 
-    Plane by plane (one contiguous uint8 plane, one fused scale-and-shift each): a third of
-    the time of converting the interleaved image as a whole and transposing it, which on the
-    node's path is time added to every frame.
+
+def normalize(
+    resized: np.ndarray, cfg: PreprocessConfig, channels: str = "bgr", out: np.ndarray | None = None
+) -> np.ndarray:
+    """uint8 (H, W, C) at network size to float32 RGB (3, H, W), normalised.
+
+    Plane by plane (one contiguous uint8 plane, one scale and one shift each, written in
+    place): a third of the time of converting the interleaved image as a whole and
+    transposing it, which on the node's path is time added to every frame.
+
+    Args:
+        resized: the image at network size, in the pixel layout ``channels`` names.
+        cfg: the normalisation.
+        channels: a key of :data:`CHANNEL_ORDERS`.
+        out: a float32 (3, H, W) array to write into (e.g. one frame of a batch); new if None.
     """
     scale = 1.0 / (255.0 * np.asarray(cfg.std, dtype=np.float32))
     shift = -np.asarray(cfg.mean, dtype=np.float32) / np.asarray(cfg.std, dtype=np.float32)
-    rgb_planes = cv2.split(resized_bgr)[::-1]
-    return np.stack([plane.astype(np.float32) * s + o for plane, s, o in zip(rgb_planes, scale, shift)])
+    planes = cv2.split(resized) if resized.ndim == 3 else [resized]
+    if out is None:
+        out = np.empty((3, *resized.shape[:2]), np.float32)
+    for dst, index, s, o in zip(out, CHANNEL_ORDERS[channels], scale, shift):
+        np.multiply(planes[index], s, out=dst, dtype=np.float32, casting="unsafe")
+        dst += o
+    return out
 
 
-def preprocess(image_bgr: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """A source uint8 BGR image to the float32 (3, H, W) network input."""
-    return normalize(resize_for_network(image_bgr, cfg), cfg)
+def preprocess(
+    image: np.ndarray, cfg: PreprocessConfig, channels: str = "bgr", out: np.ndarray | None = None
+) -> np.ndarray:
+    """A source uint8 image (BGR, or the layout ``channels`` names) to the float32 (3, H, W) network input."""
+    return normalize(resize_for_network(image, cfg), cfg, channels, out)
 
 
 def source_to_network(points: np.ndarray, src_shape: tuple[int, int], cfg: PreprocessConfig) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The demo's road sequence: synthetic frames, held-out real frames, unlabelled real frames.
 
 Each frame carries its ground truth when it has one, so the demo can report accuracy on
-exactly the frames that are labelled. Nothing here touches ROS.
+exactly the frames that are labelled. Where real frames live is the caller's setting
+(the demo's ``--real-data``); nothing here touches ROS.
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lane_sad_core.cli import main as cli_main
 from lane_sad_core.data.datasets import CULaneDataset
+from lane_sad_core.data.synth.writer import SynthSettings, write_dataset
 from lane_sad_core.lanes import Lane
-
-REAL_CULANE_CLIP = "culane/sgadgil6__Lane-Detection-CS4476/driver_161_90frame/06030822_0756.MP4"
-REAL_UNLABELLED = "unlabelled/udacity__CarND-Advanced-Lane-Lines/test_images"
 
 
 @dataclass
@@ -34,22 +32,7 @@ class SequenceFrame:
 def synthetic_frames(out: Path, count: int, seed: int) -> Iterator[SequenceFrame]:
     """``count`` synthetic CULane-format frames (all nine categories), rendered into ``out``."""
     if not (out / "list" / "test.txt").is_file():
-        cli_main(
-            [
-                "synth",
-                "--format",
-                "culane",
-                "--num",
-                str(count),
-                "--out",
-                str(out),
-                "--seed",
-                str(seed),
-                "--split",
-                "0,0,1",
-                "--overwrite",
-            ]
-        )
+        write_dataset(out, SynthSettings(format="culane", num=count, seed=seed, splits=(0.0, 0.0, 1.0)))
     data = CULaneDataset(out, "list/test.txt")
     for i in range(len(data)):
         yield SequenceFrame(
@@ -57,9 +40,13 @@ def synthetic_frames(out: Path, count: int, seed: int) -> Iterator[SequenceFrame
         )
 
 
-def real_culane_frames(real_root: Path, list_file: Path) -> Iterator[SequenceFrame]:
-    """The held-out real CULane clip (the default model never trained on it)."""
-    clip = real_root / REAL_CULANE_CLIP
+def real_culane_frames(clip: Path, list_file: Path) -> Iterator[SequenceFrame]:
+    """The frames of one labelled CULane clip folder (``<root>/<driver>/<clip>.MP4``).
+
+    Args:
+        clip: the clip folder; nothing is yielded when it does not exist.
+        list_file: where to write the CULane list of its frames.
+    """
     list_file = list_file.resolve()
     if not clip.is_dir():
         return
@@ -71,9 +58,9 @@ def real_culane_frames(real_root: Path, list_file: Path) -> Iterator[SequenceFra
         yield SequenceFrame(f"real_culane/{data.image_path(i).name}", _read(data.image_path(i)), data.lanes(i), "real")
 
 
-def unlabelled_frames(real_root: Path) -> Iterator[SequenceFrame]:
-    """Real road images without labels (other cameras, other countries)."""
-    for path in sorted((real_root / REAL_UNLABELLED).glob("*.jpg")):
+def unlabelled_frames(folder: Path) -> Iterator[SequenceFrame]:
+    """The ``.jpg`` road images of ``folder``, without labels (other cameras, other countries)."""
+    for path in sorted(folder.glob("*.jpg")):
         yield SequenceFrame(f"unlabelled/{path.name}", _read(path), None, "unlabelled")
 
 
@@ -84,10 +71,21 @@ def _read(path: Path) -> np.ndarray:
     return image
 
 
-def demo_sequence(work: Path, real_root: Path, synthetic: int = 40, seed: int = 7) -> list[SequenceFrame]:
-    """The whole sequence: synthetic first, then real frames where ``real_root`` exists."""
+def demo_sequence(
+    work: Path, real_clip: Path | None = None, unlabelled: Path | None = None, synthetic: int = 40, seed: int = 7
+) -> list[SequenceFrame]:
+    """The whole sequence: synthetic first, then the real frames of the folders given.
+
+    Args:
+        work: folder for the rendered frames and list files.
+        real_clip: a labelled CULane clip folder (see :func:`real_culane_frames`), or None.
+        unlabelled: a folder of unlabelled ``.jpg`` road images, or None.
+        synthetic: number of synthetic frames.
+        seed: their seed.
+    """
     frames = list(synthetic_frames(work / "synth", synthetic, seed))
-    if real_root.is_dir():
-        frames += list(real_culane_frames(real_root, work / "real_culane_list.txt"))
-        frames += list(unlabelled_frames(real_root))
+    if real_clip is not None:
+        frames += list(real_culane_frames(real_clip, work / "real_culane_list.txt"))
+    if unlabelled is not None:
+        frames += list(unlabelled_frames(unlabelled))
     return frames

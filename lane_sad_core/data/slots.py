@@ -7,7 +7,8 @@ common practice (SCNN's label generator, the TuSimple segmentation lists) is to 
 lanes by where they meet the bottom of the image and to split them at the image centre:
 lanes meeting the bottom left of the centre fill the left half of the slots outward from
 the middle, the others fill the right half. That is what :func:`assign_slots` does; lanes
-beyond the outermost slot are dropped.
+beyond the outermost slot are dropped (:func:`slots_by_position` tells which, so that
+``lane-sad convert`` can report them).
 """
 
 from __future__ import annotations
@@ -35,25 +36,33 @@ def bottom_x(lane: Lane, image_height: float) -> float:
     return float(slope * image_height + intercept)
 
 
+def slots_by_position(bottom_xs: Sequence[float], image_width: float, num_slots: int) -> list[int | None]:
+    """The slot of each lane from where it meets the image bottom, None where its side is full.
+
+    Lanes left of the centre fill the left half of the slots outward from the middle (with 4
+    slots: 1, then 0), the others the right half (2, then 3).
+    """
+    centre = image_width / 2.0
+    half = num_slots // 2
+    slots: list[int | None] = [None] * len(bottom_xs)
+    left = sorted((i for i, x in enumerate(bottom_xs) if x < centre), key=lambda i: -bottom_xs[i])
+    right = sorted((i for i, x in enumerate(bottom_xs) if x >= centre), key=lambda i: bottom_xs[i])
+    for rank, i in enumerate(left[:half]):
+        slots[i] = half - 1 - rank
+    for rank, i in enumerate(right[: num_slots - half]):
+        slots[i] = half + rank
+    return slots
+
+
 def assign_slots(lanes: Sequence[Lane], image_width: float, image_height: float, num_slots: int) -> list[Lane]:
     """Copies of ``lanes`` with slots set from their bottom x, ordered by slot.
 
     Lanes with fewer than 2 points are ignored. With ``num_slots`` = 4 the lane nearest the
     centre on the left gets slot 1, the next one slot 0; on the right slots 2 then 3.
     """
-    centre = image_width / 2.0
     usable = [lane for lane in lanes if len(lane) >= 2]
-    xs = [bottom_x(lane, image_height) for lane in usable]
-    left = sorted((i for i, x in enumerate(xs) if x < centre), key=lambda i: -xs[i])
-    right = sorted((i for i, x in enumerate(xs) if x >= centre), key=lambda i: xs[i])
-    half = num_slots // 2
-    slotted: list[Lane] = []
-    for rank, i in enumerate(left):
-        if half - 1 - rank >= 0:
-            slotted.append(_with_slot(usable[i], half - 1 - rank))
-    for rank, i in enumerate(right):
-        if half + rank < num_slots:
-            slotted.append(_with_slot(usable[i], half + rank))
+    slots = slots_by_position([bottom_x(lane, image_height) for lane in usable], image_width, num_slots)
+    slotted = [_with_slot(lane, slot) for lane, slot in zip(usable, slots, strict=True) if slot is not None]
     return sorted(slotted, key=lambda lane: lane.slot)
 
 

@@ -5,9 +5,11 @@ SAD (Self Attention Distillation) first: :func:`sad_loss` with a :class:`SADConf
 
 from lane_sad_core.distill.attention import attention_display, attention_energy, attention_map
 from lane_sad_core.distill.sad import SADConfig, sad_loss, sad_pair_loss
+from lane_sad_core.distill.schedule import Schedule
 
 __all__ = [
     "SADConfig",
+    "Schedule",
     "attention_display",
     "attention_energy",
     "attention_map",

@@ -30,26 +30,30 @@ i.e. the weighted population moments, the skewness standardised by the variance 
 noise / 0). The central moments are computed from the centred features, not from raw
 power sums, which lose all precision when a channel's mean dwarfs its spread. A region
 whose mass is below 1e-6 (its class absent from the image) gets all-zero moments; it is
-also left out of the loss, so absent lanes neither create nor hide similarity. A node's
-vector concatenates the selected moments: [mu, v, g], 3K values.
+also left out of the loss, so absent lanes neither create nor hide similarity.
 
-Loss. For a (student layer, teacher layer) pair, the mean over present node pairs (i, j)
-of (C^S_ij - C^T_ij)^2, with the teacher's graph computed without gradient; with every
-class present this is the paper's (1/n^2) sum_ij. Which layers, and the loss weight, are
-open (the paper does not give them in a form that carries over); the defaults pair the
-last backbone blocks of ENet-SAD (E4) and of the ResNet-101 teacher (layer4), both at
-stride 8.
+Graphs, one per moment. As the paper builds them, each moment gives its own graph: the
+cosine similarity of the regions' mean vectors, of their variance vectors and of their
+skewness vectors (:func:`moment_graphs`). One graph over the concatenated [mu, v, g]
+vector, as this module first did, is ruled by the moment of largest magnitude.
+
+Loss. For a (student layer, teacher layer) pair, the mean over the moments and over
+present node pairs (i, j) of (C^S_ij - C^T_ij)^2, with the teacher's graphs computed
+without gradient; with every class present this is the paper's (1/n^2) sum_ij per moment.
+Which layers, and the loss weight, are open (the paper does not give them in a form that
+carries over); the defaults pair the last backbone blocks of ENet-SAD (E4) and of the
+ResNet-101 teacher (layer4), both at stride 8.
 
 As in the paper's comparisons, IntRA-KD combines with logit KD (KL between the softened
-class maps, teacher detached) and attention transfer (here SAD's AT-GEN maps and MSE,
+class maps, teacher detached) and attention transfer (here SAD's scaled AT-GEN maps and L2 distance,
 teacher detached) through their weights in :class:`IntraKDConfig`; 0 turns a part off.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -57,14 +61,14 @@ from torch import Tensor
 
 from lane_sad_core.distill.lgad import one_hot_labels
 from lane_sad_core.distill.logit_kd import softmax_kd
-from lane_sad_core.distill.sad import sad_pair_loss
+from lane_sad_core.distill.sad import AttentionLoss, sad_pair_loss
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
 
 MOMENTS = ("mean", "var", "skew")
 BLURS = ("box", "gaussian")
 EMPTY_MASS = 1e-6  # AOI mass below which a region counts as absent
 VAR_EPS = 1e-6  # added to the variance in the skewness's denominator
-_CASTS = {"float": float, "int": int, "str": str, "bool": bool}  # scalar fields by annotation
 
 
 def _kernel_1d(kind: str, size: int, device: torch.device) -> Tensor:
@@ -190,27 +194,44 @@ def _central_moments(f: Tensor, w: Tensor, mean: Tensor, mass: Tensor) -> tuple[
 
 
 def affinity_graph(nodes: Tensor) -> Tensor:
-    """(B, C, C) cosine similarities between the (B, C, D) node vectors; zero vectors give 0."""
+    """(..., C, C) cosine similarities between the (..., C, D) node vectors; zero vectors give 0."""
     unit = F.normalize(nodes, dim=-1)
-    return unit @ unit.transpose(1, 2)
+    return unit @ unit.transpose(-2, -1)
+
+
+def moment_graphs(nodes: Tensor, num_moments: int) -> Tensor:
+    """(B, M, C, C): one affinity graph per moment, from (B, C, M * K) node vectors.
+
+    The paper builds a graph for each moment and matches them separately; one graph over
+    the concatenated [mean, var, skew] vector would be ruled by whichever moment has the
+    largest magnitude (on trained ENet features the variances dwarf the means).
+    """
+    b, c, d = nodes.shape
+    per_moment = nodes.view(b, c, num_moments, d // num_moments).transpose(1, 2)
+    return affinity_graph(per_moment)
 
 
 def graph_loss(student: Tensor, teacher: Tensor, present: Tensor) -> Tensor:
     """Mean of (student - teacher)^2 over node pairs whose regions are both present.
 
     Args:
-        student, teacher: (B, C, C) affinity graphs.
+        student, teacher: (B, C, C) affinity graphs, or (B, M, C, C) with one per moment
+            (then also averaged over the moments).
         present: (B, C) bool, which regions exist in each image.
     """
     valid = (present.unsqueeze(2) & present.unsqueeze(1)).to(student.dtype)
+    if student.dim() == 4:
+        valid = valid.unsqueeze(1).expand_as(student)
     return ((student - teacher) ** 2 * valid).sum() / valid.sum().clamp_min(1.0)
 
 
 @dataclass(frozen=True)
-class IntraKDConfig:
-    """What IntRA-KD distils, from where, and how strongly.
+class IntraKDConfig(Schedule):
+    """What IntRA-KD distils, from where, how strongly, and from when.
 
     Attributes:
+        teacher: checkpoint of the trained image teacher (relative to the working
+            directory); read by the training loop, not by :func:`intra_kd_loss`.
         pairs: (student layer, teacher layer) names whose graphs (and attention maps,
             when ``at_weight`` > 0) are matched.
         weight: weight of each pair's affinity-graph term; 0 turns it off.
@@ -220,13 +241,16 @@ class IntraKDConfig:
         ignore_index: label of pixels that belong to no region.
         at_weight: weight of each pair's attention-transfer term; 0 = off.
         at_p: AT-GEN exponent of the attention term.
-        at_normalize: SAD's opt-in scale-free attention variant; the published
-            operator (False) saturates on real activations and then passes almost no
-            gradient (see :class:`lane_sad_core.distill.lgad.LGADConfig`).
         kd_weight: weight of the logit KD term on the class maps; 0 = off.
         temperature: T of the logit KD term.
+        start_iter, ramp_iters: when the terms come in (:class:`Schedule`).
     """
 
+    MOVED: ClassVar[dict[str, str]] = {
+        "at_normalize": "at_p (attention maps are always scaled now; docs/distillation.md)"
+    }
+
+    teacher: str = ""
     pairs: tuple[tuple[str, str], ...] = (("E4", "layer4"),)
     weight: float = 1.0
     moments: tuple[str, ...] = MOMENTS
@@ -235,11 +259,11 @@ class IntraKDConfig:
     ignore_index: int = 255
     at_weight: float = 0.0
     at_p: float = 2.0
-    at_normalize: bool = False
     kd_weight: float = 0.0
     temperature: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "pairs", tuple((str(s), str(t)) for s, t in self.pairs))
         object.__setattr__(self, "moments", tuple(str(m) for m in self.moments))
         _check_moments(self.moments)
@@ -253,30 +277,6 @@ class IntraKDConfig:
             raise ConfigError("IntRA-KD graph or attention terms need at least one layer pair")
         if not (self.weight or self.at_weight or self.kd_weight):
             raise ConfigError("IntRA-KD has every weight at 0: nothing to distil")
-
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        d = dataclasses.asdict(self)
-        d["pairs"] = [list(pair) for pair in self.pairs]
-        d["moments"] = list(self.moments)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> IntraKDConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(kinds)
-        if unknown:
-            raise ConfigError(f"unknown IntRA-KD config key(s) {sorted(unknown)}")
-        kw: dict = {}
-        for key, value in d.items():
-            if key == "pairs":
-                kw[key] = tuple(tuple(pair) for pair in value)
-            elif key == "moments":
-                kw[key] = tuple(value)
-            else:
-                kw[key] = _CASTS[str(kinds[key])](value)
-        return cls(**kw)
 
 
 def _check_moments(moments: Sequence[str]) -> None:
@@ -327,7 +327,7 @@ def intra_kd_loss(
     if cfg.at_weight:
         for s, t in cfg.pairs:
             terms[f"intra_at_{s}_{t}"] = cfg.at_weight * sad_pair_loss(
-                student_feats[s], teacher_feats[t], cfg.at_p, cfg.at_normalize
+                student_feats[s], teacher_feats[t], AttentionLoss(p=cfg.at_p)
             )
     if cfg.kd_weight:
         if student_seg is None or teacher_seg is None:
@@ -338,9 +338,9 @@ def intra_kd_loss(
 
 
 def _region_graph(features: Tensor, smoothed: Tensor, moments: Sequence[str]) -> Tensor:
-    """The affinity graph of one feature map, its AOI resized from the smoothed labels."""
-    aoi = resize_regions(smoothed, features.shape[-2:])
-    return affinity_graph(moment_pool(features, aoi, moments))
+    """The (B, M, C, C) per-moment affinity graphs of one feature map (AOI from the smoothed labels)."""
+    aoi = resize_regions(smoothed, (features.shape[-2], features.shape[-1]))
+    return moment_graphs(moment_pool(features, aoi, moments), len(moments))
 
 
 def _check_layers(cfg: IntraKDConfig, student_feats: Mapping[str, Tensor], teacher_feats: Mapping[str, Tensor]) -> None:

@@ -36,14 +36,13 @@ as in SAD.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from lane_sad_core.distill.sad import sad_pair_loss
+from lane_sad_core.distill.sad import AttentionLoss, sad_pair_loss
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models.base import BlockInfo
 
@@ -72,27 +71,26 @@ def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255
 
 
 @dataclass(frozen=True)
-class LGADConfig:
-    """Which student block mimics which teacher block, and how strongly.
+class LGADConfig(AttentionLoss):
+    """Which student block mimics which teacher block, how strongly, and from when.
 
     Attributes:
+        teacher: checkpoint of the trained label auto-encoder (relative to the working
+            directory); read by the training loop, not by :func:`lgad_loss`.
         pairs: (student block, teacher block) names; defaults suit ENet-SAD and the
             default teacher (see the module docstring; :meth:`for_models` for others).
         weight: loss weight of each pair (SAD's 0.1).
-        p: exponent of AT-GEN's channel sum (2 as in SAD).
-        normalize: SAD's opt-in scale-free attention variant (see
-            :class:`lane_sad_core.distill.SADConfig`); False is the published operator,
-            kept as the default for parity with SAD. It saturates on real activations:
-            a fresh ENet-SAD against a fresh teacher at 288x800 gave terms of ~3e-5 and
-            a student gradient norm of 1e-7 with False, ~7e-3 and 4e-2 with True.
+        p, map_size, logit_range, loss: the attention maps and their distance, as SAD's
+            (:class:`~lane_sad_core.distill.sad.AttentionLoss`).
+        start_iter, ramp_iters: when the terms come in (:class:`Schedule`).
     """
 
+    teacher: str = ""
     pairs: tuple[tuple[str, str], ...] = (("E2", "E2"), ("E3", "E3"), ("E4", "E4"))
     weight: float = 0.1
-    p: float = 2.0
-    normalize: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "pairs", tuple((str(s), str(t)) for s, t in self.pairs))
         if not self.pairs:
             raise ConfigError("LGAD needs at least one (student, teacher) block pair")
@@ -133,28 +131,6 @@ class LGADConfig:
         pairs = tuple((s.name, t.name) for s, t in zip(students, teachers))
         return cls(pairs=pairs, **overrides)  # type: ignore[arg-type]
 
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        return {
-            "pairs": [list(pair) for pair in self.pairs],
-            "weight": self.weight,
-            "p": self.p,
-            "normalize": self.normalize,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> LGADConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown LGAD config key(s) {sorted(unknown)}")
-        kw: dict = {k: float(d[k]) for k in ("weight", "p") if k in d}
-        if "pairs" in d:
-            kw["pairs"] = tuple(tuple(pair) for pair in d["pairs"])
-        if "normalize" in d:
-            kw["normalize"] = bool(d["normalize"])
-        return cls(**kw)
-
 
 def lgad_loss(
     student_acts: Mapping[str, Tensor], teacher_acts: Mapping[str, Tensor], cfg: LGADConfig
@@ -179,8 +155,5 @@ def lgad_loss(
         missing = [name for name in names if name not in acts]
         if missing:
             raise ConfigError(f"LGAD needs {side} block(s) {missing}; got {sorted(acts)}")
-    terms = {
-        f"lgad_{s}_{t}": cfg.weight * sad_pair_loss(student_acts[s], teacher_acts[t], cfg.p, cfg.normalize)
-        for s, t in cfg.pairs
-    }
+    terms = {f"lgad_{s}_{t}": cfg.weight * sad_pair_loss(student_acts[s], teacher_acts[t], cfg) for s, t in cfg.pairs}
     return sum(terms.values()), terms  # type: ignore[return-value]

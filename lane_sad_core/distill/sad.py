@@ -1,9 +1,14 @@
 """Self Attention Distillation (SAD) loss: top-down, layer-wise, within one network.
 
 Block m mimics block m+1: both activations go through AT-GEN (see
-:mod:`lane_sad_core.distill.attention`), the deeper map is the target and is detached, and
-the term is the mean squared error between the two maps. Which pairs, their weights and
-the iteration SAD starts at are configuration (:class:`SADConfig`).
+:mod:`lane_sad_core.distill.attention`) at one stated map size, the deeper map is the
+target and is detached, and the term is the squared L2 distance between the two maps,
+summed over the pixels and averaged over the batch (the official code's MSE criterion
+with the author's "no need to divide by HW"). Two probability maps differ by at most 2 in
+that distance, so every term is bounded by 2 x its weight, whatever the resolution; with
+the map size fixed, nothing in it grows with the input. A KL variant (``loss: kl``) is
+kept as an option. Which pairs, their weights and the iteration SAD starts at (and how
+fast it ramps in) are configuration (:class:`SADConfig`).
 
 Which pairs ENet-SAD used: the paper's ablation finds that mimicking the neighbouring
 block beats skipping one (P23 + P34 > P24 + P34) and that SAD on the low-level block E1
@@ -20,38 +25,71 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
-import torch.nn.functional as F
+import torch
 from torch import Tensor
 
 from lane_sad_core.distill.attention import attention_map
+from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+
+LOSSES = ("l2", "kl")
 
 
 @dataclass(frozen=True)
-class SADConfig:
-    """What SAD distils and how strongly.
+class AttentionLoss(Schedule):
+    """How two attention maps are made and compared; shared by SAD, LGAD and IntRA-KD's
+    attention transfer.
+
+    Attributes:
+        p: exponent of AT-GEN's channel sum (paper: 2).
+        map_size: (H, W) every map is resized to before its softmax: the stride-8 grid of
+            the paper's 288x800 input by default, the same for every block and input size.
+        logit_range: k, the range of the softmax logits (g scaled to [0, k]); 0 = ln(H*W).
+            See :mod:`lane_sad_core.distill.attention`.
+        loss: ``l2`` (squared distance summed over pixels, the paper's) or ``kl``
+            (KL(target || student), summed over pixels).
+    """
+
+    MOVED: ClassVar[dict[str, str]] = {
+        "normalize": "logit_range (maps are always scaled now; 0 = ln(pixels); docs/distillation.md)"
+    }
+
+    p: float = 2.0
+    map_size: tuple[int, int] = (36, 100)
+    logit_range: float = 0.0
+    loss: str = "l2"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.loss not in LOSSES:
+            raise ConfigError(f"attention loss {self.loss!r} unknown; choose from {list(LOSSES)}")
+        if min(self.map_size) < 1 or self.logit_range < 0:
+            raise ConfigError(
+                f"attention map_size must be positive and logit_range >= 0, got {self.map_size}, {self.logit_range}"
+            )
+
+
+@dataclass(frozen=True)
+class SADConfig(AttentionLoss):
+    """What SAD distils, how strongly and from when (the schedule: :class:`Schedule`).
 
     Attributes:
         pairs: (student, target) block names; the target is the deeper block.
         weight: loss weight of every pair, or one weight per pair (paper: 0.1 each).
-        p: exponent of AT-GEN's channel sum (paper: 2).
         start_iter: first training iteration with SAD on (paper: 40K of 60K); earlier,
-            the deep blocks' attention maps are still poor targets.
-        normalize: False = the paper's operator, whose softmax saturates on real
-            activations and then passes no gradient. True = opt-in scale-free variant:
-            g divided by its spatial mean before the softmax, and the maps multiplied by
-            their pixel count (mean 1) before the MSE, so the term is O(1e-3..1e-2)
-            instead of O(1e-8). Not in the paper; measured in bench/results/models.md.
+            the deep blocks' attention maps are still poor targets. ``ramp_iters``: see
+            :class:`Schedule`.
+        p, map_size, logit_range, loss: see :class:`AttentionLoss`.
     """
 
     pairs: tuple[tuple[str, str], ...] = (("E2", "E3"), ("E3", "E4"))
     weight: float | tuple[float, ...] = 0.1
-    p: float = 2.0
     start_iter: int = 40_000
-    normalize: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "pairs", tuple((str(s), str(t)) for s, t in self.pairs))
         if not self.pairs:
             raise ConfigError("SAD needs at least one (student, target) block pair")
@@ -72,58 +110,27 @@ class SADConfig:
         """Every block the pairs name, each once, in first-use order."""
         return tuple(dict.fromkeys(name for pair in self.pairs for name in pair))
 
-    def active(self, iteration: int) -> bool:
-        """Whether SAD is on at this (0-based) training iteration."""
-        return iteration >= self.start_iter
-
     @classmethod
     def for_blocks(cls, block_names: Sequence[str], **overrides: object) -> SADConfig:
         """Neighbouring pairs over all blocks but the shallowest (the paper's rule)."""
         names = list(block_names)[1:]
         return cls(pairs=tuple(itertools.pairwise(names)), **overrides)  # type: ignore[arg-type]
 
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        weight = list(self.weight) if isinstance(self.weight, tuple) else self.weight
-        return {
-            "pairs": [list(p) for p in self.pairs],
-            "weight": weight,
-            "p": self.p,
-            "start_iter": self.start_iter,
-            "normalize": self.normalize,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping) -> SADConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        unknown = set(d) - {"pairs", "weight", "p", "start_iter", "normalize"}
-        if unknown:
-            raise ConfigError(f"unknown SAD config key(s) {sorted(unknown)}")
-        w = d.get("weight", 0.1)
-        return cls(
-            pairs=tuple(tuple(p) for p in d.get("pairs", cls.pairs)),  # type: ignore[misc]
-            weight=tuple(w) if isinstance(w, (list, tuple)) else float(w),
-            p=float(d.get("p", 2.0)),
-            start_iter=int(d.get("start_iter", 40_000)),
-            normalize=bool(d.get("normalize", False)),
-        )
+def sad_pair_loss(student: Tensor, target: Tensor, spec: AttentionLoss | None = None) -> Tensor:
+    """The distance between the attention maps of ``student`` and of the detached ``target``.
 
-
-def sad_pair_loss(student: Tensor, target: Tensor, p: float = 2.0, normalize: bool = False) -> Tensor:
-    """MSE between the attention maps of ``student`` and of the detached ``target``.
-
-    When the two blocks differ in size, the smaller g map is bilinearly upsampled to the
-    larger before its softmax (the paper's B, an upsampling); for equal sizes, as in every
-    default pair, no resize happens. ``normalize`` selects the scale-free variant (see
-    :class:`SADConfig`).
+    Both are made at ``spec.map_size`` (see :class:`AttentionLoss`); the distance is summed
+    over the map's pixels and averaged over the batch.
     """
-    size = max(tuple(student.shape[-2:]), tuple(target.shape[-2:]), key=lambda s: s[0] * s[1])
-    m_student = attention_map(student, p, size, normalize)
-    m_target = attention_map(target.detach(), p, size, normalize)
-    if normalize:
-        pixels = size[0] * size[1]
-        m_student, m_target = m_student * pixels, m_target * pixels
-    return F.mse_loss(m_student, m_target)
+    spec = spec or AttentionLoss()
+    m_student = attention_map(student, spec.p, spec.map_size, spec.logit_range)
+    m_target = attention_map(target.detach(), spec.p, spec.map_size, spec.logit_range)
+    if spec.loss == "kl":
+        per_image = (torch.xlogy(m_target, m_target) - m_target * m_student.log()).sum(dim=(-2, -1))
+    else:
+        per_image = (m_student - m_target).square().sum(dim=(-2, -1))
+    return per_image.mean()
 
 
 def sad_loss(activations: Mapping[str, Tensor], cfg: SADConfig) -> tuple[Tensor, dict[str, Tensor]]:
@@ -143,7 +150,7 @@ def sad_loss(activations: Mapping[str, Tensor], cfg: SADConfig) -> tuple[Tensor,
     if missing:
         raise ConfigError(f"SAD needs block(s) {missing}; activations hold {sorted(activations)}")
     terms = {
-        f"sad_{s}_{t}": w * sad_pair_loss(activations[s], activations[t], cfg.p, cfg.normalize)
+        f"sad_{s}_{t}": w * sad_pair_loss(activations[s], activations[t], cfg)
         for (s, t), w in zip(cfg.pairs, cfg.pair_weights)
     }
     return sum(terms.values()), terms  # type: ignore[return-value]

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lane_sad_core.data.preprocess import PreprocessConfig
-from lane_sad_core.errors import CheckpointError
-from lane_sad_core.train.checkpoint import ModelMeta
+from lane_sad_core.errors import CheckpointError, ConfigError
+from lane_sad_core.models.checkpoint import ModelMeta
+from lane_sad_core.plain import from_plain, to_plain
 
 # Keys written to every deployed file; all values are strings (ONNX metadata_props are).
 KEYS = ("model_name", "model_config", "classes", "preprocess", "outputs", "source_checkpoint")
@@ -31,7 +32,7 @@ def metadata_from_meta(meta: ModelMeta) -> dict[str, str]:
         "model_name": meta.model_name,
         "model_config": json.dumps(meta.model_config, sort_keys=True),
         "classes": json.dumps(list(meta.classes)),
-        "preprocess": json.dumps(meta.preprocess.to_dict(), sort_keys=True),
+        "preprocess": json.dumps(to_plain(meta.preprocess), sort_keys=True),
         "outputs": OUTPUTS_DOC,
         "source_checkpoint": str(meta.path),
     }
@@ -53,9 +54,9 @@ def meta_from_metadata(props: Mapping[str, str], path: Path) -> ModelMeta:
             model_name=str(props["model_name"]),
             model_config=dict(json.loads(props["model_config"])),
             classes=[str(c) for c in json.loads(props["classes"])],
-            preprocess=PreprocessConfig.from_dict(json.loads(props["preprocess"])),
+            preprocess=from_plain(PreprocessConfig, json.loads(props["preprocess"]), "preprocess"),
         )
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ConfigError, ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"{path}: unreadable lane_sad metadata: {type(exc).__name__}: {exc}") from None
 
 

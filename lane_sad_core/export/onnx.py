@@ -44,7 +44,7 @@ from lane_sad_core.errors import CheckpointError
 from lane_sad_core.export.errors import ExportError
 from lane_sad_core.export.metadata import meta_from_metadata, metadata_from_meta
 from lane_sad_core.models import LaneModel
-from lane_sad_core.train.checkpoint import ModelMeta, load_model
+from lane_sad_core.models.checkpoint import ModelMeta, load_model
 
 DEFAULT_OPSET = 17
 INPUT_NAME = "image"

@@ -1,36 +1,43 @@
-"""Inference: backends, post-processing to lanes, the detector, and overlay drawing (no ROS here)."""
+"""Inference: backends, post-processing to lanes, temporal smoothing, the detector, overlays (no ROS here).
 
-from lane_sad_core.infer.backends import (
-    BACKENDS,
-    Backend,
-    BackendError,
-    CompiledTorchBackend,
-    OnnxRuntimeBackend,
-    TorchBackend,
-    make_backend,
-)
-from lane_sad_core.infer.detector import DEFAULT_CHECKPOINT, Detection, LaneDetector, resolve_device
-from lane_sad_core.infer.overlay import blend_attention, draw_lanes, slot_color
-from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps, sample_rows
-from lane_sad_core.infer.tensorrt_backend import TensorRTBackend
+The names below are loaded on first use (PEP 562), so that importing a light module of
+this package, such as :mod:`lane_sad_core.infer.backends` whose backend names the command
+line offers, does not import torch.
+"""
 
-__all__ = [
-    "BACKENDS",
-    "DEFAULT_CHECKPOINT",
-    "Backend",
-    "BackendError",
-    "CompiledTorchBackend",
-    "Detection",
-    "LaneDetector",
-    "OnnxRuntimeBackend",
-    "PostprocessConfig",
-    "TensorRTBackend",
-    "TorchBackend",
-    "blend_attention",
-    "draw_lanes",
-    "lanes_from_probmaps",
-    "make_backend",
-    "resolve_device",
-    "sample_rows",
-    "slot_color",
-]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "BACKENDS": "backends",
+    "make_backend": "backends",
+    "BackendError": "errors",
+    "Backend": "base",
+    "resolve_device": "base",
+    "TorchBackend": "torch_backend",
+    "CompiledTorchBackend": "torch_backend",
+    "OnnxRuntimeBackend": "onnxruntime_backend",
+    "OpenVINOBackend": "openvino_backend",
+    "TensorRTBackend": "tensorrt_backend",
+    "DEFAULT_CHECKPOINT": "detector",
+    "Detection": "detector",
+    "LaneDetector": "detector",
+    "blend_attention": "overlay",
+    "draw_lanes": "overlay",
+    "slot_color": "overlay",
+    "PostprocessConfig": "postprocess",
+    "lanes_from_probmaps": "postprocess",
+    "sample_rows": "postprocess",
+    "LaneTracker": "temporal",
+    "TemporalConfig": "temporal",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    """The public name ``name``, imported from its module on first use."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

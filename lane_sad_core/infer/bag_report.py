@@ -110,7 +110,7 @@ def build_report(frames: Sequence[BagFrame]) -> BagReport:
     counted = [f for f in frames if (f.sent_ns is not None if timed else f.gt is not None)]
     answered, with_missing = EvalReport(), EvalReport()
     for f in counted:
-        if f.gt is None:
+        if f.gt is None or f.size is None:
             continue
         if f.pred is not None:
             score_frame(answered, f.category, f.pred, f.gt, f.size, f.h_samples)
@@ -244,12 +244,13 @@ def plot_latency(report: BagReport, out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 4))
     everything = [v for key in LATENCIES for v in report.samples_ms[key]]
-    bins = np.histogram_bin_edges(everything, bins=40) if everything else 10
-    for key, label in LATENCIES.items():
+    bins: int | list[float] = np.histogram_bin_edges(everything, bins=40).tolist() if everything else 10
+    for index, (key, label) in enumerate(LATENCIES.items()):
         values = report.samples_ms[key]
         if values:
-            _, _, patches = ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=label)
-            ax.axvline(float(np.median(values)), color=patches[0].get_edgecolor(), linestyle="--", linewidth=1)
+            color = f"C{index}"
+            ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=label, color=color)
+            ax.axvline(float(np.median(values)), color=color, linestyle="--", linewidth=1)
     ax.set_xlabel("ms (dashed: median)")
     ax.set_ylabel("frames")
     ax.grid(alpha=0.3)

@@ -13,18 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
 from lane_sad_core.data.preprocess import PreprocessConfig, preprocess
-from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import CheckpointError
-from lane_sad_core.infer.backends import Backend, BackendError, TorchBackend, make_backend, torch_fallback_for
+from lane_sad_core.infer.backends import make_backend, torch_fallback_for
+from lane_sad_core.infer.base import Backend
+from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
+from lane_sad_core.infer.temporal import LaneTracker, TemporalConfig
+from lane_sad_core.infer.torch_backend import TorchBackend
 from lane_sad_core.lanes import Lane
 from lane_sad_core.models import LaneModel
-from lane_sad_core.train.checkpoint import ModelMeta
+from lane_sad_core.models.checkpoint import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ class Detection:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; anything else is passed to torch."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class LaneDetector:
     """Loads a model once and detects lanes in BGR frames.
 
@@ -68,6 +62,9 @@ class LaneDetector:
             (``model.pt`` -> ``model.onnx``), see :func:`~lane_sad_core.infer.backends.make_backend`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         postprocess: decoding parameters; defaults to :class:`PostprocessConfig`.
+        temporal: smoothing of lanes over a stream's frames
+            (:class:`~lane_sad_core.infer.temporal.TemporalConfig`); None (the default) decodes
+            every frame on its own. Only frames passed with a ``stamp`` are smoothed.
         backend: ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``. When it cannot load
             here and a ``.pt`` checkpoint is at hand (given, or beside the given file), the
             detector logs one warning naming the reason and runs the torch backend on that
@@ -83,14 +80,16 @@ class LaneDetector:
     Attributes:
         backend: what runs the network (:class:`~lane_sad_core.infer.backends.Backend`).
         backend_name: its name, after any fallback.
+        tracker: the stream's lane tracker while temporal smoothing is on, else None
+            (see :meth:`set_temporal`).
         model: the PyTorch network for the torch backend, else None.
         meta: the model's name, config, classes and preprocessing.
         device: where the network runs.
         attention_blocks: blocks whose attention ``detect(..., with_attention=True)`` shows
-            (the ones SAD distils by default). Only the torch backend computes attention:
-            the exported graphs stop at the two outputs the lanes need, since attention is a
-            debugging view and extra outputs would cost every frame a copy; other backends
-            return ``attention=None`` (logged once).
+            (the model's :attr:`~lane_sad_core.models.LaneModel.attention_blocks`). Only the
+            torch backend computes attention: the exported graphs stop at the two outputs the
+            lanes need, since attention is a debugging view and extra outputs would cost every
+            frame a copy; other backends return ``attention=None`` (logged once).
 
     Raises:
         CheckpointError: the model file is missing (including the default one) or invalid.
@@ -105,6 +104,7 @@ class LaneDetector:
         postprocess: PostprocessConfig | None = None,
         backend: str = "torch",
         threads: int | None = None,
+        temporal: TemporalConfig | None = None,
     ) -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
@@ -114,6 +114,7 @@ class LaneDetector:
                 )
             checkpoint = DEFAULT_CHECKPOINT
         self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
+        self.set_temporal(temporal)
 
     @classmethod
     def from_model(
@@ -129,23 +130,61 @@ class LaneDetector:
         self.backend_name = backend.name
         self.model = backend.model if isinstance(backend, TorchBackend) else None
         self.postprocess = postprocess or PostprocessConfig()
-        self.attention_blocks = SADConfig.for_blocks(self.model.block_names).blocks if self.model else ()
+        self.attention_blocks = self.model.attention_blocks if self.model else ()
         self._warned_attention = False
+        self.tracker: LaneTracker | None = None
+
+    def set_temporal(self, temporal: TemporalConfig | None) -> None:
+        """Switch temporal smoothing on (or retune it, keeping the tracks) or off (None)."""
+        if temporal is None:
+            self.tracker = None
+        elif self.tracker is None:
+            self.tracker = LaneTracker(temporal)
+        else:
+            self.tracker.cfg = temporal
+
+    def reset_tracking(self) -> None:
+        """Forget the stream's lanes: the next frame starts afresh (a new video, a restarted stream)."""
+        if self.tracker is not None:
+            self.tracker.reset()
 
     @property
     def preprocess(self) -> PreprocessConfig:
         """The preprocessing stored with the model."""
         return self.meta.preprocess
 
-    def detect(self, image_bgr: np.ndarray, with_attention: bool = False) -> Detection:
-        """Lanes in one uint8 BGR (or grey / BGRA) image."""
-        return self.detect_batch([image_bgr], with_attention)[0]
+    def detect(
+        self, image: np.ndarray, with_attention: bool = False, channels: str = "bgr", stamp: float | None = None
+    ) -> Detection:
+        """Lanes in one uint8 image: BGR (grey and BGRA are recognised), or the layout ``channels`` names.
 
-    def detect_batch(self, images_bgr: Sequence[np.ndarray], with_attention: bool = False) -> list[Detection]:
-        """Lanes in several images at once (one network call); timings are per batch."""
+        ``stamp``: the frame's time in seconds when it belongs to a stream: with temporal
+        smoothing on, its lanes are smoothed with the stream's previous frames (a stamp
+        earlier than the last one restarts the stream). None: a frame on its own.
+        """
+        return self.detect_batch([image], with_attention, channels, None if stamp is None else [stamp])[0]
+
+    def detect_batch(
+        self,
+        images: Sequence[np.ndarray],
+        with_attention: bool = False,
+        channels: str = "bgr",
+        stamps: Sequence[float] | None = None,
+    ) -> list[Detection]:
+        """Lanes in several images at once (one network call); timings are per batch.
+
+        ``channels`` (a key of :data:`~lane_sad_core.data.preprocess.CHANNEL_ORDERS`) says
+        how the pixels are laid out; colours are converted after resizing, so an RGB, BGRA or
+        grey camera frame, even a view of a message buffer, is never copied at full size.
+        ``stamps``: one per image, in stream order, to smooth them as :meth:`detect` does.
+        """
         t0 = time.perf_counter()
-        images = [_as_bgr(image) for image in images_bgr]
-        batch = np.stack([preprocess(image, self.preprocess) for image in images])
+        images = [np.asarray(image) for image in images]
+        layouts = [_layout(image, channels) for image in images]
+        pre = self.preprocess
+        batch = np.empty((len(images), 3, pre.height, pre.width), np.float32)
+        for image, layout, out in zip(images, layouts, batch):
+            preprocess(image, pre, layout, out)
         t1 = time.perf_counter()
         prob, exist, attention = self._infer(batch, with_attention)
         t2 = time.perf_counter()
@@ -153,6 +192,8 @@ class LaneDetector:
             lanes_from_probmaps(p, e, image.shape[:2], self.preprocess, self.postprocess)
             for p, e, image in zip(prob, exist, images)
         ]
+        if self.tracker is not None and stamps is not None:
+            lanes = [self.tracker.update(ln, image.shape[:2], float(t)) for ln, image, t in zip(lanes, images, stamps)]
         t3 = time.perf_counter()
         timings = {"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1), "postprocess": 1e3 * (t3 - t2)}
         return [
@@ -197,15 +238,22 @@ def _thread_option(backend: str, threads: int | None) -> dict[str, int]:
     return {"threads": int(threads)} if threads and backend != "tensorrt" else {}
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
-    """uint8 BGR from BGR, BGRA or single-channel input; anything else is refused."""
-    image = np.asarray(image)
+_LAYOUT_CHANNELS = {"bgr": 3, "rgb": 3, "bgra": 4, "rgba": 4, "gray": 1}
+
+
+def _layout(image: np.ndarray, channels: str) -> str:
+    """The pixel layout of a uint8 image said to be ``channels`` (BGR input may also be grey or BGRA).
+
+    Raises:
+        ValueError: not uint8, an unknown layout, or a shape that does not fit it.
+    """
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    raise ValueError(f"expected an (H, W, 3) BGR image, got shape {image.shape}")
+    if channels not in _LAYOUT_CHANNELS:
+        raise ValueError(f"unknown channel layout {channels!r}; known: {', '.join(_LAYOUT_CHANNELS)}")
+    depth = 1 if image.ndim == 2 else image.shape[2] if image.ndim == 3 else 0
+    if channels == "bgr" and depth in (1, 4):
+        channels = "gray" if depth == 1 else "bgra"
+    if depth != _LAYOUT_CHANNELS[channels]:
+        raise ValueError(f"expected an (H, W, {_LAYOUT_CHANNELS[channels]}) {channels} image, got shape {image.shape}")
+    return channels

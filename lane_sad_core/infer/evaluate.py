@@ -10,16 +10,18 @@ other data TuSimple-style at every 10th source row the ground truth covers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import cv2
-
+from lane_sad_core.data.datasets import read_image
 from lane_sad_core.data.formats import lanes_to_tusimple_row
 from lane_sad_core.lanes import Lane
 from lane_sad_core.metrics import CulaneCounts, CulaneSettings, culane_frame_counts, tusimple_frame_score
 
 ROW_STEP = 10
+# Lanes extended to the bottom row when scoring against each format's labels: CULane's run
+# through the car's hood to the bottom row, TuSimple's stop where the marking is seen.
+EXTEND_TO_BOTTOM = {"culane": True, "tusimple": False}
 FP_ONLY = frozenset({"cross"})  # crossroad frames have no lanes: only FP is reported
 
 
@@ -41,12 +43,23 @@ class TusimpleTally:
         return {"accuracy": self.accuracy / n, "fp": self.fp / n, "fn": self.fn / n, "frames": self.frames}
 
 
+@dataclass(frozen=True)
+class FrameScore:
+    """One frame's CULane counts, kept so that comparisons can resample frames."""
+
+    category: str
+    tp: int
+    fp: int
+    fn: int
+
+
 @dataclass
 class EvalReport:
-    """CULane counts and TuSimple-style scores, total and per category."""
+    """CULane counts and TuSimple-style scores, total and per category, and per frame."""
 
     culane: dict[str, CulaneCounts] = field(default_factory=lambda: defaultdict(CulaneCounts))
     tusimple: dict[str, TusimpleTally] = field(default_factory=lambda: defaultdict(TusimpleTally))
+    frames: list[FrameScore] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """``{"total": {...}, "categories": {name: {...}}}`` with f1/precision/recall/tp/fp/fn and
@@ -84,6 +97,7 @@ def score_frame(
     tp, fp, fn = culane_frame_counts(pred, gt, CulaneSettings(width=width, height=height))
     rows = score_rows(gt, height, h_samples)
     acc, tfp, tfn = tusimple_frame_score(lanes_to_tusimple_row(pred, rows), lanes_to_tusimple_row(gt, rows), rows)
+    report.frames.append(FrameScore(category, tp, fp, fn))
     for key in ("total", category):
         c = report.culane[key]
         report.culane[key] = CulaneCounts(c.tp + tp, c.fp + fp, c.fn + fn, c.frames + 1, key in FP_ONLY)
@@ -97,6 +111,7 @@ def evaluate_dataset(
     batch_size: int = 4,
     progress: Callable | None = None,
     on_frame: Callable[[int, list[Lane]], None] | None = None,
+    slots: Collection[int] | None = None,
 ) -> EvalReport:
     """Detect lanes in ``dataset``'s source images and score them against its labels.
 
@@ -107,17 +122,21 @@ def evaluate_dataset(
         batch_size: frames per network call.
         progress: optional ``progress(iterable, total)`` wrapper (tqdm).
         on_frame: optional ``on_frame(index, lanes)`` called with each frame's detections.
+        slots: score only the detections of these slots (0-based), for label sets that
+            label some slots only: CULane drives with ego-lane labels are scored on slots
+            1 and 2, the two lines of the ego lane.
     """
     idx = list(range(len(dataset)) if indices is None else indices)
     report = EvalReport()
     chunks = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
     for chunk in progress(chunks, len(chunks)) if progress else chunks:
-        images = [cv2.imread(str(dataset.image_path(i)), cv2.IMREAD_COLOR) for i in chunk]
+        images = [read_image(dataset.image_path(i)) for i in chunk]
         for i, image, det in zip(chunk, images, detector.detect_batch(images)):
+            lanes = det.lanes if slots is None else [lane for lane in det.lanes if lane.slot in slots]
             if on_frame is not None:
-                on_frame(i, det.lanes)
+                on_frame(i, lanes)
             h_samples = getattr(dataset, "h_samples", lambda _: None)(i)
-            score_frame(report, dataset.category(i), det.lanes, dataset.lanes(i), image.shape[:2], h_samples)
+            score_frame(report, dataset.category(i), lanes, dataset.lanes(i), image.shape[:2], h_samples)
     return report
 
 

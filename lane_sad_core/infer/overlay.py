@@ -67,7 +67,7 @@ def blend_attention(
     src_h, src_w = out.shape[:2]
     top = crop_rows(src_h, preprocess)
     heat = np.clip(np.asarray(attention, dtype=np.float32), 0.0, 1.0)
-    heat = cv2.resize((heat * 255.0).astype(np.uint8), (src_w, src_h - top), interpolation=cv2.INTER_LINEAR)
-    colored = cv2.applyColorMap(heat, colormap)
+    heat8 = cv2.resize((heat * 255.0).astype(np.uint8), (src_w, src_h - top), interpolation=cv2.INTER_LINEAR)
+    colored = cv2.applyColorMap(heat8, colormap)
     out[top:] = cv2.addWeighted(out[top:], 1.0 - alpha, colored, alpha, 0.0)
     return out

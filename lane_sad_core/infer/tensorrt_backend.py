@@ -11,7 +11,7 @@ initialisation and the first-run kernel selection out of the first real frame.
 
 Requires TensorRT >= 8.5 (the name-based tensor API and ``execute_async_v3``: JetPack 5.1
 and later) and a CUDA build of torch. Not exercised by this repository's tests, which run
-on a machine without either; see the README's deployment notes.
+on a machine without either; see docs/export.md and docs/jetson.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import torch
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.export.metadata import read_sidecar
 from lane_sad_core.export.onnx import INPUT_NAME, OUTPUT_NAMES
-from lane_sad_core.infer.backends import BackendError, run_in_chunks
+from lane_sad_core.infer.base import run_in_chunks
+from lane_sad_core.infer.errors import BackendError
 
 
 def _import_tensorrt():

@@ -45,6 +45,7 @@ class LaneModel(nn.Module, ABC):
     """
 
     arch: str
+    HEADS: tuple[str, ...] = ()
     input_kind: str = "image"  # "labels" for LGAD's teacher, which reads one-hot label maps
     config: dict
     feature_info: tuple[BlockInfo, ...]
@@ -53,6 +54,25 @@ class LaneModel(nn.Module, ABC):
     def block_names(self) -> tuple[str, ...]:
         """Names of the blocks, shallow to deep."""
         return tuple(info.name for info in self.feature_info)
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the shared encoder: every top-level module but :attr:`HEADS`.
+
+        Distillation terms and the task loss meet here, so training compares their
+        gradients on these parameters (:mod:`lane_sad_core.train.grad_monitor`).
+        """
+        heads = set(self.HEADS)
+        return [p for name, p in self.named_parameters() if name.split(".")[0] not in heads]
+
+    @property
+    def attention_blocks(self) -> tuple[str, ...]:
+        """Blocks whose attention maps are worth showing: every block but the shallowest.
+
+        These are the blocks self attention distillation trains (neighbouring pairs, the
+        low-level first block left out), so a detector can show what distillation shaped
+        without knowing anything about distillation.
+        """
+        return self.block_names[1:]
 
     @property
     def num_lanes(self) -> int:

@@ -171,6 +171,16 @@ class ENetSAD(LaneModel):
         input_height, input_width: the input size the existence FC is built for.
     """
 
+    HEADS = (
+        "up1",
+        "d1",
+        "up2",
+        "d2",
+        "full_conv",
+        "exist_map",
+        "exist",
+    )  # modules after the shared encoder (see LaneModel.encoder_parameters)
+
     arch = "enet_sad"
     feature_info = (
         BlockInfo("E1", 64, 4),

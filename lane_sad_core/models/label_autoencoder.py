@@ -99,6 +99,8 @@ class LabelAutoEncoder(LaneModel):
             only (the network is fully convolutional up to a global pool).
     """
 
+    HEADS = ("decoder", "exist")  # modules after the shared encoder (see LaneModel.encoder_parameters)
+
     arch = "label_autoencoder"
     input_kind = "labels"
 

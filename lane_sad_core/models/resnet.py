@@ -90,6 +90,8 @@ class ResNetLane(LaneModel):
             1/output_stride of the input.
     """
 
+    HEADS = ("head", "exist")  # modules after the shared encoder (see LaneModel.encoder_parameters)
+
     def __init__(
         self, depth: int, num_lanes: int = 4, input_height: int = 288, input_width: int = 800, output_stride: int = 8
     ) -> None:

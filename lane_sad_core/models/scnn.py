@@ -44,6 +44,7 @@ are loaded (none can be fetched here); the official SCNN starts from ImageNet VG
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -128,7 +129,8 @@ class MessagePassing(nn.Module):
 
     def reset_parameters(self) -> None:
         """The official initialisation, near the identity (see the module docstring)."""
-        for conv in self.convs.values():
+        for module in self.convs.values():
+            conv = cast(nn.Conv2d, module)  # a ModuleDict's values are typed as Module
             kernel = max(conv.kernel_size)
             nn.init.normal_(conv.weight, std=math.sqrt(2.0 / (kernel * conv.in_channels * conv.out_channels * 5)))
 
@@ -146,6 +148,8 @@ class SCNN(LaneModel):
         input_height, input_width: the input size the existence FC is built for.
         kernel: message-passing kernel width (odd; 9 as published).
     """
+
+    HEADS = ("classifier", "exist")  # modules after the shared encoder (see LaneModel.encoder_parameters)
 
     arch = "scnn"
 

@@ -1,22 +1,24 @@
 """Training configuration: typed sections, read from YAML, overridable with ``--set``.
 
 A run is fully described by one :class:`TrainConfig`; it is saved into the run directory
-and every checkpoint, so a run can be resumed or audited from its files alone. Unknown
-keys are errors that name the key, not silent no-ops.
+and every checkpoint (as plain data, :func:`~lane_sad_core.plain.to_plain`), so a run can be
+resumed or audited from its files alone. Reading goes through
+:func:`~lane_sad_core.plain.from_plain`: unknown keys and wrong types are errors that name
+the key's full path, not silent no-ops, and keys of the older layout name their new place.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from lane_sad_core.data.augment import AugmentConfig
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain
 from lane_sad_core.train.distillation import DistillSection
 from lane_sad_core.train.losses import LossConfig
 
@@ -77,7 +79,15 @@ class ScheduleSection:
 
 @dataclass
 class TrainConfig:
-    """One training run."""
+    """One training run.
+
+    Distillation, SAD included, is configured in the one ``distill`` section (see
+    :class:`~lane_sad_core.train.distillation.DistillSection`).
+    """
+
+    MOVED: ClassVar[dict[str, str]] = {
+        "sad_enabled": "distill.sad (a distill.sad section turns SAD on; absent or null, it is off)"
+    }
 
     name: str = "run"
     seed: int = 0
@@ -86,84 +96,12 @@ class TrainConfig:
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     loss: LossConfig = field(default_factory=LossConfig)
-    sad_enabled: bool = True
     distill: DistillSection = field(default_factory=DistillSection)
     optim: OptimSection = field(default_factory=OptimSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
 
-    def to_dict(self) -> dict:
-        """Plain types only (YAML- and ``weights_only``-safe)."""
-        return _plain(self)
-
     def run_dir(self) -> Path:
         return Path(self.out_dir) / self.name
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "to_dict") and not isinstance(obj, TrainConfig):
-        return obj.to_dict()
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    return obj
-
-
-def _build(cls: type, data: dict, where: str) -> Any:
-    """A dataclass from a dict, recursing into dataclass fields; unknown keys are errors."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
-    if hasattr(cls, "from_dict") and cls is not TrainConfig:
-        try:
-            return cls.from_dict(data)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(f'{where}.{k}'.lstrip('.') for k in unknown)}")
-    kwargs = {}
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    for key, value in data.items():
-        sub = _SECTION_TYPES.get((cls, key))
-        path = f"{where}.{key}".lstrip(".")
-        if sub is not None and value is not None:
-            kwargs[key] = _build(sub, value, path)
-        else:
-            kwargs[key] = _coerce(value, hints[key], path)
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where or 'config'}: {exc}") from None
-
-
-_SCALARS: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
-
-
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    """Check a scalar field's type (ints are accepted for floats); others pass as given."""
-    kind = _SCALARS.get(str(hint))
-    if kind is None:
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{path}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
-_SECTION_TYPES: dict[tuple[type, str], type] = {
-    (TrainConfig, "model"): ModelSection,
-    (TrainConfig, "data"): DataSection,
-    (TrainConfig, "loss"): LossConfig,
-    (TrainConfig, "distill"): DistillSection,
-    (TrainConfig, "optim"): OptimSection,
-    (TrainConfig, "schedule"): ScheduleSection,
-    (DataSection, "preprocess"): PreprocessConfig,
-    (DataSection, "augment"): AugmentConfig,
-}
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -183,8 +121,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 
 def config_from_dict(data: dict) -> TrainConfig:
-    """A validated :class:`TrainConfig` from plain data."""
-    return _build(TrainConfig, data, "")
+    """A validated :class:`TrainConfig` from plain data (the inverse of ``to_plain(cfg)``)."""
+    return from_plain(TrainConfig, data)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -22,8 +22,13 @@ from lane_sad_core.train.config import DataSection
 FORMATS = ("culane", "tusimple")
 
 
-def build_dataset(data: DataSection, split: str, seed: int) -> LaneDataset:
-    """The ``train`` (augmented) or ``val`` dataset the config describes."""
+def build_dataset(data: DataSection, split: str, seed: int, soft_targets: str = "") -> LaneDataset:
+    """The ``train`` (augmented) or ``val`` dataset the config describes.
+
+    Args:
+        soft_targets: file-name pattern of a teacher's maps beside the frames, read with
+            each training sample (CULane format; see ``distill.teacher_maps``).
+    """
     if data.format not in FORMATS:
         raise ConfigError(f"data.format must be one of {FORMATS}, got {data.format!r}")
     root = Path(data.root)
@@ -34,9 +39,9 @@ def build_dataset(data: DataSection, split: str, seed: int) -> LaneDataset:
     if split == "train" and data.augment is not None:
         augment = dataclasses.replace(data.augment, seed=seed)
     if data.format == "culane":
-        if len(lists) != 1:
-            raise ConfigError(f"CULane takes one {split} list, got {lists}")
-        return CULaneDataset(root, lists[0], data.preprocess, augment, data.num_slots)
+        return CULaneDataset(root, lists, data.preprocess, augment, data.num_slots, soft_targets=soft_targets)
+    if soft_targets:
+        raise ConfigError("distill.teacher_maps needs data.format culane (maps beside the frames)")
     return TusimpleDataset(root, lists, data.preprocess, augment, data.num_slots)
 
 

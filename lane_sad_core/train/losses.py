@@ -1,7 +1,6 @@
-"""The training loss of ENet-SAD (Hou et al. 2019, Eq. 3, and the official Torch code).
+"""The task loss of ENet-SAD (Hou et al. 2019, Eq. 3, and the official Torch code).
 
     L = seg_weight * CE_w(seg) + iou_weight * IoU(seg) + exist_weight * BCE(exist)
-        + sum over SAD pairs of weight * MSE(attention maps)
 
 * CE_w: pixel cross-entropy with class weights (background 0.4, lanes 1) and label 255
   ignored (``cudnn.SpatialCrossEntropyCriterion(weights)`` in the official code; like it,
@@ -10,8 +9,10 @@
   from the softmax so it has a gradient. Weight 0.1 in the paper; the released code drops
   it, so it is off (0) by default.
 * BCE on the existence logits, weight 0.1.
-* SAD terms from :func:`lane_sad_core.distill.sad_loss`, only when activations are given:
-  the training loop passes them from iteration ``cfg.sad.start_iter`` on.
+
+Eq. 3's SAD terms, like every distillation term, come from the ``distill`` section of the
+training config (:class:`lane_sad_core.train.distillation.Distiller`), which the training
+loop adds to this loss with each method's schedule.
 
 Pure functions of outputs and targets plus a thin module holding the config; every
 function returns ``(total, {name: weighted term})`` with the terms summing to the total.
@@ -20,13 +21,13 @@ function returns ``(total, {name: weighted term})`` with the terms summing to th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lane_sad_core.distill.sad import SADConfig, sad_loss
 from lane_sad_core.errors import ConfigError
 
 
@@ -40,40 +41,15 @@ class LossConfig:
         seg_weight: weight of the CE term.
         exist_weight: weight of the existence BCE term.
         iou_weight: weight of the IoU term (0 = off, as in the official code).
-        sad: the SAD configuration used when activations are passed; None = no SAD. The
-            default pairs are ENet-SAD's; other models take
-            ``SADConfig.for_blocks(model.block_names)``.
     """
+
+    MOVED: ClassVar[dict[str, str]] = {"sad": "distill.sad"}
 
     background_weight: float = 0.4
     ignore_index: int = 255
     seg_weight: float = 1.0
     exist_weight: float = 0.1
     iou_weight: float = 0.0
-    sad: SADConfig | None = field(default_factory=SADConfig)
-
-    def to_dict(self) -> dict:
-        """Plain types, for run directories and checkpoints."""
-        return {
-            "background_weight": self.background_weight,
-            "ignore_index": self.ignore_index,
-            "seg_weight": self.seg_weight,
-            "exist_weight": self.exist_weight,
-            "iou_weight": self.iou_weight,
-            "sad": None if self.sad is None else self.sad.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> LossConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError."""
-        known = {"background_weight", "ignore_index", "seg_weight", "exist_weight", "iou_weight", "sad"}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown loss config key(s) {sorted(unknown)}")
-        kw = {k: d[k] for k in known - {"sad"} if k in d}
-        if "sad" in d:
-            kw["sad"] = None if d["sad"] is None else SADConfig.from_dict(d["sad"])
-        return cls(**kw)
 
 
 def class_weights(num_classes: int, background_weight: float, device: torch.device | None = None) -> Tensor:
@@ -84,12 +60,33 @@ def class_weights(num_classes: int, background_weight: float, device: torch.devi
 
 
 def segmentation_loss(
-    logits: Tensor, target: Tensor, background_weight: float = 0.4, ignore_index: int = 255
+    logits: Tensor,
+    target: Tensor,
+    background_weight: float = 0.4,
+    ignore_index: int = 255,
+    unknown: Tensor | None = None,
 ) -> Tensor:
-    """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids."""
+    """Class-weighted pixel cross-entropy; ``target`` is (B, H, W) int64 class ids.
+
+    Partial labels: ``unknown`` (B, L) marks slots a frame's labels say nothing about
+    (an ego-lane-only label set, pseudo-labels). Their lanes may be anywhere in the
+    pixels labelled background, so those pixels are not taught "background" but
+    "background or one of the unknown slots": their loss is -log of the summed
+    probability of that set. Without unknown slots this is exactly the plain weighted
+    cross-entropy (the weighted mean divides by the summed weights of counted pixels).
+    """
     _check_target(logits, target)
     weight = class_weights(logits.shape[1], background_weight, logits.device).to(logits.dtype)
-    return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+    if unknown is None or not bool(unknown.any()):
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+    log_p = F.log_softmax(logits.float(), dim=1)
+    absorbed = torch.cat([torch.ones_like(unknown[:, :1]), unknown], dim=1).bool()  # (B, C): background's set
+    background = torch.logsumexp(log_p.masked_fill(~absorbed[:, :, None, None], float("-inf")), dim=1)
+    valid = target != ignore_index
+    safe = torch.where(valid, target, 0)
+    nll = -torch.where(safe == 0, background, log_p.gather(1, safe[:, None]).squeeze(1))
+    pixel_weight = weight.float()[safe] * valid
+    return (nll * pixel_weight).sum() / pixel_weight.sum().clamp_min(1e-12)
 
 
 def iou_loss(logits: Tensor, target: Tensor, ignore_index: int = 255, eps: float = 1e-6) -> Tensor:
@@ -109,10 +106,16 @@ def iou_loss(logits: Tensor, target: Tensor, ignore_index: int = 255, eps: float
 
 
 def existence_loss(logits: Tensor, target: Tensor) -> Tensor:
-    """Binary cross-entropy between existence logits and 0/1 targets, both (B, num_lanes)."""
+    """Binary cross-entropy between existence logits and 0/1 targets, both (B, num_lanes).
+
+    Targets below 0 (slots whose existence the labels do not give) are left out of the
+    mean; with every target known this is the plain mean over all entries.
+    """
     if logits.shape != target.shape:
         raise ConfigError(f"existence logits {tuple(logits.shape)} vs targets {tuple(target.shape)}")
-    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+    known = target >= 0
+    per_entry = F.binary_cross_entropy_with_logits(logits, target.clamp_min(0).to(logits.dtype), reduction="none")
+    return (per_entry * known).sum() / known.sum().clamp_min(1)
 
 
 def lane_loss(
@@ -120,35 +123,31 @@ def lane_loss(
     seg_target: Tensor,
     exist_target: Tensor | None,
     cfg: LossConfig,
-    activations: Mapping[str, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The full training loss.
+    """The task loss (distillation terms are added by the training loop).
 
     Args:
         outputs: the model's ``{"seg", "exist"}`` logits.
         seg_target: (B, H, W) int64 labels (0 background, 1..L lanes, ignore_index).
-        exist_target: (B, L) 0/1 existence labels, or None to skip that term (datasets
-            without existence labels).
+        exist_target: (B, L) existence labels (1 present, 0 absent, -1 unknown: partial
+            labels, see :func:`segmentation_loss`), or None to skip that term.
         cfg: the weights.
-        activations: block activations from ``model.forward_blocks``; SAD terms are added
-            exactly when this is given.
 
     Returns:
-        ``(total, terms)`` with weighted terms named ``seg``, ``exist``, ``iou``, ``sad_*``.
+        ``(total, terms)`` with weighted terms named ``seg``, ``exist``, ``iou``.
 
     Raises:
-        ConfigError: activations given while ``cfg.sad`` is None, or mismatched shapes.
+        ConfigError: mismatched shapes.
     """
     seg = outputs["seg"]
-    terms = {"seg": cfg.seg_weight * segmentation_loss(seg, seg_target, cfg.background_weight, cfg.ignore_index)}
+    unknown = None if exist_target is None else exist_target < 0
+    terms = {
+        "seg": cfg.seg_weight * segmentation_loss(seg, seg_target, cfg.background_weight, cfg.ignore_index, unknown)
+    }
     if exist_target is not None:
         terms["exist"] = cfg.exist_weight * existence_loss(outputs["exist"], exist_target)
     if cfg.iou_weight:
         terms["iou"] = cfg.iou_weight * iou_loss(seg, seg_target, cfg.ignore_index)
-    if activations is not None:
-        if cfg.sad is None:
-            raise ConfigError("activations were passed for SAD but the loss config has sad=None")
-        terms.update(sad_loss(activations, cfg.sad)[1])
     return sum(terms.values()), terms  # type: ignore[return-value]
 
 
@@ -164,10 +163,9 @@ class LaneLoss(nn.Module):
         outputs: Mapping[str, Tensor],
         seg_target: Tensor,
         exist_target: Tensor | None = None,
-        activations: Mapping[str, Tensor] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """See :func:`lane_loss`."""
-        return lane_loss(outputs, seg_target, exist_target, self.cfg, activations)
+        return lane_loss(outputs, seg_target, exist_target, self.cfg)
 
 
 def _check_target(logits: Tensor, target: Tensor) -> None:

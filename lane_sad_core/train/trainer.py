@@ -1,4 +1,4 @@
-"""The training loop: SGD/AdamW + poly decay, SAD and the other distillation terms, exact resume.
+"""The training loop: SGD/AdamW + poly decay, the distillation terms on their schedules, exact resume.
 
 Run state lives in the run directory (``<out_dir>/<name>/``): ``config.yaml``,
 ``log.csv`` (one row per logged iteration), ``last.pt`` (written atomically every
@@ -13,7 +13,6 @@ batch order, gradients are averaged by DistributedDataParallel (NCCL on CUDA, gl
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from lane_sad_core.distill.lgad import one_hot_labels
-from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.evaluate import evaluate_dataset
 from lane_sad_core.models import LaneModel, build_model, default_classes
-from lane_sad_core.train.checkpoint import (
+from lane_sad_core.models.checkpoint import (
     ModelMeta,
     capture_rng_state,
     load_checkpoint,
@@ -39,9 +37,11 @@ from lane_sad_core.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from lane_sad_core.plain import to_plain
 from lane_sad_core.train.config import TrainConfig
 from lane_sad_core.train.data import EpochSampler, build_dataset, epoch_loader
 from lane_sad_core.train.distillation import Distiller
+from lane_sad_core.train.grad_monitor import GradientMonitor
 from lane_sad_core.train.losses import LaneLoss
 
 
@@ -93,19 +93,6 @@ def build_model_for(cfg: TrainConfig) -> LaneModel:
     return build_model(cfg.model.name, **model_cfg)
 
 
-def sad_config_for(cfg: TrainConfig, model: LaneModel) -> SADConfig | None:
-    """The SAD pairs to use, checked against the model's blocks (None when SAD is off)."""
-    if not cfg.sad_enabled:
-        return None
-    sad = cfg.loss.sad or SADConfig.for_blocks(model.block_names)
-    missing = [b for b in sad.blocks if b not in model.block_names]
-    if missing:
-        raise ConfigError(
-            f"loss.sad names block(s) {missing} that {cfg.model.name} does not have (blocks: {list(model.block_names)})"
-        )
-    return sad
-
-
 OPTIMIZERS = ("sgd", "adamw")
 
 
@@ -127,14 +114,15 @@ class Trainer:
         self.device = torch.device(f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu")
         torch.manual_seed(cfg.seed)
         self.model = build_model_for(cfg).to(self.device)
-        self.sad = sad_config_for(cfg, self.model)
-        self.loss = LaneLoss(dataclasses.replace(cfg.loss, sad=self.sad))
+        self.loss = LaneLoss(cfg.loss)
         self.distiller = (
             Distiller(cfg.distill, self.model, cfg.data.preprocess, self.device, cfg.loss.ignore_index)
             if cfg.distill.enabled
             else None
         )
-        self.train_set = build_dataset(cfg.data, "train", cfg.seed)
+        maps = cfg.distill.teacher_maps
+        self.train_set = build_dataset(cfg.data, "train", cfg.seed, maps.pattern if maps is not None else "")
+        self.monitor = GradientMonitor(self.model.encoder_parameters(), cfg.distill.grad_warn_factor)
         # lane F1 needs a model that reads images; LGAD's label teacher is judged by its loss
         validate = cfg.data.val_list and self.model.input_kind == "image"
         self.val_set = build_dataset(cfg.data, "val", cfg.seed) if validate else None
@@ -196,7 +184,7 @@ class Trainer:
         rng = self._rng_states()
         if not self.dist.main:
             return
-        meta = model_payload(self.model, self.cfg.data.preprocess, iteration=self.iteration, config=self.cfg.to_dict())
+        meta = model_payload(self.model, self.cfg.data.preprocess, iteration=self.iteration, config=to_plain(self.cfg))
         save_checkpoint(
             self.run_dir / "last.pt",
             {
@@ -215,7 +203,7 @@ class Trainer:
         cfg, o = self.cfg, self.cfg.optim
         if self.dist.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
         log = RunLog(self.run_dir / "log.csv", self.iteration) if self.dist.main else None
         bar = tqdm(
             total=o.iterations,
@@ -243,7 +231,8 @@ class Trainer:
                     )
                 )
             t0 = time.perf_counter()
-            terms = self._step(next(batches))
+            logged = (self.iteration + 1) % cfg.schedule.log_every == 0
+            terms = self._step(next(batches), measure_gradients=logged)
             seconds = time.perf_counter() - t0
             self.iteration += 1
             bar.update(1)
@@ -251,7 +240,7 @@ class Trainer:
             if self.iteration % cfg.schedule.val_every == 0 or last:
                 terms.update(self._validate())
             if log and (self.iteration % cfg.schedule.log_every == 0 or last or "val_f1" in terms):
-                log.write(self.iteration, self.scheduler.get_last_lr()[0], terms, seconds)
+                log.write(self.iteration, float(self.scheduler.get_last_lr()[0]), terms, seconds)
                 bar.set_postfix(loss=f"{terms['total']:.4f}")
             if self.iteration % cfg.schedule.ckpt_every == 0 or self.iteration == o.iterations:
                 self._save()
@@ -291,31 +280,37 @@ class Trainer:
             "val_accuracy": total["tusimple_accuracy"],
         }
 
-    def _step(self, batch: dict) -> dict[str, float]:
+    def _step(self, batch: dict, measure_gradients: bool = False) -> dict[str, float]:
+        """One optimiser step; with ``measure_gradients``, also each term's gradient norm on
+        the shared encoder (:class:`~lane_sad_core.train.grad_monitor.GradientMonitor`)."""
         image = batch["image"].to(self.device, non_blocking=True)
         seg = batch["seg"].to(self.device, non_blocking=True)
         exist = batch["exist"].to(self.device, non_blocking=True)
-        with_sad = self.sad is not None and self.sad.active(self.iteration)
-        with_kd = self.distiller is not None and self.distiller.active(self.iteration)
-        blocks = tuple(
-            dict.fromkeys((*(self.sad.blocks if with_sad else ()), *(self.distiller.student_blocks if with_kd else ())))
-        )
+        blocks = self.distiller.blocks_at(self.iteration) if self.distiller is not None else ()
         inputs = image
         if self.model.input_kind == "labels":  # LGAD's teacher learns to reproduce the labels
             inputs = one_hot_labels(seg, self.model.num_lanes + 1, self.cfg.loss.ignore_index)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             outputs, acts = self.forward(inputs, blocks)
-            total, terms = self.loss(outputs, seg, exist, acts if with_sad else None)
-            if with_kd:
-                extra = self.distiller(image, seg, outputs, acts)
+            total, terms = self.loss(outputs, seg, exist)
+            if self.distiller is not None and self.distiller.active(self.iteration):
+                extra = self.distiller(image, seg, outputs, acts, self.iteration, self._teacher_maps(batch))
                 terms.update(extra)
                 total = total + sum(extra.values())
+        grads = self.monitor.measure(terms) if measure_gradients else {}
+        stats = self.distiller.stats if self.distiller is not None else {}
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in terms.items()}, **grads, **stats}
+
+    def _teacher_maps(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The batch's teacher maps on the device, when the dataset reads them."""
+        if "soft" not in batch:
+            return {}
+        return {k: batch[k].to(self.device, non_blocking=True) for k in ("soft", "has_soft")}
 
 
 class RunLog:

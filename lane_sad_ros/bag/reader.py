@@ -15,9 +15,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-from rosbags.interfaces import Qos
+from rosbags.interfaces import ConnectionExtRosbag2, Qos
 from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.rosbag2.metadata import parse_qos
 
@@ -113,7 +113,7 @@ class BagReader:
                 info.msgtype or conn.msgtype,
                 info.msgdef.data,
                 conn.digest,
-                tuple(conn.ext.offered_qos_profiles),
+                tuple(cast(ConnectionExtRosbag2, conn.ext).offered_qos_profiles),  # rosbag2 readers make these
                 info.msgcount,
             )
         return self
@@ -165,7 +165,7 @@ class BagReader:
         """
         wanted = set(self.topics if topics is None else topics)
         if self._scan_file is not None:
-            yield from self._scanned_messages(wanted)
+            yield from self._scanned_messages(self._scan_file, wanted)
             raise BagError(self.damage)
         assert self._reader is not None, "BagReader used before open()"
         conns = [c for c in self._reader.connections if c.topic in wanted]
@@ -177,10 +177,10 @@ class BagReader:
         except (ReaderError, OSError) as exc:
             raise BagError(f"{self.path}: read failed: {exc}") from None
 
-    def _scanned_messages(self, wanted: set[str]) -> Iterator[tuple[TopicInfo, int, bytes]]:
+    def _scanned_messages(self, scan_file: Path, wanted: set[str]) -> Iterator[tuple[TopicInfo, int, bytes]]:
         channels: dict[int, str] = {}
         try:
-            for record in mcap_scan.scan_mcap(self._scan_file):
+            for record in mcap_scan.scan_mcap(scan_file):
                 if isinstance(record, mcap_scan.Channel):
                     channels[record.id] = record.topic
                 elif isinstance(record, mcap_scan.Message) and channels.get(record.channel_id) in wanted:

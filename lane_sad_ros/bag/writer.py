@@ -12,12 +12,13 @@ cut short by an error is valid up to the last message written (replay relies on 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar
+from types import MappingProxyType, TracebackType
+from typing import Any, Literal, cast
 
-from rosbags.interfaces import Connection, Qos
+from rosbags.interfaces import Connection, ConnectionExtRosbag2, Qos
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.rosbag2.storage_mcap import Channel, McapWriter, write_channel, write_string
 
@@ -25,7 +26,7 @@ from lane_sad_ros.bag.errors import BagError
 from lane_sad_ros.bag.types import RECORDED_QOS, typestore
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-BAG_VERSION = 9  # metadata version rosbag2 writes since Jazzy
+BAG_VERSION: Literal[9] = 9  # metadata version rosbag2 writes since Jazzy
 
 
 class _Rosbag2McapWriter(McapWriter):
@@ -41,7 +42,7 @@ class _Rosbag2McapWriter(McapWriter):
                 connection.id,
                 connection.msgtype,
                 connection.topic,
-                connection.ext.serialization_format,
+                cast(ConnectionExtRosbag2, connection.ext).serialization_format,  # rosbag2 connections
                 metadata.getvalue(),
             )
         )
@@ -50,7 +51,9 @@ class _Rosbag2McapWriter(McapWriter):
 
 
 class _Writer(Writer):
-    STORAGE_PLUGINS: ClassVar = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+    STORAGE_PLUGINS: Mapping[StoragePlugin, Any] = MappingProxyType(
+        {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+    )
 
 
 class BagWriter:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from lane_sad_core.data.synth.camera import Camera
-from lane_sad_core.data.synth.shapes import fill, masked_copy
+from lane_sad_core.data.synth.shapes import fill, masked_copy, shade
 from lane_sad_core.data.synth.textures import TextureBank
 
 Color = tuple[float, float, float]
@@ -114,8 +114,7 @@ def sample_backdrop(
     """Sky and far layers of a frame."""
     zenith, horizon = grey if overcast else clear
     jitter = rng.uniform(0.9, 1.08)
-    zenith = tuple(float(min(255, c * jitter)) for c in zenith)
-    horizon = tuple(float(min(255, c * jitter)) for c in horizon)
+    zenith, horizon = shade(zenith, jitter), shade(horizon, jitter)
     layers = []
     if environment == "highway":
         layers.append(

@@ -59,7 +59,7 @@ def sample_fx(
     wb = rng.normal(1.0, 0.03, size=3)
     return CameraFx(
         gain=float(rng.uniform(0.85, 1.15) * (1.6 if night else 1.0)),
-        white_balance=tuple(float(g) for g in wb),
+        white_balance=(float(wb[0]), float(wb[1]), float(wb[2])),
         gamma=float(rng.uniform(0.8, 1.1)) if rng.random() < 0.3 else 1.0,
         contrast=float(rng.uniform(0.9, 1.25)),
         saturation=float(rng.uniform(0.85, 1.25)),

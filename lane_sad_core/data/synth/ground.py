@@ -96,13 +96,19 @@ def sample_surface(rng: np.random.Generator, look: Look, layout: RoadLayout, env
         terrain=int(rng.integers(len(look.terrain))),
         verge=int(rng.integers(len(look.verge))),
         wear=int(rng.integers(2)),
-        offsets=tuple((int(r), int(c)) for r, c in rng.integers(0, TILE_PAD, size=(3, 2))),
+        offsets=_offsets(rng.integers(0, TILE_PAD, size=(3, 2))),
         verge_width=float(rng.uniform(1.5, 5.0)),
         patches=patches,
         cracks=tuple(cracks),
         joint_spacing=float(rng.uniform(4.0, 5.0)) if material == "concrete" else 0.0,
         tracks=float(rng.uniform(0.0, 0.07)),
     )
+
+
+def _offsets(rows_cols: np.ndarray) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """The three tiles' (row, col) crop offsets from a (3, 2) integer array."""
+    (a, b), (c, d), (e, f) = (tuple(int(v) for v in pair) for pair in rows_cols)
+    return (a, b), (c, d), (e, f)
 
 
 def _col(s: float) -> int:
@@ -161,7 +167,7 @@ def _details(canvas: np.ndarray, surface: Surface, layout: RoadLayout, bank: Tex
             for k in range(layout.n_lanes):
                 centre = layout.lane_centre(k)
                 band = canvas[:, _col(centre - half) : _col(centre + half)]
-                cv2.multiply(band, scale, dst=band)
+                cv2.multiply(band, scale, dst=band)  # type: ignore[call-overload]  # stubs lack scalars
 
 
 def ground_maps(cam: Camera, road: RoadShape, row0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -168,7 +168,8 @@ def _paint(rng: np.random.Generator, color: tuple[int, int, int]) -> tuple[int, 
     age = rng.uniform(0.0, 0.35)
     grey = np.mean(color)
     tone = (1 - age) * np.asarray(color, float) + age * grey
-    return tuple(int(c) for c in np.clip(tone * rng.uniform(0.82, 1.0), 0, 255))
+    r, g, b = (int(c) for c in np.clip(tone * rng.uniform(0.82, 1.0), 0, 255))
+    return r, g, b
 
 
 def sample_layout(rng: np.random.Generator, preset: SynthPreset, category: str) -> tuple[RoadLayout, RoadShape]:

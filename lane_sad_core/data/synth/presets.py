@@ -19,10 +19,11 @@ puts the horizon where the real one is.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import from_plain, to_plain
 
 Range = tuple[float, float]
 
@@ -120,10 +121,6 @@ class SynthPreset:
         height = self.mount_height if mount_height is None else mount_height
         return Camera.centred(self.width, self.height, self.focal, height, pitch)
 
-    def to_dict(self) -> dict:
-        """Plain types, for ``meta.json``."""
-        return asdict(self)
-
 
 PRESETS: dict[str, SynthPreset] = {
     "culane": SynthPreset(
@@ -173,12 +170,7 @@ def preset(name: str, **overrides: object) -> SynthPreset:
     """A preset by name with fields overridden, e.g. ``preset("culane", focal=900.0)``."""
     if name not in PRESETS:
         raise ConfigError(f"unknown synthetic format '{name}' (known: {', '.join(PRESETS)})")
-    fields = asdict(PRESETS[name])
-    unknown = set(overrides) - set(fields)
-    if unknown:
-        raise ConfigError(f"unknown preset field(s) {sorted(unknown)} (known: {sorted(fields)})")
-    fields.update(overrides)
-    return SynthPreset(**fields)
+    return from_plain(SynthPreset, {**to_plain(PRESETS[name]), **overrides}, "preset")
 
 
 # Preset fields of the camera and recorder features, per format: all off, and each

@@ -33,6 +33,9 @@ from lane_sad_core.data.synth.photos import load_photo_grain
 from lane_sad_core.data.synth.presets import SynthPreset
 from lane_sad_core.data.synth.road import lane_centreline
 from lane_sad_core.data.synth.roadside import (
+    Overpass,
+    PoleShape,
+    TreeShape,
     draw_building,
     draw_embankment,
     draw_overpass,
@@ -45,7 +48,7 @@ from lane_sad_core.data.synth.roadside import (
 from lane_sad_core.data.synth.scene import Scene
 from lane_sad_core.data.synth.shapes import ground_uv
 from lane_sad_core.data.synth.textures import TILE_PAD, TextureBank
-from lane_sad_core.data.synth.traffic import draw_vehicle, draw_vehicle_shadows, vehicle_shapes
+from lane_sad_core.data.synth.traffic import VehicleShape, draw_vehicle, draw_vehicle_shadows, vehicle_shapes
 from lane_sad_core.lanes import Lane
 
 LABEL_FAR = 400.0  # metres; labels stop at the label horizon well before this
@@ -177,22 +180,24 @@ class SceneRenderer:
         their crowns), which keeps occlusion right at a fraction of the cost.
         """
         road, side = scene.road, scene.roadside
-        items: list[tuple[float, str, object]] = [(t.distance, "tree", t) for t in tree_shapes(cam, road, side.trees)]
-        items += [(p.distance, "pole", p) for p in pole_shapes(cam, road, side.poles)]
-        items += [(v.vehicle.distance, "vehicle", v) for v in vehicle_shapes(cam, road, scene.traffic)]
+        items: list[tuple[float, TreeShape | PoleShape | VehicleShape | Overpass]] = [
+            (t.distance, t) for t in tree_shapes(cam, road, side.trees)
+        ]
+        items += [(p.distance, p) for p in pole_shapes(cam, road, side.poles)]
+        items += [(v.vehicle.distance, v) for v in vehicle_shapes(cam, road, scene.traffic)]
         if side.overpass is not None:
-            items.append((side.overpass.distance, "overpass", side.overpass))
+            items.append((side.overpass.distance, side.overpass))
         lamps: list[tuple[float, float, float, str]] = []
-        pending: list = []
-        for _, kind, item in sorted(items, key=lambda it: -it[0]):
-            if kind == "tree":
+        pending: list[TreeShape] = []
+        for _, item in sorted(items, key=lambda it: -it[0]):
+            if isinstance(item, TreeShape):
                 pending.append(item)
                 continue
             self._trees(img, pending, scene.texture_offset)
             pending = []
-            if kind == "pole":
+            if isinstance(item, PoleShape):
                 lamps += [(u, v, px, "street") for u, v, px in draw_pole(img, item)]
-            elif kind == "vehicle":
+            elif isinstance(item, VehicleShape):
                 lamps += [
                     (u, v, px, "head" if head else "tail")
                     for u, v, px, head in draw_vehicle(img, item, small=14 * self.scale)
@@ -202,7 +207,7 @@ class SceneRenderer:
         self._trees(img, pending, scene.texture_offset)
         return lamps
 
-    def _trees(self, img: np.ndarray, trees: list, texture_offset: int) -> None:
+    def _trees(self, img: np.ndarray, trees: list[TreeShape], texture_offset: int) -> None:
         if trees:
             draw_trees(img, trees, self.bank, texture_offset, self.look.foliage, 12 * self.scale)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 WHITE = (232, 236, 238)
 YELLOW = (60, 185, 228)
@@ -40,7 +41,7 @@ class RoadShape:
         """dx/dz of the centreline."""
         return self.heading + z * (self.curvature + z * self.curvature_rate / 2)
 
-    def points(self, s: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def points(self, s: ArrayLike, z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Vehicle (x, z) of road-aligned points: ``s`` metres along the normal at ``z``."""
         s, z = np.asarray(s, float), np.asarray(z, float)
         slope = self.slope(z)

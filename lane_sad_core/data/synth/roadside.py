@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.layout import RoadLayout
@@ -261,7 +262,7 @@ def sample_highway(rng: np.random.Generator, layout: RoadLayout, look: Look) -> 
     return side
 
 
-def _along(road: RoadShape, lateral: float | np.ndarray, z: np.ndarray) -> np.ndarray:
+def _along(road: RoadShape, lateral: ArrayLike, z: ArrayLike) -> np.ndarray:
     x, zz = road.points(lateral, z)
     return np.stack(np.broadcast_arrays(x, zz), -1)
 

@@ -76,7 +76,8 @@ def face_rect(quad: np.ndarray, a0: float, a1: float, b0: float, b1: float) -> n
 
 def shade(color: Sequence[float], factor: float) -> tuple[float, float, float]:
     """A colour scaled by ``factor`` and clipped to 0..255."""
-    return tuple(float(min(255.0, max(0.0, c * factor))) for c in color)
+    r, g, b = (float(min(255.0, max(0.0, c * factor))) for c in color)
+    return r, g, b
 
 
 def visible_rows(img_height: int, polygons: Sequence[np.ndarray]) -> tuple[int, int]:

@@ -75,7 +75,8 @@ def _color(rng: np.random.Generator, look: Look, kind: str) -> tuple[float, floa
     else:
         colors = [c for c, _ in look.vehicle_colors]
         base = np.asarray(colors[_pick(rng, np.array([w for _, w in look.vehicle_colors]))], float)
-    return tuple(float(c) for c in np.clip(base * rng.uniform(0.85, 1.1), 0, 255))
+    r, g, b = (float(c) for c in np.clip(base * rng.uniform(0.85, 1.1), 0, 255))
+    return r, g, b
 
 
 def sample_traffic(

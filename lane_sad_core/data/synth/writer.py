@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -44,6 +44,7 @@ from lane_sad_core.data.synth.render import SceneRenderer, scene_lanes
 from lane_sad_core.data.synth.scene import CATEGORIES, canonical_category, sample_scene
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.lanes import Lane
+from lane_sad_core.plain import to_plain
 
 GENERATOR_VERSION = 1
 CULANE_MASK_WIDTH = 16  # laneseg_label_w16
@@ -77,12 +78,6 @@ class SynthSettings:
     def preset(self) -> SynthPreset:
         """The resolved preset."""
         return preset(self.format, **self.overrides)
-
-    def to_dict(self) -> dict:
-        """Plain types, for ``meta.json``."""
-        d = asdict(self)
-        d["categories"] = {name: weight for name, weight in self.categories}
-        return d
 
 
 def parse_categories(spec: Sequence[str] | None) -> tuple[tuple[str, float], ...]:
@@ -247,8 +242,8 @@ def write_lists(out: Path, settings: SynthSettings, records: Sequence[FrameRecor
     meta = {
         "generator": "lane_sad_core.data.synth",
         "version": GENERATOR_VERSION,
-        "settings": settings.to_dict(),
-        "preset": settings.preset().to_dict(),
+        "settings": {**to_plain(settings), "categories": dict(settings.categories)},
+        "preset": to_plain(settings.preset()),
         "counts": {s: sum(r.split == s for r in records) for s in SPLITS},
         "category_counts": {c: sum(r.category == c for r in records) for c in CATEGORIES},
         "categories": {r.image: r.category for r in records},
@@ -315,3 +310,26 @@ def generate(out: str | Path, settings: SynthSettings, workers: int = 1) -> Iter
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, _init_worker, (out, settings)) as pool:
         yield from pool.imap(_write_in_worker, range(settings.num), chunksize=4)
+
+
+def write_dataset(
+    out: str | Path,
+    settings: SynthSettings,
+    workers: int = 1,
+    progress: Callable[[Iterator[FrameRecord], int], Iterable[FrameRecord]] | None = None,
+) -> list[FrameRecord]:
+    """A whole data set: every frame (:func:`generate`), then the lists and ``meta.json``.
+
+    Args:
+        out: the data set root.
+        settings: what to generate.
+        workers: rendering processes (the output is the same for any number).
+        progress: wraps the records as they come, given their total (a progress bar).
+
+    Returns:
+        The written frames' records, in index order.
+    """
+    frames = generate(out, settings, workers)
+    records = list(progress(frames, settings.num) if progress else frames)
+    write_lists(Path(out), settings, records)
+    return records

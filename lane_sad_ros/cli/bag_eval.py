@@ -42,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lane_sad_core.cli.bag import dataset_from_args
     from lane_sad_core.errors import ConfigError
     from lane_sad_core.infer.bag_report import build_report, write_report
     from lane_sad_ros.bag.reader import is_bag
@@ -52,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         ground_truth_from_bag,
         ground_truth_from_dataset,
     )
+    from lane_sad_ros.cli.bag import dataset_from_args
 
     gt = args.gt or args.bag
     if is_bag(gt):

@@ -4,8 +4,9 @@ A checkpoint is a dict of plain Python values and tensors:
 
 * ``model_name``, ``model_config``: rebuild the network with ``build_model``;
 * ``state_dict``: its weights;
-* ``preprocess``: ``PreprocessConfig.to_dict()``, so inference crops, resizes and
-  normalises exactly as training did;
+* ``preprocess``: the :class:`PreprocessConfig` as plain data
+  (:func:`~lane_sad_core.plain.to_plain`), so inference crops, resizes and normalises
+  exactly as training did;
 * ``classes``: names of the segmentation channels (optional, default background, lane1..);
 * training state for resuming, all optional: ``optimizer``, ``scheduler`` (their
   ``state_dict()``), ``iteration``, ``rng`` (:func:`capture_rng_state`), ``config``.
@@ -28,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -35,6 +37,7 @@ import torch
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.models import LaneModel, build_model, default_classes
+from lane_sad_core.plain import from_plain, to_plain
 
 REQUIRED_KEYS = ("model_name", "model_config", "preprocess", "state_dict")
 _PLAIN_LEAVES = (type(None), bool, int, float, str, bytes, torch.dtype, torch.device, torch.Size)
@@ -70,7 +73,7 @@ def model_payload(
         "model_name": model.arch,
         "model_config": dict(model.config),
         "classes": list(classes) if classes is not None else default_classes(model.num_lanes),
-        "preprocess": preprocess.to_dict(),
+        "preprocess": to_plain(preprocess),
         "state_dict": model.state_dict(),
         **training_state,
     }
@@ -160,7 +163,7 @@ def load_model(
     ckpt = load_checkpoint(path)
     try:
         model = build_model(str(ckpt["model_name"]), **dict(ckpt["model_config"]))
-        preprocess = PreprocessConfig.from_dict(ckpt["preprocess"])
+        preprocess = from_plain(PreprocessConfig, ckpt["preprocess"], "preprocess")
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model: {exc}") from None
     if model.input_kind != input_kind:
@@ -187,7 +190,9 @@ def load_model(
 def capture_rng_state() -> dict:
     """Python, NumPy and torch (CPU and CUDA) random states as checkpoint-safe values."""
     version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    name, keys, pos, has_gauss, cached = cast(
+        "tuple[str, np.ndarray, int, int, float]", np.random.get_state(legacy=True)
+    )
     state = {
         "python": [version, list(internal), gauss],
         "numpy": {
@@ -233,7 +238,7 @@ def _check_plain(obj: object, where: str) -> None:
         return
     raise CheckpointError(
         f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}; checkpoints hold only tensors "
-        "and plain Python values (convert arrays to tensors, dataclasses with to_dict())"
+        "and plain Python values (convert arrays to tensors, dataclasses with lane_sad_core.plain.to_plain)"
     )
 
 

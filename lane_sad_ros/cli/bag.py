@@ -88,7 +88,7 @@ def run_info(args: argparse.Namespace) -> int:
 
     with BagReader(args.bag) as bag:
         print(f"bag:      {args.bag} ({bag.storage})")
-        if bag.start_ns is not None:
+        if bag.start_ns is not None and bag.end_ns is not None:
             print(
                 f"duration: {(bag.end_ns - bag.start_ns) / 1e9:.3f} s, "
                 f"from {bag.start_ns / 1e9:.3f} s to {bag.end_ns / 1e9:.3f} s"
