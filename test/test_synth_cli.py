@@ -48,6 +48,7 @@ def test_writes_a_tree_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--size", "big"], "--size must look like 1640x590"),
         (["--split", "1,2"], "--split must be three"),
         (["--num", "0"], "--num and --workers must be at least 1"),
+        (["--photo-textures", "/nonexistent/photos"], "--photo-textures: /nonexistent/photos is not a folder"),
     ],
 )
 def test_bad_options_exit_2_with_a_reason(

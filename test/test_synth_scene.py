@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from lane_sad_core.data.synth.camera_fx import CameraFx
+from lane_sad_core.data.synth.lens import RadialLens
 from lane_sad_core.data.synth.lighting import Lighting
-from lane_sad_core.data.synth.presets import PRESETS
+from lane_sad_core.data.synth.presets import PRESETS, SynthPreset
 from lane_sad_core.data.synth.render import SceneRenderer, scene_lanes
 from lane_sad_core.data.synth.roadside import Roadside
-from lane_sad_core.data.synth.scene import CATEGORIES, canonical_category, sample_scene
+from lane_sad_core.data.synth.scene import CATEGORIES, Scene, canonical_category, sample_scene
 from lane_sad_core.errors import ConfigError
 
 N = 24  # scenes per category: enough to see each category's defining trait every time
@@ -77,11 +78,8 @@ def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
     assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
 
 
-@pytest.mark.parametrize("name", ["culane", "tusimple"])
-def test_labels_sit_on_painted_pixels(name: str) -> None:
-    """With solid fresh paint and nothing else in view, every label point is paint."""
-    preset = PRESETS[name]
-    renderer = SceneRenderer(preset, seed=0)
+def _plain_scene(preset: SynthPreset, renderer: SceneRenderer) -> Scene:
+    """A scene with solid fresh paint and nothing else in view."""
     renderer.bank.wear = [np.full_like(tile, 255) for tile in renderer.bank.wear]  # no flaking
     scene = sample_scene(np.random.default_rng(11), preset, "normal")
     scene.layout.markings = [replace(m, style="solid", wear=0.0, color=(255, 255, 255)) for m in scene.layout.markings]
@@ -91,20 +89,35 @@ def test_labels_sit_on_painted_pixels(name: str) -> None:
     scene.light = Lighting(False, 1.0, 0.0, (), (), 0.0)
     scene.surface = replace(scene.surface, tracks=0.0, patches=(), cracks=())
     scene.fx = CameraFx(1.0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 0.0, 1, 0.0, 0.0, (0, 0), 95, False, "")
+    return scene
+
+
+def _paint_hits(image: np.ndarray, lanes: list, horizon: float, size: tuple[int, int]) -> list[bool]:
+    """Per label point well below the horizon and inside the frame: brighter than the road
+    25 px to either side (on a painted line)."""
+    width, height = size
+    hits = []
+    for lane in lanes:
+        pts = np.round(lane.points).astype(int)
+        near = (pts[:, 1] > horizon + 60) & (pts[:, 1] < height) & (pts[:, 0] >= 30) & (pts[:, 0] < width - 30)
+        for u, v in pts[near]:
+            hits.append(image[v, u] > image[v, u - 25] + 60 and image[v, u] > image[v, u + 25] + 60)
+    return hits
+
+
+@pytest.mark.parametrize("name", ["culane", "tusimple"])
+@pytest.mark.parametrize("k1", [0.0, -0.1, 0.03])
+def test_labels_sit_on_painted_pixels(name: str, k1: float) -> None:
+    """Every label point is paint, also through a distorting lens (the labels are moved
+    as the pixels are)."""
+    preset = PRESETS[name]
+    renderer = SceneRenderer(preset, seed=0)
+    scene = _plain_scene(preset, renderer)
+    scene.lens = RadialLens(k1) if k1 else None
     image = renderer.render(scene).astype(int).sum(axis=2)
     lanes = scene_lanes(scene)
     assert len(lanes) >= 2
     horizon = scene.camera.horizon_rows(np.array([scene.camera.cx]))[0]
-    hits = []
-    for lane in lanes:
-        pts = np.round(lane.points).astype(int)
-        near = (
-            (pts[:, 1] > horizon + 60)
-            & (pts[:, 1] < preset.height)
-            & (pts[:, 0] >= 30)
-            & (pts[:, 0] < preset.width - 30)
-        )
-        for u, v in pts[near]:
-            hits.append(image[v, u] > image[v, u - 25] + 60 and image[v, u] > image[v, u + 25] + 60)
+    hits = _paint_hits(image, lanes, horizon, (preset.width, preset.height))
     assert len(hits) > 20
     assert np.mean(hits) > 0.97

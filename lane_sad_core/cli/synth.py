@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="camera pitch in degrees, positive looks down (default: the dataset's horizon row)",
     )
+    parser.add_argument(
+        "--photo-textures",
+        type=Path,
+        metavar="DIR",
+        help="folder of road photos (images, videos) to cut ground grain from; read, never copied "
+        "(default: procedural grain only)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)
 
@@ -68,6 +75,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         out["mount_height"] = args.camera_height
     if args.pitch is not None:
         out["pitch_deg"] = args.pitch
+    if args.photo_textures is not None:
+        if not args.photo_textures.is_dir():
+            raise ConfigError(f"--photo-textures: {args.photo_textures} is not a folder")
+        out["photo_textures"] = str(args.photo_textures.resolve())
     return out
 
 

@@ -1,6 +1,8 @@
 """What the camera does to the light: exposure, white balance, contrast and saturation
 (one 3x4 colour matrix), an occasional gamma curve, vignetting and lens shading, the dash
-camera's hood and clock, motion blur, sensor noise, and JPEG compression.
+camera's classic hood and clock, motion blur, sensor noise, and JPEG compression. Varied
+bonnets and the windscreen are :mod:`~lane_sad_core.data.synth.dashcam`, lens distortion
+:mod:`~lane_sad_core.data.synth.lens`.
 """
 
 from __future__ import annotations
@@ -147,17 +149,19 @@ class CameraModel:
             row,
         )
 
+    def classic_hood(self, img: np.ndarray) -> None:
+        """The one small dark bonnet of CULane clips 0755/0756, at render size (in place)."""
+        hood = img[self.hood_row :]
+        cv2.multiply(hood, self.hood_keep, dst=hood, scale=1 / 255)
+        cv2.add(hood, self.hood_add, dst=hood)
+
     def optics(self, img: np.ndarray, fx: CameraFx, near_row: int, scale: float, noise_tile: np.ndarray) -> None:
-        """Hood, colour response, lens shading, blur and sensor noise, at render size.
+        """Colour response, lens shading, blur and sensor noise, at render size.
 
         ``scale`` is the render size relative to the output, for blur lengths in pixels.
         Noise is added before enlarging: the real frames' grain is soft too (CULane's
         video was compressed and upscaled), and it keeps full-size work to the resize.
         """
-        if fx.dashcam:
-            hood = img[self.hood_row :]
-            cv2.multiply(hood, self.hood_keep, dst=hood, scale=1 / 255)
-            cv2.add(hood, self.hood_add, dst=hood)
         cv2.transform(img, colour_matrix(fx), dst=img)
         if fx.gamma != 1.0:
             cv2.LUT(img, gamma_lut(fx.gamma), dst=img)

@@ -194,7 +194,7 @@ def render_ground(
     cam: Camera,
     road: RoadShape,
     canvas: tuple[np.ndarray, np.ndarray],
-    bank: TextureBank,
+    grain_tile: np.ndarray,
     grain_offset: int,
     haze: tuple[tuple[float, float, float], float],
 ) -> tuple[int, np.ndarray]:
@@ -204,8 +204,8 @@ def render_ground(
     several pixels everywhere but at the horizon, so this loses nothing visible, halves
     the cost, and softens the far rows where the grid would alias. ``haze`` (colour,
     distance) fades far rows towards the horizon colour, as the air does. Near-field grain
-    comes from the image-space grain tile. Where roll tilts the horizon, only pixels below
-    it are replaced.
+    comes from the image-space ``grain_tile`` (procedural or from photos). Where roll tilts
+    the horizon, only pixels below it are replaced.
     """
     height, width = img.shape[:2]
     ends = cam.horizon_rows(np.array([0.0, width - 1.0]))
@@ -222,7 +222,7 @@ def render_ground(
         cv2.resize(layer, (width, 2 * map_x.shape[0]), interpolation=cv2.INTER_LINEAR)[offset : offset + height - row0]
         for layer in small
     )
-    grain = bank.grain[row0:height, grain_offset : grain_offset + width]
+    grain = grain_tile[row0:height, grain_offset : grain_offset + width]
     cv2.addWeighted(bgr, 1.0, grain, 1.0, -128.0, dst=bgr)
     band = band_end - row0
     if band > 0:

@@ -56,6 +56,25 @@ class SynthPreset:
             enlarged before sensor noise and JPEG. The real frames are soft (CULane's
             dash-camera video more so than TuSimple's), so drawing CULane at half size and
             TuSimple at 3/4 loses no visible detail and saves most of the pixel work.
+        rig_horizon: per-frame horizon row (fraction of the height) of the car's camera,
+            drawn from this range; None keeps ``horizon`` (and ``pitch_deg``). CULane
+            was filmed from several cars: the horizon of clips 0755/0756 is at 0.645 H,
+            that of the ``culane_ego`` drive at 0.52 H.
+        rig_height: per-frame camera height range, metres; None keeps ``mount_height``
+            (ego-lane width at the bottom row says 1.35 m for clip 0755, 1.1 m for the
+            ``culane_ego`` drive).
+        hood_top: range of the row (fraction of the height) where a dash-camera frame's
+            bonnet edge peaks, with varied shape, paint and gloss
+            (:mod:`~lane_sad_core.data.synth.dashcam`); None draws the one small dark
+            bonnet of clips 0755/0756.
+        windscreen_prob: probability that a dash-camera frame shows mirror images, a
+            sticker and the mirror mount in the windscreen.
+        lens_prob: probability of radial lens distortion, ``k1`` drawn from ``lens_k1``
+            (:mod:`~lane_sad_core.data.synth.lens`; labels are distorted alike).
+        photo_textures: a folder of road photos to cut ground grain from
+            (:mod:`~lane_sad_core.data.synth.photos`), read when a renderer starts; empty,
+            missing or without usable road: the procedural grain.
+        photo_texture_prob: probability that a frame's ground grain comes from the photos.
     """
 
     name: str
@@ -80,14 +99,27 @@ class SynthPreset:
     dashcam_prob: float = 0.0
     max_labelled: int = 4
     render_scale: float = 1.0
+    rig_horizon: Range | None = None
+    rig_height: Range | None = None
+    hood_top: Range | None = None
+    windscreen_prob: float = 0.0
+    lens_prob: float = 0.0
+    lens_k1: Range = (-0.1, 0.03)
+    photo_textures: str = ""
+    photo_texture_prob: float = 0.0
 
-    def camera(self) -> Camera:
-        """The unjittered camera, pitched by ``pitch_deg`` or so the horizon sits at ``horizon``."""
-        if self.pitch_deg is not None:
+    def camera(self, horizon: float | None = None, mount_height: float | None = None) -> Camera:
+        """The unjittered camera, pitched by ``pitch_deg`` or so the horizon sits at ``horizon``.
+
+        ``horizon`` and ``mount_height`` replace the preset's (one car of a rig range).
+        """
+        if self.pitch_deg is not None and horizon is None:
             pitch = math.radians(self.pitch_deg)
         else:
-            pitch = math.atan((self.height / 2.0 - self.horizon * self.height) / self.focal)
-        return Camera.centred(self.width, self.height, self.focal, self.mount_height, pitch)
+            row = self.horizon if horizon is None else horizon
+            pitch = math.atan((self.height / 2.0 - row * self.height) / self.focal)
+        height = self.mount_height if mount_height is None else mount_height
+        return Camera.centred(self.width, self.height, self.focal, height, pitch)
 
 
 PRESETS: dict[str, SynthPreset] = {
@@ -139,3 +171,25 @@ def preset(name: str, **overrides: object) -> SynthPreset:
     if name not in PRESETS:
         raise ConfigError(f"unknown synthetic format '{name}' (known: {', '.join(PRESETS)})")
     return from_plain(SynthPreset, {**to_plain(PRESETS[name]), **overrides}, "preset")
+
+
+# Preset fields of the camera and recorder features, per format: all off, and each
+# feature on (tools/synth_ablation.py measures each against all-off on real frames).
+FEATURES_OFF: dict[str, dict[str, object]] = {
+    fmt: {
+        "rig_horizon": None,
+        "rig_height": None,
+        "hood_top": None,
+        "windscreen_prob": 0.0,
+        "lens_prob": 0.0,
+        "photo_texture_prob": 0.0,
+    }
+    for fmt in ("culane", "tusimple")
+}
+FEATURES_ON: dict[str, dict[str, dict[str, object]]] = {
+    "rig": {"culane": {"rig_horizon": (0.5, 0.66), "rig_height": (1.1, 1.45)}},
+    "hood": {"culane": {"hood_top": (0.72, 0.97)}},
+    "windscreen": {"culane": {"windscreen_prob": 0.7}},
+    "lens": {"culane": {"lens_prob": 0.7}, "tusimple": {"lens_prob": 0.7}},
+    "photo": {"culane": {"photo_texture_prob": 0.5}, "tusimple": {"photo_texture_prob": 0.5}},
+}

@@ -14,7 +14,9 @@ import numpy as np
 from lane_sad_core.data.synth.backdrop import draw_silhouette, draw_sky
 from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.camera_fx import CameraModel
+from lane_sad_core.data.synth.dashcam import draw_hood, draw_windscreen
 from lane_sad_core.data.synth.ground import compose_canvas, draw_surface_lines, render_ground
+from lane_sad_core.data.synth.lens import RadialLens
 from lane_sad_core.data.synth.lighting import (
     add_glow,
     apply_glare,
@@ -27,6 +29,7 @@ from lane_sad_core.data.synth.lighting import (
 )
 from lane_sad_core.data.synth.looks import LOOKS
 from lane_sad_core.data.synth.paint import paint_road
+from lane_sad_core.data.synth.photos import load_photo_grain
 from lane_sad_core.data.synth.presets import SynthPreset
 from lane_sad_core.data.synth.road import lane_centreline
 from lane_sad_core.data.synth.roadside import (
@@ -44,7 +47,7 @@ from lane_sad_core.data.synth.roadside import (
 )
 from lane_sad_core.data.synth.scene import Scene
 from lane_sad_core.data.synth.shapes import ground_uv
-from lane_sad_core.data.synth.textures import TextureBank
+from lane_sad_core.data.synth.textures import TILE_PAD, TextureBank
 from lane_sad_core.data.synth.traffic import VehicleShape, draw_vehicle, draw_vehicle_shadows, vehicle_shapes
 from lane_sad_core.lanes import Lane
 
@@ -55,9 +58,12 @@ def scene_lanes(scene: Scene) -> list[Lane]:
     """Labelled boundaries as image polylines (bottom to top), slot = CULane slot.
 
     A lane runs from below the image bottom up to ``label_gap_px`` rows under the
-    horizon, as annotators stop where a lane can no longer be told apart.
+    horizon, as annotators stop where a lane can no longer be told apart. It runs on
+    through vehicles and under the car's bonnet to the bottom row, as CULane's labels do.
+    Through a distorting lens the points are moved as the pixels are.
     """
     cam = scene.camera
+    lens = scene.lens if scene.lens is not None and scene.lens.k1 != 0.0 else None
     lanes = []
     for marking in scene.layout.markings:
         if marking.slot < 0:
@@ -66,8 +72,10 @@ def scene_lanes(scene: Scene) -> list[Lane]:
         below = uv[:, 1] >= cam.horizon_rows(uv[:, 0]) + scene.label_gap_px
         rising = np.concatenate([[True], np.diff(uv[:, 1]) < 0])
         keep = np.logical_and.accumulate(below & rising)
+        if lens is not None:  # near points far outside the frame can pass the lens's fold
+            keep &= np.logical_and.accumulate(lens.valid(uv, cam)[::-1])[::-1]
         if keep.sum() >= 2:
-            lanes.append(Lane(uv[keep], slot=marking.slot))
+            lanes.append(Lane(uv[keep] if lens is None else lens.distort(uv[keep], cam), slot=marking.slot))
     return lanes
 
 
@@ -81,9 +89,15 @@ class SceneRenderer:
         base = preset.camera().scaled(self.scale)
         horizon = float(base.horizon_rows(np.array([base.cx]))[0])
         self.bank = TextureBank.build(self.look, base.width, base.height, horizon, seed)
+        self.photo_grain = (
+            load_photo_grain(preset.photo_textures, seed, base.height, base.width + TILE_PAD, horizon, self.scale)
+            if preset.photo_texture_prob > 0
+            else None
+        )
         self.camera_model = CameraModel.build(base.width, base.height)
         self.headlight = headlight_map(base)
         self.sprite = glow_sprite()
+        self._lens_maps: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def render(self, scene: Scene) -> np.ndarray:
         """The frame (BGR uint8, preset size) of ``scene``.
@@ -105,7 +119,8 @@ class SceneRenderer:
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
         haze = (scene.backdrop.horizon, scene.backdrop.haze)
-        row0, condition = render_ground(img, cam, road, canvas, self.bank, scene.texture_offset, haze)
+        grain = self.photo_grain if scene.photo_grain and self.photo_grain is not None else self.bank.grain
+        row0, condition = render_ground(img, cam, road, canvas, grain, scene.texture_offset, haze)
         for layer in scene.backdrop.layers:
             draw_silhouette(img, cam, layer, scene.backdrop, self.bank, scene.texture_offset)
         draw_surface_lines(img, cam, road, scene.surface, layout)
@@ -117,9 +132,31 @@ class SceneRenderer:
             self._night(img, scene, cam, lamps, sky_rows)
         if scene.light.glare:
             apply_glare(img, self.sprite, scene.light.glare)
+        self._dashcam(img, scene)
+        if scene.lens is not None and scene.lens.k1 != 0.0:
+            img = cv2.remap(img, *self._lens_map(scene.lens, cam), cv2.INTER_LINEAR)
         near_row = row0 + (cam.height - row0) // 3
         self.camera_model.optics(img, scene.fx, near_row, self.scale, self.bank.sensor)
         return img
+
+    def _dashcam(self, img: np.ndarray, scene: Scene) -> None:
+        """The car's own bonnet (varied or the classic one) and the windscreen."""
+        if not scene.fx.dashcam:
+            return
+        if scene.hood is not None:
+            draw_hood(img, scene.hood)
+        else:
+            self.camera_model.classic_hood(img)
+        if scene.windscreen is not None:
+            draw_windscreen(img, scene.windscreen)
+
+    def _lens_map(self, lens: RadialLens, cam: Camera) -> tuple[np.ndarray, np.ndarray]:
+        """The remap tables of ``lens`` at render size, made once per coefficient (they are
+        rounded to 0.01, so a renderer holds a dozen or so)."""
+        key = (lens.k1, cam.width, cam.height, cam.focal, cam.cx, cam.cy)
+        if key not in self._lens_maps:
+            self._lens_maps[key] = lens.source_map(cam)
+        return self._lens_maps[key]
 
     def _shadows(self, img: np.ndarray, scene: Scene, cam: Camera, row0: int) -> None:
         shade = np.full((cam.height - row0, cam.width), 255, np.uint8)

@@ -14,8 +14,10 @@ import numpy as np
 from lane_sad_core.data.synth.backdrop import Backdrop, sample_backdrop
 from lane_sad_core.data.synth.camera import Camera
 from lane_sad_core.data.synth.camera_fx import CameraFx, sample_fx
+from lane_sad_core.data.synth.dashcam import Hood, Windscreen, sample_hood, sample_windscreen
 from lane_sad_core.data.synth.ground import Surface, sample_surface
 from lane_sad_core.data.synth.layout import RoadLayout, sample_layout
+from lane_sad_core.data.synth.lens import RadialLens, sample_lens
 from lane_sad_core.data.synth.lighting import Lighting, sample_lighting
 from lane_sad_core.data.synth.looks import LOOKS
 from lane_sad_core.data.synth.presets import SynthPreset
@@ -61,11 +63,18 @@ class Scene:
     fx: CameraFx
     label_gap_px: float
     texture_offset: int
+    hood: Hood | None = None
+    windscreen: Windscreen | None = None
+    lens: RadialLens | None = None
+    photo_grain: bool = False
 
 
-def sample_camera(rng: np.random.Generator, preset: SynthPreset) -> Camera:
-    """The preset camera shaken by road bumps: small pitch, roll and height changes."""
-    return preset.camera().jittered(
+def sample_camera(rng: np.random.Generator, preset: SynthPreset, rig_rng: np.random.Generator) -> Camera:
+    """The car's camera (from the preset's rig ranges, drawn with ``rig_rng``) shaken by
+    road bumps: small pitch, roll and height changes."""
+    horizon = float(rig_rng.uniform(*preset.rig_horizon)) if preset.rig_horizon else None
+    height = float(rig_rng.uniform(*preset.rig_height)) if preset.rig_height else None
+    return preset.camera(horizon, height).jittered(
         pitch=float(np.radians(rng.normal(0.0, preset.pitch_jitter_deg))),
         roll=float(np.radians(np.clip(rng.normal(0.0, preset.roll_jitter_deg), -2.0, 2.0))),
         height_scale=float(np.clip(rng.normal(1.0, preset.height_jitter), 0.9, 1.1)),
@@ -73,10 +82,16 @@ def sample_camera(rng: np.random.Generator, preset: SynthPreset) -> Camera:
 
 
 def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -> Scene:
-    """Draw a complete scene of ``category`` for ``preset``."""
+    """Draw a complete scene of ``category`` for ``preset``.
+
+    The camera rig, bonnet, windscreen, lens and photo grain draw from their own child streams of
+    ``rng`` (spawning does not advance it), so switching one of them on or off in the
+    preset leaves the rest of the scene as it was: paired comparisons of a feature.
+    """
     category = canonical_category(category)
     look = LOOKS[preset.environment]
-    camera = sample_camera(rng, preset)
+    rig_rng, hood_rng, screen_rng, lens_rng, photo_rng = rng.spawn(5)
+    camera = sample_camera(rng, preset, rig_rng)
     layout, road = sample_layout(rng, preset, category)
     overcast = rng.random() < look.overcast_prob and category != "shadow"
     light = sample_lighting(rng, layout, category, overcast, camera)
@@ -85,23 +100,26 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, category: str) -
     if layout.crossing is not None:
         crossing = layout.crossing
         roadside.open_gap(crossing.distance - 2.0, crossing.distance + crossing.stripe_length + crossing.width)
+    surface = sample_surface(rng, look, layout, preset.environment)
+    traffic = sample_traffic(rng, layout, look, preset.environment, category == "crowd", light.night)
+    backdrop = sample_backdrop(rng, preset.environment, overcast, look.sky_clear, look.sky_overcast)
+    fx = sample_fx(rng, light.night, rng.random() < preset.dashcam_prob, preset.jpeg_quality, (TILE_PAD, TILE_PAD // 4))
+    screen = screen_rng.random() < preset.windscreen_prob
     return Scene(
         category=category,
         camera=camera,
         road=road,
         layout=layout,
-        surface=sample_surface(rng, look, layout, preset.environment),
-        traffic=sample_traffic(rng, layout, look, preset.environment, category == "crowd", light.night),
+        surface=surface,
+        traffic=traffic,
         roadside=roadside,
-        backdrop=sample_backdrop(rng, preset.environment, overcast, look.sky_clear, look.sky_overcast),
+        backdrop=backdrop,
         light=light,
-        fx=sample_fx(
-            rng,
-            light.night,
-            rng.random() < preset.dashcam_prob,
-            preset.jpeg_quality,
-            (TILE_PAD, TILE_PAD // 4),
-        ),
+        fx=fx,
         label_gap_px=float(rng.uniform(*preset.label_gap_px)),
         texture_offset=int(rng.integers(0, TILE_PAD)),
+        hood=sample_hood(hood_rng, preset.hood_top) if fx.dashcam and preset.hood_top else None,
+        windscreen=sample_windscreen(screen_rng) if fx.dashcam and screen else None,
+        lens=sample_lens(lens_rng, preset.lens_k1) if lens_rng.random() < preset.lens_prob else None,
+        photo_grain=bool(photo_rng.random() < preset.photo_texture_prob),
     )
