@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
 from collections.abc import Sequence
 
-from lane_sad_core import __version__
+from lane_sad_core import __version__, interrupts
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
@@ -72,14 +73,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    interrupts.install()
     try:
         return int(args.func(args) or 0)
     except (LaneSadError, FileNotFoundError) as exc:
         print(f"lane-sad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"lane-sad {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"lane-sad {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
+
+
+def warn(command: str, text: str) -> None:
+    """A warning on stderr, one line, in the error's form: the run goes on."""
+    print(f"lane-sad {command}: warning: {text}", file=sys.stderr)
 
 
 def _one_line(exc: Exception) -> str:
