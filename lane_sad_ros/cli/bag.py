@@ -70,10 +70,17 @@ def dataset_from_args(data: Path, fmt: str, list_file: str | None, label_files: 
 def run_from_dataset(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from lane_sad_core.errors import ConfigError
     from lane_sad_ros.bag import BagWriter
     from lane_sad_ros.bag.dataset_bag import write_dataset_bag
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
     dataset = dataset_from_args(args.data, args.format, args.list, args.labels)
+    if len(dataset) == 0:
+        labels = ", ".join(args.labels or ["test_label.json"])
+        source = (args.list or "list/test.txt") if args.format == "culane" else labels
+        raise ConfigError(f"{args.data}: {source} names no frames; no bag written")
     with BagWriter(args.out, args.storage) as out:
         n = write_dataset_bag(
             dataset,
