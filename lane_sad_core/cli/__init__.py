@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupts.install()
     try:
         return int(args.func(args) or 0)
-    except (LaneSadError, FileNotFoundError) as exc:
+    except (LaneSadError, OSError) as exc:  # OSError: a missing file, a full disk, no permission, ...
         print(f"lane-sad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
@@ -91,18 +91,18 @@ def warn(command: str, text: str) -> None:
 
 
 def _one_line(exc: Exception) -> str:
-    """The error's reason in one line.
+    """The error's reason in one line (a message of several lines is joined).
 
     An exception raised in a DataLoader worker reaches here rebuilt by torch from the
     worker's formatted traceback ("Caught ... Original Traceback ..."), without a
     ``filename``: its last line is the original error, after its type and errno.
     """
-    if isinstance(exc, FileNotFoundError) and exc.filename:
+    if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
     text = str(exc).strip()
     if "\nOriginal Traceback" in text:
         return re.sub(r"^[\w.]+: (\[Errno \d+\] )?", "", text.splitlines()[-1])
-    return text
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())  # e.g. a YAML parser's message
 
 
 if __name__ == "__main__":

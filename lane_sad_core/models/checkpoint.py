@@ -31,6 +31,7 @@ import hashlib
 import os
 import pickle
 import random
+import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -48,6 +49,7 @@ from lane_sad_core.plain import from_plain, to_plain
 
 REQUIRED_KEYS = ("model_name", "model_config", "preprocess", "state_dict")
 DIGEST_KEY = "tensors_sha256"
+_NEARLY_FULL = 1 << 20  # bytes free below which a failed write is taken for a full disk
 _PLAIN_LEAVES = (type(None), bool, int, float, str, bytes, torch.dtype, torch.device, torch.Size)
 
 
@@ -114,10 +116,11 @@ def save_checkpoint(path: str | Path, payload: Mapping) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; checkpoints are shared
         os.replace(tmp, path)
     except BaseException as exc:
+        reason = _write_failure(exc, path.parent)  # before the partial file is removed: the space it took
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+        if reason is not None:
+            raise CheckpointError(f"cannot write checkpoint {path}: {reason}") from None
         raise
     _fsync_dir(path.parent)
     return path
@@ -296,6 +299,23 @@ def _first_reason(exc: Exception) -> str:
         if line.startswith("Unsupported"):
             return line
     return lines[0] if lines else type(exc).__name__
+
+
+def _write_failure(exc: BaseException, folder: Path) -> str | None:
+    """Why writing failed, for an OSError or torch's own error; None for anything else.
+
+    torch's zip writer reports a failed write (a full disk) as ``RuntimeError: ... unexpected
+    pos``, without the errno, so a filesystem with (almost) no space left is named as such.
+    """
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    if not isinstance(exc, RuntimeError):
+        return None
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(folder).free
+        if free < _NEARLY_FULL:
+            return f"no space left on device ({free} bytes free)"
+    return f"torch.save failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
 
 
 def _umask() -> int:
