@@ -86,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def warn(command: str, text: str) -> None:
-    """A warning on stderr, one line, in the error's form: the run goes on."""
-    print(f"lane-sad {command}: warning: {text}", file=sys.stderr)
+    """A warning on stderr, one line, in the error's form: the run goes on (progress bars are redrawn below it)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"lane-sad {command}: warning: {text}", file=sys.stderr)
 
 
 def _one_line(exc: Exception) -> str:
