@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import struct
 import subprocess
 import warnings
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 from bagutil import lane_sad, lane_sad_here, small_checkpoint
+from faultutil import flip_tensor_bytes, one_error
 from trainutil import make_synth_root, train, write_config
 
 from lane_sad_core.errors import LabelError
@@ -34,13 +33,6 @@ SHIPPED = Path(__file__).resolve().parents[1] / "lane_sad_core" / "weights" / "e
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return small_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pt")
-
-
-def one_error(capsys: pytest.CaptureFixture) -> str:
-    """The only line on stderr (a traceback or a second line fails the test)."""
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 def write_image(path: Path, seed: int = 0) -> Path:
@@ -131,17 +123,6 @@ def test_infer_names_a_video_shorter_than_its_header(checkpoint: Path, tmp_path:
 
 
 # --- checkpoints ---------------------------------------------------------------------------
-def flip_tensor_bytes(src: Path, dst: Path, count: int = 2000) -> None:
-    """Invert ``count`` bytes in the middle of the largest tensor of a checkpoint (zip entries are stored)."""
-    data = bytearray(src.read_bytes())
-    with zipfile.ZipFile(src) as archive:
-        entry = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    name_len, extra_len = struct.unpack("<HH", data[entry.header_offset + 26 : entry.header_offset + 30])
-    start = entry.header_offset + 30 + name_len + extra_len + entry.file_size // 2
-    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
-    dst.write_bytes(bytes(data))
-
-
 def test_flipped_tensor_bytes_are_a_corrupt_checkpoint(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
