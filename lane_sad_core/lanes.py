@@ -34,3 +34,12 @@ class Lane:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def x_at(self, rows: np.ndarray) -> np.ndarray:
+        """The lane's column at ``rows``, linearly interpolated between its points; NaN outside its rows."""
+        rows = np.asarray(rows, dtype=np.float64)
+        if len(self.points) == 0:
+            return np.full(rows.shape, np.nan)
+        order = np.argsort(self.points[:, 1])
+        y, x = self.points[order, 1], self.points[order, 0]
+        return np.where((rows >= y[0]) & (rows <= y[-1]), np.interp(rows, y, x), np.nan)

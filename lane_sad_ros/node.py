@@ -16,7 +16,6 @@ are computed only when enabled or subscribed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from lane_sad_core.geometry import intrinsics_problem, project_to_ground
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes
 from lane_sad_core.infer.postprocess import PostprocessConfig
+from lane_sad_core.infer.temporal import TemporalConfig
 from lane_sad_ros import params as P
 from lane_sad_ros.frame_slot import FrameSlot
 from lane_sad_ros.health import TRANSPORT_DOC, Health
@@ -57,12 +57,9 @@ class LaneDetectorNode(Node):
         super().__init__("lane_sad")
         self.params = P.declare(self)
         p = self.params
+        postprocess, temporal = self._decoding()
         self.detector = LaneDetector(
-            p.checkpoint or None,
-            p.device,
-            PostprocessConfig(exist_threshold=p.existence_threshold, prob_threshold=p.point_threshold),
-            backend=p.backend,
-            threads=p.threads,
+            p.checkpoint or None, p.device, postprocess, backend=p.backend, threads=p.threads, temporal=temporal
         )
         name = Path(p.checkpoint).name if p.checkpoint else "default"
         self.model_name = f"{self.detector.meta.model_name} ({name})"
@@ -121,12 +118,24 @@ class LaneDetectorNode(Node):
         for change in changes:
             if hasattr(self.params, change.name):
                 setattr(self.params, change.name, change.value)
-        self.detector.postprocess = dataclasses.replace(
-            self.detector.postprocess,
-            exist_threshold=self.params.existence_threshold,
-            prob_threshold=self.params.point_threshold,
-        )
+        self.detector.postprocess, temporal = self._decoding()
+        self.detector.set_temporal(temporal)
+        if any(change.name in P.DECODING for change in changes):
+            self.detector.reset_tracking()
         return SetParametersResult(successful=True)
+
+    def _decoding(self) -> tuple[PostprocessConfig, TemporalConfig | None]:
+        """The detector's decoding and temporal smoothing (None: off) from the parameters."""
+        p = self.params
+        postprocess = PostprocessConfig(
+            exist_threshold=p.existence_threshold,
+            prob_threshold=p.point_threshold,
+            fit=p.fit,
+            fit_tolerance=p.fit_tolerance,
+            extend_to_bottom=p.extend_to_bottom,
+        )
+        temporal = TemporalConfig(alpha=p.temporal_alpha, gate=p.temporal_gate, hold=p.temporal_hold)
+        return postprocess, temporal if p.temporal_smoothing else None
 
     # --- processing loop (the main thread) ---------------------------------------------
     def process_frames(self) -> None:
@@ -183,7 +192,10 @@ class LaneDetectorNode(Node):
             self._wants(p.publish_attention, self.attention_pub)
             or self.attention_image_pub.get_subscription_count() > 0
         )
-        det = self.detector.detect(image, with_attention=with_attention, channels=layout)
+        # The stamp orders the stream's frames for temporal smoothing; one earlier than the
+        # last (a bag looping, a restarted camera) or a long gap restarts the lane tracks.
+        stamp = header.stamp.sec + 1e-9 * header.stamp.nanosec
+        det = self.detector.detect(image, with_attention=with_attention, channels=layout, stamp=stamp)
         stages.update(det.timings)
         t0 = time.perf_counter()
         k = self.camera_k  # read once: the executor thread may replace it meanwhile

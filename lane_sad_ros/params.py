@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from lane_sad_core.infer.backends import BACKENDS
+from lane_sad_core.infer.postprocess import FITS
 from lane_sad_core.plain import from_plain
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -31,6 +32,13 @@ class NodeParams:
     qos_depth: int = 1
     existence_threshold: float = 0.5
     point_threshold: float = 0.3
+    fit: str = "robust"  # robust: a curve through the rows that agree; official: the paper's per-row points
+    fit_tolerance: float = 0.02  # robust fit: rows further from the curve than this fraction of the width are outliers
+    extend_to_bottom: bool = False  # continue lanes to the bottom row (CULane's convention)
+    temporal_smoothing: bool = True  # smooth lanes over frames (lane_sad_core.infer.temporal)
+    temporal_alpha: float = 0.4  # weight of the newest frame
+    temporal_gate: float = 0.04  # a lane moved by more than this fraction of the width restarts its track
+    temporal_hold: int = 2  # frames a lane that vanished is still reported
     publish_overlay: bool = False  # False: only while someone subscribes
     publish_attention: bool = False  # False: only while someone subscribes
     camera_height: float = 0.0  # metres; 0 disables ground projection
@@ -41,18 +49,29 @@ class NodeParams:
     diagnostics_period: float = 1.0
 
 
-RUNTIME = frozenset(
+# Parameters that shape the lanes: a change restarts temporal smoothing, so that the next
+# frame shows the new setting instead of lanes held or blended from before it.
+DECODING = frozenset(
     {
         "existence_threshold",
         "point_threshold",
-        "publish_overlay",
-        "publish_attention",
-        "camera_height",
-        "camera_pitch",
-        "image_timeout",
-        "failure_limit",
+        "fit",
+        "fit_tolerance",
+        "extend_to_bottom",
+        "temporal_smoothing",
+        "temporal_alpha",
+        "temporal_gate",
+        "temporal_hold",
     }
 )
+RUNTIME = DECODING | {
+    "publish_overlay",
+    "publish_attention",
+    "camera_height",
+    "camera_pitch",
+    "image_timeout",
+    "failure_limit",
+}
 
 
 def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
@@ -69,6 +88,11 @@ def validate(name: str, value: object) -> str | None:
         "qos_depth": lambda v: None if v >= 1 else "qos_depth must be >= 1",
         "existence_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
         "point_threshold": lambda v: None if 0.0 <= v <= 1.0 else f"{name} must be in [0, 1]",
+        "fit": lambda v: _in(name, v, FITS),
+        "fit_tolerance": lambda v: None if 0.0 < v < 1.0 else "fit_tolerance must be in (0, 1) (of the image width)",
+        "temporal_alpha": lambda v: None if 0.0 < v <= 1.0 else "temporal_alpha must be in (0, 1]",
+        "temporal_gate": lambda v: None if v > 0.0 else "temporal_gate must be > 0 (of the image width)",
+        "temporal_hold": lambda v: None if v >= 0 else "temporal_hold must be >= 0 frames",
         "camera_height": lambda v: None if v >= 0.0 else "camera_height must be >= 0 (metres)",
         "camera_pitch": lambda v: None if -1.5 < v < 1.5 else "camera_pitch must be in (-1.5, 1.5) rad",
         "image_timeout": lambda v: None if v > 0 else "image_timeout must be > 0 s",

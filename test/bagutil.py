@@ -13,9 +13,11 @@ from lane_sad_core.data.formats import CulaneListEntry, write_culane_list
 REAL_CULANE = "culane/sgadgil6__Lane-Detection-CS4476"
 REAL_TUSIMPLE = "tusimple/liuruijin17__LSTR"
 SMALL = {"input_height": 96, "input_width": 256}
-# Thresholds 0: the untrained model answers every frame with four lanes to score.
+# Thresholds 0: the untrained model answers every frame with four lanes to score; each frame
+# decoded on its own, as the tests' offline detector does.
 PARAMS_ALL_LANES = (
     "lane_sad:\n  ros__parameters:\n    existence_threshold: 0.0\n    point_threshold: 0.0\n    device: cpu\n"
+    "    temporal_smoothing: false\n"
 )
 
 

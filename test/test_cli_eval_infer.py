@@ -174,6 +174,15 @@ def test_infer_unreadable_input(checkpoint: Path, tmp_path: Path) -> None:
     assert out.returncode == 2 and "missing.jpg does not exist" in out.stderr
 
 
+def test_bad_decoding_options_are_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    out = run("eval", "--checkpoint", str(checkpoint), "--data", str(tmp_path), "--format", "culane", "--fit", "spline")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "lane-sad eval: error: fit must be one of robust, official, got 'spline'"
+    )
+    out = run("infer", str(tmp_path), "--out", str(tmp_path / "o"), "--fit-tolerance", "0")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "fit_tolerance" in out.stderr
+
+
 def test_eval_slots_scores_only_those_slots(tmp_path: Path) -> None:
     """--slots 2,3 keeps the ego lane's two detections per frame (the shipped model finds lanes here)."""
     root = tmp_path / "cu"

@@ -44,7 +44,7 @@ def detector(tmp_path_factory):
     return LaneDetector(
         _checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt"),
         device="cpu",
-        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18),
+        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18, fit="official"),
     )
 
 
@@ -78,7 +78,7 @@ def test_crop_keeps_points_below_the_crop_line(tmp_path, frame):
     det = LaneDetector(
         _checkpoint(tmp_path / "crop.pt", crop_top=0.4),
         device="cpu",
-        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=None),
+        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=None, fit="official"),
     ).detect(frame)
     top = round(590 * 0.4)
     assert det.lanes and all(lane.points[:, 1].min() >= top for lane in det.lanes)
@@ -124,3 +124,24 @@ def test_missing_default_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
 def test_auto_device_prefers_cuda():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_only_stamped_frames_are_smoothed(tmp_path, frame):
+    from lane_sad_core.infer.temporal import TemporalConfig
+
+    detector = LaneDetector(
+        _checkpoint(tmp_path / "t.pt"),
+        device="cpu",
+        postprocess=PostprocessConfig(prob_threshold=0.0, num_rows=18, fit="official"),
+        temporal=TemporalConfig(alpha=0.5, gate=1.0),  # no gate: every lane blends
+    )
+    other = np.ascontiguousarray(frame[:, ::-1])
+    raw_a, raw_b = detector.detect(frame).lanes, detector.detect(other).lanes
+    detector.detect(frame, stamp=0.0)
+    smoothed = detector.detect(other, stamp=0.04).lanes
+    for a, b, s in zip(raw_a, raw_b, smoothed):
+        assert np.allclose(s.points[:, 0], 0.5 * (a.points[:, 0] + b.points[:, 0]))
+    assert any(not np.allclose(a.points, b.points) for a, b in zip(raw_a, raw_b))  # there was something to blend
+    assert all(np.array_equal(x.points, y.points) for x, y in zip(detector.detect(other).lanes, raw_b))
+    detector.set_temporal(None)
+    assert all(np.array_equal(x.points, y.points) for x, y in zip(detector.detect(other, stamp=0.08).lanes, raw_b))

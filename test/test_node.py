@@ -291,6 +291,45 @@ def test_runtime_parameters_take_effect_and_bad_values_are_refused(small_checkpo
         assert not ro[0].successful and "restart" in ro[0].reason
 
 
+def test_temporal_smoothing_restarts_when_time_goes_back(small_checkpoint: Path, camera: Camera) -> None:
+    """Frames blend while time moves on; a stamp going back (a looping bag) restarts, as does switching it off."""
+    from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.postprocess import PostprocessConfig
+    from lane_sad_ros.bag.convert import lanes_from_message
+    from lane_sad_ros.image_conv import bgr_to_image_msg
+
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 255, (180, 320, 3), np.uint8) for _ in range(2)]
+    offline = LaneDetector(small_checkpoint, "cpu", PostprocessConfig(exist_threshold=0.0, prob_threshold=0.0))
+    alone = [offline.detect(image).lanes for image in images]
+
+    def same(key: int, lanes) -> bool:
+        online = lanes_from_message(camera.lanes[key])
+        return len(online) == len(lanes) and all(
+            np.array_equal(a.points, b.points.astype(np.float32).astype(np.float64)) for a, b in zip(online, lanes)
+        )
+
+    # gate 1: every lane blends with its slot's track (an untrained model's lanes jump around)
+    cmd, env = node_command(small_checkpoint, existence_threshold=0.0, point_threshold=0.0, temporal_gate=1.0)
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)  # warm-up frames stamped 10**6 s
+        for key, image in ((1_000_000_000, 0), (1_040_000_000, 1), (500_000_000, 1)):
+            camera.send(bgr_to_image_msg(images[image]), key)
+            assert wait_until(lambda k=key: k in camera.lanes, 20), f"no answer to frame {key}"
+        assert same(1_000_000_000, alone[0])  # earlier than the warm-up: restarted, as detected alone
+        assert not same(1_040_000_000, alone[1])  # blended with the frame before
+        assert same(500_000_000, alone[1])  # back in time: restarted
+        camera.send(bgr_to_image_msg(images[0]), 540_000_000)
+        assert wait_until(lambda: 540_000_000 in camera.lanes, 20)
+        assert not same(540_000_000, alone[0])
+        assert _set_parameters(camera.spin.node, temporal_smoothing=False)[0].successful
+        camera.send(bgr_to_image_msg(images[1]), 580_000_000)
+        assert wait_until(lambda: 580_000_000 in camera.lanes, 20)
+        assert same(580_000_000, alone[1])
+        bad = _set_parameters(camera.spin.node, temporal_alpha=0.0)
+        assert not bad[0].successful and "temporal_alpha must be in (0, 1]" in bad[0].reason
+
+
 def test_debug_outputs_computed_only_when_subscribed(small_checkpoint: Path, camera: Camera) -> None:
     from lane_sad.msg import LaneAttention
     from sensor_msgs.msg import Image

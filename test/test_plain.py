@@ -18,6 +18,7 @@ from lane_sad_core.distill.sad import SADConfig
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.infer.detector import DEFAULT_CHECKPOINT
 from lane_sad_core.infer.postprocess import PostprocessConfig
+from lane_sad_core.infer.temporal import TemporalConfig
 from lane_sad_core.models.checkpoint import load_model
 from lane_sad_core.plain import from_plain, to_plain
 from lane_sad_core.train.config import TrainConfig
@@ -114,7 +115,8 @@ def test_errors_name_the_full_key_path(data: object, message: str) -> None:
         LGADConfig(),
         IntraKDConfig(),
         BAKEConfig(mode="softmax"),
-        PostprocessConfig(smooth_kernel=5, y_samples=(100, 200), spline_sigma=1.0),
+        PostprocessConfig(smooth_kernel=5, y_samples=(100, 200), fit="official", extend_to_bottom=True),
+        TemporalConfig(alpha=0.3, hold=4),
         PRESETS["culane"],
         PRESETS["tusimple"],
         SynthSettings(format="culane", num=3, overrides={"focal": 900.0}),

@@ -14,7 +14,7 @@ from lane_sad_core.infer.postprocess import _smoothed_rows as smoothed_rows
 SRC = (590, 1640)
 PRE = PreprocessConfig(width=800, height=288)
 OFFICIAL_ROWS = 589 - 20 * np.arange(18)  # 0-based form of the official y = 590, 570, ..., 250
-OFFICIAL = PostprocessConfig(num_rows=18)  # the official code's 18 rows, whatever the crop
+OFFICIAL = PostprocessConfig(num_rows=18, fit="official")  # the paper's decoding on its 18 rows, whatever the crop
 
 
 def _maps(lanes: int = 4) -> np.ndarray:
@@ -103,14 +103,72 @@ def test_explicit_rows_such_as_tusimple_h_samples():
     assert np.array_equal(lane.points[:, 1], [500, 400, 300])  # bottom first
 
 
-def test_spline_evens_out_a_zigzag():
+def _car_edge_maps() -> tuple[np.ndarray, np.ndarray]:
+    """A slanted lane (network column 200 + 0.5 * row) whose rows 230-259 jump 120 px right to a car's edge."""
     prob = _maps()
-    cols = 300 + np.where(np.arange(288) % 40 < 20, 3, -3)  # +-3 px zigzag
+    cols = np.rint(200 + 0.5 * np.arange(288)).astype(int)
+    cols[230:260] += 120
     _stripe(prob, 1, cols)
-    raw = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, OFFICIAL)[0]
-    smooth = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(spline_sigma=20.0, num_rows=18))[0]
-    assert np.std(smooth.points[:, 0]) < 0.5 * np.std(raw.points[:, 0])
-    assert np.array_equal(smooth.points[:, 1], raw.points[:, 1])
+    return prob, cols
+
+
+def _true_x(ys: np.ndarray) -> np.ndarray:
+    """The slanted lane's source column at source rows ``ys`` (800 -> 1640 px, 288 -> 590 rows)."""
+    return (200 + 0.5 * ys * 288 / 590) * 1640 / 800
+
+
+def test_robust_fit_rejects_a_car_edge_and_follows_the_true_line():
+    prob, _ = _car_edge_maps()
+    official = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, OFFICIAL)[0]
+    robust = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(num_rows=18))[0]
+    assert np.abs(official.points[:, 0] - _true_x(official.points[:, 1])).max() > 200  # the official kink
+    assert np.array_equal(robust.points[:, 1], OFFICIAL_ROWS)  # same output rows
+    assert np.abs(robust.points[:, 0] - _true_x(OFFICIAL_ROWS)).max() < 3.0  # within 1.5 network px
+    assert np.all(np.diff(robust.points[:, 0]) < 0)  # smooth: monotonic, no kink
+    # confidence is read on the curve: inside the stripe, except where the stripe left for the car
+    # (rows 509 and 489 read network rows 248 and 239, wholly on the car's stretch)
+    assert np.allclose(robust.confidence[4:6], 0.0) and robust.confidence[10] > 0.8
+
+
+def test_robust_lane_ends_where_its_evidence_ends_unless_extended():
+    prob = _maps()
+    cols = np.rint(200 + 0.5 * np.arange(288)).astype(int)
+    _stripe(prob, 1, cols, rows=slice(60, 200))  # painted from network row 60 to 199: the hood hides the rest
+    exist = np.full(4, 0.9)
+    lane = lanes_from_probmaps(prob, exist, SRC, PRE, PostprocessConfig())[0]
+    # 9x9-smoothed, the stripe passes 0.3 on network rows 57-202: the sampled rows 129-409
+    assert lane.points[-1, 1] == 129 and lane.points[0, 1] == 409
+    extended = lanes_from_probmaps(prob, exist, SRC, PRE, PostprocessConfig(extend_to_bottom=True))[0]
+    assert extended.points[0, 1] == 589 and np.array_equal(extended.points[len(extended) - len(lane) :], lane.points)
+    assert np.abs(extended.points[:, 0] - _true_x(extended.points[:, 1])).max() < 3.0  # along the tangent
+    assert extended.confidence[0] == 0.0  # no evidence down there
+
+
+def test_extension_stops_at_the_image_side():
+    prob = _maps()
+    cols = np.rint(700 + 1.5 * (np.arange(288) - 100)).astype(int)
+    _stripe(prob, 1, np.clip(cols, 4, 795), rows=slice(0, 130))  # leaves the right side below row 166
+    lane = lanes_from_probmaps(prob, np.full(4, 0.9), SRC, PRE, PostprocessConfig(extend_to_bottom=True))[0]
+    assert lane.points[:, 0].max() <= 1639 and lane.points[0, 1] < 589
+
+
+def test_official_decoding_is_the_per_row_argmax_of_the_box_filtered_maps():
+    # The paper's rule computed independently: a full 9x9 zero-padded box filter, then each
+    # sampled row's argmax where it exceeds the threshold. The robust fit's changes must not
+    # touch it: the columns are equal bit for bit.
+    rng = np.random.default_rng(3)
+    prob = rng.random((5, 288, 800)).astype(np.float32) * 0.2
+    for slot in range(1, 5):
+        _stripe(prob, slot, np.clip(np.rint(150 * slot + rng.normal(0, 40, 288)), 5, 794).astype(int))
+    exist = np.full(4, 0.9)
+    lanes = lanes_from_probmaps(prob, exist, SRC, PRE, OFFICIAL)
+    box = np.stack([cv2.filter2D(m, -1, np.full((9, 9), 1 / 81, np.float32), borderType=0) for m in prob[1:]])
+    rows = np.clip(np.rint(OFFICIAL_ROWS * 288 / 590), 0, 287).astype(int)
+    for lane in lanes:
+        best = box[lane.slot][rows]
+        hit = best.max(axis=1) > 0.3
+        assert np.array_equal(lane.points[:, 0], best[hit].argmax(axis=1) * (1640 / 800))
+        assert np.array_equal(lane.points[:, 1], OFFICIAL_ROWS[hit])
 
 
 def test_row_smoothing_equals_a_zero_padded_box_filter():
@@ -126,6 +184,10 @@ def test_row_smoothing_equals_a_zero_padded_box_filter():
 def test_bad_inputs_are_named():
     with pytest.raises(ConfigError, match="odd"):
         PostprocessConfig(smooth_kernel=8)
+    with pytest.raises(ConfigError, match="fit must be one of robust, official, got 'spline'"):
+        PostprocessConfig(fit="spline")
+    with pytest.raises(ConfigError, match="fit_tolerance"):
+        PostprocessConfig(fit_tolerance=0.0)
     with pytest.raises(ConfigError, match=r"\(5, 288, 800\) .* \(3,\)"):
         lanes_from_probmaps(_maps(), np.full(3, 0.9), SRC, PRE)
 

@@ -122,8 +122,9 @@ def header(args, runs: dict) -> list[str]:
         f"Test: the synthetic test split ({test_frames} frames; at about 3 lanes a frame the standard error "
         "of an F1 near 0.8 is about half a point before pairing) and the real evaluation splits of "
         "`tools/realsets.py`, never trained on. F1 in points (0-100) by CULane's rule (30 px lanes, "
-        f"IoU > 0.5); point threshold {args.prob_threshold} for every row; the ego-lane split scores "
-        "slots 2 and 3 only.\n",
+        f"IoU > 0.5); every row decoded alike: point threshold {args.prob_threshold}, the robust lane fit, lanes "
+        "extended to the bottom row on the CULane-format sets (`lane-sad eval`'s decoding, docs/postprocess.md); "
+        "the ego-lane split scores slots 2 and 3 only.\n",
     ]
 
 

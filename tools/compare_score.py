@@ -34,7 +34,7 @@ def score_lanes(model: Path, data: Path, real: Path, work: Path, prob_threshold:
     from lane_sad_core.infer.evaluate import evaluate_dataset
     from lane_sad_core.infer.postprocess import PostprocessConfig
 
-    detector = LaneDetector(model, "cpu", PostprocessConfig(prob_threshold=prob_threshold))
+    detector = LaneDetector(model, "cpu", PostprocessConfig(prob_threshold=prob_threshold, extend_to_bottom=True))
     scores = {"synthetic": report_dict(evaluate_dataset(detector, CULaneDataset(data, "list/test.txt")))}
     if real.is_dir():
         scores.update({name: report_dict(r) for name, r in realsets.score(detector, real, work).items()})

@@ -113,14 +113,23 @@ def _link_lstr(lstr: Path, out: Path) -> None:
 
 
 def score(detector, real_root: Path, work: Path, names: list[str] | None = None) -> dict:
-    """``{split name: EvalReport}`` of ``detector`` on the evaluation splits (all by default)."""
-    from lane_sad_core.infer.evaluate import evaluate_dataset
+    """``{split name: EvalReport}`` of ``detector`` on the evaluation splits (all by default).
+
+    Lanes are extended to the bottom row on the CULane splits (CULane's labels run through
+    the car's hood) and not on TuSimple's, as ``lane-sad eval`` decodes them.
+    """
+    import dataclasses
+
+    from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, evaluate_dataset
 
     chosen = names or [n for n, s in SPLITS.items() if s.use == "eval"]
+    decoding = detector.postprocess
     out = {}
     for name in chosen:
         split = SPLITS[name]
+        detector.postprocess = dataclasses.replace(decoding, extend_to_bottom=EXTEND_TO_BOTTOM[split.format])
         out[name] = evaluate_dataset(detector, eval_dataset(split, real_root, work), slots=split.slots)
+    detector.postprocess = decoding
     return out
 
 

@@ -24,7 +24,7 @@ from lane_sad_core import __version__, interrupts
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("synth", "convert", "data", "score", "train", "eval", "infer", "export")
+COMMANDS: tuple[str, ...] = ("synth", "convert", "data", "pseudo", "score", "train", "eval", "infer", "export")
 # Packages that add sub-commands when importable, in the order ``--help`` lists them.
 PLUGINS: tuple[str, ...] = ("lane_sad_ros.cli",)
 

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from lane_sad_core.cli.decoding import add_decoding_args, postprocess_from_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="write predictions in the official format (CULane .lines.txt tree / TuSimple json)",
     )
+    add_decoding_args(p, "on with --format culane, whose labels run through the car's hood to the bottom row")
     p.set_defaults(func=run)
 
 
@@ -62,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     from lane_sad_core.data.formats import TusimpleRecord, lanes_to_tusimple_row, write_culane_lines
     from lane_sad_core.infer.detector import LaneDetector
-    from lane_sad_core.infer.evaluate import evaluate_dataset, markdown_table
+    from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, evaluate_dataset, markdown_table
 
-    detector = LaneDetector(args.checkpoint, args.device)
+    detector = LaneDetector(args.checkpoint, args.device, postprocess_from_args(args, EXTEND_TO_BOTTOM[args.format]))
     dataset = build_eval_dataset(args)
     n = len(dataset) if args.max_frames is None else min(args.max_frames, len(dataset))
     records: list = []

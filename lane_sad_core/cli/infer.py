@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from lane_sad_core.cli.decoding import add_decoding_args, postprocess_from_args
 from lane_sad_core.infer.backends import BACKENDS
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
@@ -40,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--attention",
         action="store_true",
         help="also write the distilled blocks' attention blended over each image (torch backend)",
+    )
+    add_decoding_args(p, "off: a lane ends where its evidence ends")
+    p.add_argument(
+        "--temporal",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="videos: smooth lanes from frame to frame (a lane moving further than 4%% of the width "
+        "restarts; a lane gone for up to 2 frames is held); images are always decoded on their own",
     )
     p.set_defaults(func=run)
 
@@ -124,11 +133,18 @@ def run(args: argparse.Namespace) -> int:
 
     from lane_sad_core.errors import LaneSadError
     from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.temporal import TemporalConfig
 
     if args.out.exists() and not args.out.is_dir():
         raise LaneSadError(f"--out {args.out} is a file; give a folder for the results")
     plan = plan_outputs(args.inputs, args.attention)
-    detector = LaneDetector(args.checkpoint, args.device, backend=args.backend)
+    detector = LaneDetector(
+        args.checkpoint,
+        args.device,
+        postprocess_from_args(args),
+        backend=args.backend,
+        temporal=TemporalConfig() if args.temporal else None,
+    )
     if args.attention and detector.model is None:
         raise LaneSadError(
             f"--attention needs the torch backend; {detector.backend_name} models carry only the lane outputs"
@@ -174,6 +190,7 @@ def _video(path: Path, target: Path, args: argparse.Namespace, detector) -> None
         raise LaneSadError(f"cannot open video {path}")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     expected = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    detector.reset_tracking()  # a new video: no lanes carried over from the last one
     writers: dict[str, cv2.VideoWriter] = {}
     bar = tqdm(total=expected or None, desc=path.name, unit="frame", leave=False)
     index = 0
@@ -183,7 +200,7 @@ def _video(path: Path, target: Path, args: argparse.Namespace, detector) -> None
                 ok, frame = cap.read()
                 if not ok:
                     break
-                det = detector.detect(frame, with_attention=args.attention)
+                det = detector.detect(frame, with_attention=args.attention, stamp=index / fps)
                 jsonl.write(json.dumps({"frame": index, **lanes_json(det)}) + "\n")
                 for suffix, drawn in render(detector, frame, det, args.attention).items():
                     if suffix not in writers:

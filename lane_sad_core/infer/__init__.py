@@ -1,4 +1,4 @@
-"""Inference: backends, post-processing to lanes, the detector, and overlay drawing (no ROS here).
+"""Inference: backends, post-processing to lanes, temporal smoothing, the detector, overlays (no ROS here).
 
 The names below are loaded on first use (PEP 562), so that importing a light module of
 this package, such as :mod:`lane_sad_core.infer.backends` whose backend names the command
@@ -29,6 +29,8 @@ _HOMES = {
     "PostprocessConfig": "postprocess",
     "lanes_from_probmaps": "postprocess",
     "sample_rows": "postprocess",
+    "LaneTracker": "temporal",
+    "TemporalConfig": "temporal",
 }
 
 __all__ = sorted(_HOMES)

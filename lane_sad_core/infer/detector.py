@@ -21,6 +21,7 @@ from lane_sad_core.infer.backends import make_backend, torch_fallback_for
 from lane_sad_core.infer.base import Backend, resolve_device
 from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
+from lane_sad_core.infer.temporal import LaneTracker, TemporalConfig
 from lane_sad_core.infer.torch_backend import TorchBackend
 from lane_sad_core.lanes import Lane
 from lane_sad_core.models import LaneModel
@@ -61,6 +62,9 @@ class LaneDetector:
             (``model.pt`` -> ``model.onnx``), see :func:`~lane_sad_core.infer.backends.make_backend`.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         postprocess: decoding parameters; defaults to :class:`PostprocessConfig`.
+        temporal: smoothing of lanes over a stream's frames
+            (:class:`~lane_sad_core.infer.temporal.TemporalConfig`); None (the default) decodes
+            every frame on its own. Only frames passed with a ``stamp`` are smoothed.
         backend: ``"torch"``, ``"onnxruntime"`` or ``"tensorrt"``. When it cannot load
             here and a ``.pt`` checkpoint is at hand (given, or beside the given file), the
             detector logs one warning naming the reason and runs the torch backend on that
@@ -76,6 +80,8 @@ class LaneDetector:
     Attributes:
         backend: what runs the network (:class:`~lane_sad_core.infer.backends.Backend`).
         backend_name: its name, after any fallback.
+        tracker: the stream's lane tracker while temporal smoothing is on, else None
+            (see :meth:`set_temporal`).
         model: the PyTorch network for the torch backend, else None.
         meta: the model's name, config, classes and preprocessing.
         device: where the network runs.
@@ -98,6 +104,7 @@ class LaneDetector:
         postprocess: PostprocessConfig | None = None,
         backend: str = "torch",
         threads: int | None = None,
+        temporal: TemporalConfig | None = None,
     ) -> None:
         if checkpoint is None:
             if not DEFAULT_CHECKPOINT.is_file():
@@ -108,6 +115,7 @@ class LaneDetector:
             checkpoint = DEFAULT_CHECKPOINT
         resolve_device(device)  # an unknown or absent device fails here, in one line, for every backend
         self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
+        self.set_temporal(temporal)
 
     @classmethod
     def from_model(
@@ -125,24 +133,51 @@ class LaneDetector:
         self.postprocess = postprocess or PostprocessConfig()
         self.attention_blocks = self.model.attention_blocks if self.model else ()
         self._warned_attention = False
+        self.tracker: LaneTracker | None = None
+
+    def set_temporal(self, temporal: TemporalConfig | None) -> None:
+        """Switch temporal smoothing on (or retune it, keeping the tracks) or off (None)."""
+        if temporal is None:
+            self.tracker = None
+        elif self.tracker is None:
+            self.tracker = LaneTracker(temporal)
+        else:
+            self.tracker.cfg = temporal
+
+    def reset_tracking(self) -> None:
+        """Forget the stream's lanes: the next frame starts afresh (a new video, a restarted stream)."""
+        if self.tracker is not None:
+            self.tracker.reset()
 
     @property
     def preprocess(self) -> PreprocessConfig:
         """The preprocessing stored with the model."""
         return self.meta.preprocess
 
-    def detect(self, image: np.ndarray, with_attention: bool = False, channels: str = "bgr") -> Detection:
-        """Lanes in one uint8 image: BGR (grey and BGRA are recognised), or the layout ``channels`` names."""
-        return self.detect_batch([image], with_attention, channels)[0]
+    def detect(
+        self, image: np.ndarray, with_attention: bool = False, channels: str = "bgr", stamp: float | None = None
+    ) -> Detection:
+        """Lanes in one uint8 image: BGR (grey and BGRA are recognised), or the layout ``channels`` names.
+
+        ``stamp``: the frame's time in seconds when it belongs to a stream: with temporal
+        smoothing on, its lanes are smoothed with the stream's previous frames (a stamp
+        earlier than the last one restarts the stream). None: a frame on its own.
+        """
+        return self.detect_batch([image], with_attention, channels, None if stamp is None else [stamp])[0]
 
     def detect_batch(
-        self, images: Sequence[np.ndarray], with_attention: bool = False, channels: str = "bgr"
+        self,
+        images: Sequence[np.ndarray],
+        with_attention: bool = False,
+        channels: str = "bgr",
+        stamps: Sequence[float] | None = None,
     ) -> list[Detection]:
         """Lanes in several images at once (one network call); timings are per batch.
 
         ``channels`` (a key of :data:`~lane_sad_core.data.preprocess.CHANNEL_ORDERS`) says
         how the pixels are laid out; colours are converted after resizing, so an RGB, BGRA or
         grey camera frame, even a view of a message buffer, is never copied at full size.
+        ``stamps``: one per image, in stream order, to smooth them as :meth:`detect` does.
         """
         t0 = time.perf_counter()
         images = [np.asarray(image) for image in images]
@@ -158,6 +193,8 @@ class LaneDetector:
             lanes_from_probmaps(p, e, image.shape[:2], self.preprocess, self.postprocess)
             for p, e, image in zip(prob, exist, images)
         ]
+        if self.tracker is not None and stamps is not None:
+            lanes = [self.tracker.update(ln, image.shape[:2], float(t)) for ln, image, t in zip(lanes, images, stamps)]
         t3 = time.perf_counter()
         timings = {"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1), "postprocess": 1e3 * (t3 - t2)}
         return [

@@ -19,6 +19,9 @@ from lane_sad_core.lanes import Lane
 from lane_sad_core.metrics import CulaneCounts, CulaneSettings, culane_frame_counts, tusimple_frame_score
 
 ROW_STEP = 10
+# Lanes extended to the bottom row when scoring against each format's labels: CULane's run
+# through the car's hood to the bottom row, TuSimple's stop where the marking is seen.
+EXTEND_TO_BOTTOM = {"culane": True, "tusimple": False}
 FP_ONLY = frozenset({"cross"})  # crossroad frames have no lanes: only FP is reported
 
 

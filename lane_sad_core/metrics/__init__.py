@@ -3,6 +3,7 @@
 ``tusimple`` follows TuSimple's ``evaluate/lane.py``; ``culane`` (with ``spline``,
 ``raster`` and ``matching``) follows the C++ evaluator of XingangPan/SCNN. Each module's
 docstring lists the rules it copies and the few places where it deliberately differs.
+``stability`` (no labels) measures how steady lanes are over a video: jitter and flicker.
 """
 
 from lane_sad_core.metrics.culane import (
@@ -14,6 +15,7 @@ from lane_sad_core.metrics.culane import (
     score_culane,
 )
 from lane_sad_core.metrics.raster import iou_matrix
+from lane_sad_core.metrics.stability import StabilityReport, stability
 from lane_sad_core.metrics.tusimple import (
     TusimpleFrame,
     TusimpleScore,
@@ -26,6 +28,7 @@ __all__ = [
     "CulaneCounts",
     "CulaneReport",
     "CulaneSettings",
+    "StabilityReport",
     "TusimpleFrame",
     "TusimpleScore",
     "culane_frame_counts",
@@ -34,5 +37,6 @@ __all__ = [
     "score_culane",
     "score_tusimple",
     "score_tusimple_files",
+    "stability",
     "tusimple_frame_score",
 ]
