@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -198,9 +199,15 @@ def _read_union(hint: Any, args: tuple[Any, ...], value: object, where: str) -> 
     raise ConfigError(f"{where}: expected {_describe(hint)}, got {value!r}")
 
 
+# YAML 1.1 (PyYAML) reads ``1e-4`` as a string: its floats need a dot. Accept the exponent form.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _read_scalar(kind: type, value: object, where: str) -> object:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        value = float(value)
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     if kind is float and not math.isfinite(cast(float, value)):

@@ -141,4 +141,16 @@ def test_the_shipped_checkpoint_still_loads() -> None:
     model, meta = load_model(DEFAULT_CHECKPOINT)
     assert model.arch == "enet_sad"
     assert meta.preprocess == PreprocessConfig(width=400, height=144, crop_top=0.35)
-    assert meta.config["name"] == "enet_sad_default_mix"  # the run's config stays a plain dict
+    assert meta.config["name"] == "enet_sad_default_real"  # the run's config stays a plain dict
+
+
+def test_exponent_floats_that_yaml_reads_as_strings_are_numbers() -> None:
+    """PyYAML (YAML 1.1) reads ``lr: 1e-4`` as the string '1e-4'; the reader takes it as a float."""
+    import yaml
+
+    from lane_sad_core.train.config import config_from_dict
+
+    assert config_from_dict({"optim": {"lr": "1e-4"}}).optim.lr == 1e-4
+    assert config_from_dict(yaml.safe_load("optim: {lr: 5E-4}")).optim.lr == 5e-4
+    with pytest.raises(ConfigError, match="optim.lr: expected float, got '1e'"):
+        config_from_dict({"optim": {"lr": "1e"}})
