@@ -10,6 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
+MAX_FOCAL_PX = 1e6  # beyond any real lens and sensor; such a K projects every point to ~0 m
+
+
+def intrinsics_problem(k: np.ndarray) -> str | None:
+    """Why ``k`` cannot be a camera matrix, or None when it can.
+
+    A camera driver that sends a K with an inf, a NaN or a zero focal length (an
+    uncalibrated camera sends all zeros) would turn every ground point into NaN.
+    """
+    k = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    if not np.isfinite(k).all():
+        return "K has non-finite entries"
+    if not (0 < k[0, 0] <= MAX_FOCAL_PX and 0 < k[1, 1] <= MAX_FOCAL_PX):
+        return f"focal lengths fx={k[0, 0]:g}, fy={k[1, 1]:g} outside (0, {MAX_FOCAL_PX:g}] px"
+    if np.abs(k[:2, 1:]).max() > MAX_FOCAL_PX or not np.array_equal(k[2], [0.0, 0.0, 1.0]):
+        return f"not a camera matrix (K = {k.ravel().tolist()})"
+    return None
+
 
 def pixel_rays(points_px: np.ndarray, k: np.ndarray) -> np.ndarray:
     """(N, 2) pixels to (N, 3) viewing rays in the optical frame (x right, y down, z forward)."""

@@ -31,6 +31,7 @@ from sensor_msgs.msg import Image
 from lane_sad_core.data.sequence import SequenceFrame, demo_sequence
 from lane_sad_core.infer.evaluate import EvalReport, score_frame
 from lane_sad_core.lanes import Lane
+from lane_sad_ros.child import start_child
 from lane_sad_ros.image_conv import bgr_to_image_msg, image_msg_to_bgr
 from lane_sad_ros.launch_spec import PACKAGE, installed_node_command, transport_env
 
@@ -63,9 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def start_node(checkpoint: str) -> subprocess.Popen:
-    """The node process, exactly as the launch file starts it."""
+    """The node process, exactly as the launch file starts it (ended with the demo, however it ends)."""
     cmd, env = installed_node_command({"checkpoint": checkpoint} if checkpoint else {})
-    return subprocess.Popen(cmd, env={**os.environ, **env})
+    return start_child(cmd, {**os.environ, **env})
 
 
 def listen(node, got: Received) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
+TRANSPORT_DOC = "docs/transport.md"
 
 
 @dataclass
@@ -72,6 +73,11 @@ class Health:
             self.bad_input += 1
             self._problem(f"bad input: {reason}")
 
+    def on_warning(self, reason: str) -> None:
+        """A problem that is not a frame's (a bad CameraInfo): WARN for the window."""
+        with self._lock:
+            self._problem(reason)
+
     def on_failure(self, reason: str) -> None:
         with self._lock:
             self.consecutive_failures += 1
@@ -87,8 +93,16 @@ class Health:
             return 0.0
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
-    def report(self, image_timeout_s: float, failure_limit: int) -> HealthReport:
-        """The current level, message and values."""
+    def report(self, image_timeout_s: float, failure_limit: int, publishers: int = 0) -> HealthReport:
+        """The current level, message and values.
+
+        Args:
+            image_timeout_s: seconds without an image before a WARN.
+            failure_limit: consecutive failures before an ERROR.
+            publishers: how many publishers the image topic has now: with publishers and
+                no images, frames are being lost on the way, and the message says what
+                usually loses them.
+        """
         with self._lock:
             now = time.monotonic()
             last = self._arrivals[-1] if self._arrivals else self.started
@@ -110,7 +124,18 @@ class Health:
                     ERROR, f"{self.consecutive_failures} consecutive failures: {self.last_problem}", values
                 )
             if now - last > image_timeout_s:
-                return HealthReport(WARN, f"no image for {now - last:.1f} s", values)
+                return HealthReport(WARN, _no_image(now - last, publishers), values)
             if now - self._last_problem_at <= self.window_s:
                 return HealthReport(WARN, self.last_problem, values)
             return HealthReport(OK, "detecting lanes", values)
+
+
+def _no_image(seconds: float, publishers: int) -> str:
+    """Why no image arrived: nobody publishes, or frames are lost in transport."""
+    if not publishers:
+        return f"no image for {seconds:.1f} s"
+    return (
+        f"no image for {seconds:.1f} s although the image topic has {publishers} publisher(s): if they send, "
+        "frames are lost in transport (likely frames larger than the DDS shared-memory segment without the "
+        f"shipped transport profile, or QoS the publisher does not offer); see {TRANSPORT_DOC}"
+    )

@@ -17,6 +17,9 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
+from lane_sad_core.data.imagesize import encoded_size
+from lane_sad_core.errors import LaneSadError
+
 # encoding -> (channels, the pixel layout's name in lane_sad_core.data.preprocess.CHANNEL_ORDERS)
 ENCODINGS: dict[str, tuple[int, str]] = {
     "bgr8": (3, "bgr"),
@@ -37,15 +40,19 @@ TO_BGR: dict[str, int] = {
 MAX_SIDE = 16384
 
 
-class ImageConversionError(ValueError):
+class ImageConversionError(LaneSadError, ValueError):
     """The message cannot be read as an image; the text says why."""
 
 
+def _check_size(width: int, height: int) -> None:
+    if width == 0 or height == 0:
+        raise ImageConversionError(f"empty image ({width}x{height})")
+    if max(width, height) > MAX_SIDE:
+        raise ImageConversionError(f"image too large ({width}x{height} > {MAX_SIDE})")
+
+
 def _check_geometry(msg: Image, channels: int) -> None:
-    if msg.width == 0 or msg.height == 0:
-        raise ImageConversionError(f"empty image ({msg.width}x{msg.height})")
-    if max(msg.width, msg.height) > MAX_SIDE:
-        raise ImageConversionError(f"image too large ({msg.width}x{msg.height} > {MAX_SIDE})")
+    _check_size(msg.width, msg.height)
     if msg.step < msg.width * channels:
         raise ImageConversionError(f"step {msg.step} is smaller than width*channels = {msg.width * channels}")
     if len(msg.data) < msg.step * msg.height:
@@ -78,12 +85,21 @@ def image_msg_to_bgr(msg: Image) -> np.ndarray:
 
 
 def compressed_msg_to_bgr(msg: CompressedImage) -> np.ndarray:
-    """Decode a ``CompressedImage`` (jpeg, png, ...) to uint8 (H, W, 3) BGR."""
+    """Decode a ``CompressedImage`` (jpeg, png, ...) to uint8 (H, W, 3) BGR.
+
+    The size limit of raw frames holds here too, checked in the JPEG or PNG header before
+    decoding: a small compressed message can hold an image of gigabytes.
+    """
     if len(msg.data) == 0:
         raise ImageConversionError("empty compressed image")
-    image = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    data = bytes(msg.data)
+    size = encoded_size(data)
+    if size is not None:
+        _check_size(size[1], size[0])
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageConversionError(f"could not decode compressed image (format '{msg.format}')")
+    _check_size(image.shape[1], image.shape[0])
     return image
 
 

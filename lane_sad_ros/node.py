@@ -36,14 +36,14 @@ from visualization_msgs.msg import MarkerArray
 
 from lane_sad_core.camera_pitch import PitchEstimator, frame_pitch
 from lane_sad_core.ego_lane import EgoLane, ego_lane, ego_slots
-from lane_sad_core.geometry import project_to_ground
+from lane_sad_core.geometry import intrinsics_problem, project_to_ground
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes
 from lane_sad_core.infer.postprocess import PostprocessConfig
 from lane_sad_core.infer.temporal import TemporalConfig
 from lane_sad_ros import params as P
 from lane_sad_ros.frame_slot import FrameSlot
-from lane_sad_ros.health import Health
+from lane_sad_ros.health import TRANSPORT_DOC, Health
 from lane_sad_ros.image_conv import (
     ImageConversionError,
     as_bgr,
@@ -84,12 +84,11 @@ class LaneDetectorNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "lanes/markers", 2)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         qos = self._input_qos()
-        if p.compressed_input:
-            # image_transport's convention: <image topic>/compressed, after remapping "image"
-            compressed = self.resolve_topic_name("image") + "/compressed"
-            self.create_subscription(CompressedImage, compressed, self._on_image, qos)
-        else:
-            self.create_subscription(Image, "image", self._on_image, qos)
+        # image_transport's convention: <image topic>/compressed, after remapping "image"
+        self.image_topic = self.resolve_topic_name("image") + ("/compressed" if p.compressed_input else "")
+        image_type = CompressedImage if p.compressed_input else Image
+        self.create_subscription(image_type, self.image_topic, self._on_image, qos)
+        self._lost_reported = False
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(p.diagnostics_period, self._publish_diagnostics)
@@ -112,7 +111,13 @@ class LaneDetectorNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-        self.camera_k = k if k[0, 0] > 0 and k[1, 1] > 0 else None
+        problem = intrinsics_problem(k)
+        if problem is None:
+            self.camera_k = k
+            return
+        self.camera_k = None  # no ground points rather than NaN ones
+        self.health.on_warning(f"camera_info ignored: {problem}")
+        self._log_problem(self.get_logger().warning, f"camera_info ignored, no ground points: {problem}")
 
     def _on_set_parameters(self, changes) -> SetParametersResult:
         for change in changes:
@@ -288,7 +293,13 @@ class LaneDetectorNode(Node):
 
     # --- diagnostics -------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
-        report = self.health.report(self.params.image_timeout, self.params.failure_limit)
+        report = self.health.report(
+            self.params.image_timeout, self.params.failure_limit, self.count_publishers(self.image_topic)
+        )
+        lost = TRANSPORT_DOC in report.message
+        if lost and not self._lost_reported:  # once per spell: the message itself repeats on /diagnostics
+            self.get_logger().warning(report.message)
+        self._lost_reported = lost
         values = {**report.values, "device": str(self.detector.device), "model": self.model_name}
         if self.params.camera_pitch == "auto":
             values.update(self._pitch_report or {"pitch_settled": "false", "pitch_frames": "0"})

@@ -38,12 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lane_sad_core.errors import LaneSadError
 from lane_sad_ros.bag import topics
 from lane_sad_ros.bag.convert import NS, stamp_ns, time_reference
 from lane_sad_ros.bag.errors import BagError, ReplayError
 from lane_sad_ros.bag.reader import BagReader, TopicInfo
 from lane_sad_ros.bag.types import typestore
 from lane_sad_ros.bag.writer import BagWriter
+from lane_sad_ros.child import start_child
 from lane_sad_ros.launch_spec import installed_node_command
 
 WARMUP_FRAME_ID = "lane_sad_replay_warmup"
@@ -96,6 +98,7 @@ class ReplayResult:
     answered: int
     copied: int
     wall_s: float
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def choose_image_topic(reader: BagReader, wanted: str | None) -> TopicInfo:
@@ -109,6 +112,8 @@ def choose_image_topic(reader: BagReader, wanted: str | None) -> TopicInfo:
                 f"{', '.join(t.name for t in images) or 'none'})"
             )
         return match[0]
+    if not images and reader.damage:
+        raise BagError(f"{reader.path}: damaged before any image topic could be read ({reader.damage})")
     if not images:
         raise BagError(f"{reader.path}: no image topic (sensor_msgs/Image or CompressedImage) to play")
     if len(images) > 1:
@@ -166,10 +171,13 @@ class _Link:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile
+        from rclpy.signals import SignalHandlerOptions
         from rosgraph_msgs.msg import Clock
 
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        # The command's own handlers stop the replay (lane_sad_core.interrupts); rclpy's would
+        # shut this context down under the recording and then end the process.
+        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(f"lane_sad_replay_{os.getpid()}", context=self.context)
         self.clock_pub = self.node.create_publisher(Clock, topics.CLOCK, QoSProfile(depth=1))
         self.pubs: dict[str, Any] = {
@@ -304,6 +312,7 @@ class _Player:
     ) -> None:
         self.cfg, self.reader, self.link, self.image, self.proc, self.log = cfg, reader, link, image, proc, log
         self.sent = self.copied = 0
+        self.undecodable: list[str] = []  # frames that are not valid messages: not sent
         self.last_frame: int | None = None
         self._start: tuple[float, int] | None = None  # (wall monotonic, bag time) of the first message
 
@@ -341,7 +350,11 @@ class _Player:
             raise ReplayError(
                 f"recording failed after {self.sent} frames: {type(self.link.error).__name__}: {self.link.error}"
             )
-        frame = stamp_ns(self.reader.decode(topic, raw).header.stamp)
+        try:
+            frame = stamp_ns(self.reader.decode(topic, raw).header.stamp)
+        except BagError as exc:
+            self.undecodable.append(str(exc))
+            return
         sent = time.time_ns()
         self.link.publish(topic.name, raw)
         self.link.write(topics.SENT, t, time_reference(frame, sent, "sent"))
@@ -351,10 +364,27 @@ class _Player:
             self.link.wait_answer(frame, self.cfg.timeout_s)
 
 
-def _first_frame(reader: BagReader, image: TopicInfo) -> tuple[Any, int]:
-    for topic, t, raw in reader.messages([image.name]):
-        return reader.decode(topic, raw), t
-    raise BagError(f"{reader.path}: no messages on {image.name}")
+def _warmup_frame(reader: BagReader, image: TopicInfo) -> tuple[Any, int, list[str]]:
+    """The first frame the node can read, and why each frame before it cannot.
+
+    A frame the node drops (a corrupt message, an image it cannot convert) would never be
+    answered, so it cannot be the warm-up; it is still played in its turn.
+    """
+    from lane_sad_ros.image_conv import compressed_msg_to_bgr, image_msg_view
+
+    convert = compressed_msg_to_bgr if image.msgtype.endswith("CompressedImage") else image_msg_view
+    bad: list[str] = []
+    for topic, t, raw in reader.messages([image.name], partial=True):
+        try:
+            msg = reader.decode(topic, raw)
+            convert(msg)
+        except LaneSadError as exc:  # BagError, ImageConversionError
+            bad.append(f"frame {len(bad) + 1} on {image.name} cannot be read: {exc}")
+            continue
+        return msg, t, bad
+    if not bad:
+        raise BagError(f"{reader.path}: no messages on {image.name}")
+    raise BagError(f"{reader.path}: none of the {len(bad)} frames on {image.name} can be read ({bad[0]})")
 
 
 def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
@@ -373,13 +403,13 @@ def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
     log = cfg.out.with_name(cfg.out.name + ".node.log")
     with BagReader(cfg.bag) as reader:
         image = choose_image_topic(reader, cfg.image_topic)
-        first, first_ns = _first_frame(reader, image)
+        first, first_ns, unreadable = _warmup_frame(reader, image)
         cmd, env = node_command(cfg, image)
         os.environ.update(env)  # this process publishes camera frames too: same transport
         camera = [t for t in reader.topics.values() if t.msgtype in topics.CAMERA_TYPES]
         cfg.out.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as log_file:
-            proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT)
+            proc = start_child(cmd, {**os.environ, **env}, log_file)
         link = _Link(camera)
         try:
             _start_node(link, proc, log, image, first, first_ns, cfg.startup_timeout_s)
@@ -388,13 +418,26 @@ def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
         finally:
             link.close()
             _stop_node(proc)
-    return ReplayResult(cfg.out, log, player.sent, len(link.answered), player.copied, time.monotonic() - started)
+    wall = time.monotonic() - started
+    warnings = _bad_frame_warnings(unreadable, player.undecodable)
+    return ReplayResult(cfg.out, log, player.sent, len(link.answered), player.copied, wall, warnings)
+
+
+def _bad_frame_warnings(unreadable: list[str], undecodable: list[str]) -> list[str]:
+    """What the user should hear about frames the node could not have answered."""
+    warnings = []
+    if unreadable:
+        n = len(unreadable)
+        warnings.append(f"warmed up on frame {n + 1}; the {n} frame(s) before it cannot be read ({unreadable[0]})")
+    if undecodable:
+        warnings.append(f"{len(undecodable)} frame(s) are not valid messages and were not sent ({undecodable[0]})")
+    return warnings
 
 
 def _record(cfg: ReplayConfig, reader: BagReader, link: _Link, player: _Player, progress: Progress | None) -> None:
     """Open the output bag, play, and close the bag whatever happens (status in metadata)."""
     writer = BagWriter(cfg.out, "mcap").open()
-    status = "failed: interrupted"
+    status = "failed: unexpected error"
     try:
         for name, msgtype in RECORDED.items():
             writer.add_topic(name, msgtype)
@@ -407,6 +450,9 @@ def _record(cfg: ReplayConfig, reader: BagReader, link: _Link, player: _Player, 
     except (BagError, ReplayError) as exc:
         status = f"failed: {exc}"
         raise type(exc)(f"{exc}; the {player.sent} frames sent before it are recorded in {cfg.out}") from None
+    except KeyboardInterrupt as exc:
+        status = f"failed: interrupted ({signal.Signals(getattr(exc, 'signum', signal.SIGINT)).name})"
+        raise
     finally:
         link.record_into(None)
         writer.set_custom_data(
@@ -421,6 +467,7 @@ def _record(cfg: ReplayConfig, reader: BagReader, link: _Link, player: _Player, 
                     "image_topic": player.image.name,
                     "frames_sent": player.sent,
                     "frames_answered": len(link.answered),
+                    "frames_not_sent": len(player.undecodable),
                 }
             ),
         )

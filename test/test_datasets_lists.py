@@ -37,7 +37,11 @@ def test_image_only_lines_have_no_mask_or_flags(tmp_path: Path) -> None:
         ("/a.jpg /a.png 1 1 2 1\n", r"train_gt\.txt:1: existence flags must be 0, 1 or \? \(unknown\)"),
         (
             "/a.jpg /a.png 1 1 1 1\n/b.jpg /b.png 1 1\n",
-            r"train_gt\.txt:2: 4 fields, earlier lines have 6",
+            r"train_gt\.txt: line 1 has 6 fields, line 2 4; all lines need the same",
+        ),
+        (  # the odd line is the first: it is the one named, not the good line after it
+            "/a.jpg /a.png 1 1 1\n/b.jpg /b.png 1 1 1 1\n/c.jpg /c.png 0 1 1 1\n",
+            r"train_gt\.txt:1: 5 fields \(3 existence flags\), where 2 of the 3 lines have 6",
         ),
         ("/a.jpg 1 1 1 1\n", r"train_gt\.txt:1: existence flags without a mask path"),
     ],

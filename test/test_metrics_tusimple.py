@@ -188,6 +188,8 @@ def test_files_missing_and_malformed(tmp_path: Path) -> None:
     with pytest.raises(LabelError, match=r"nope\.json: file not found"):
         score_tusimple_files(tmp_path / "nope.json", good)
     bad = tmp_path / "pred.json"
-    bad.write_text('{"lanes": [[1, 2]], "raw_file": "a"}\n')
-    with pytest.raises(LabelError, match=r"pred\.json:1: missing key 'h_samples'"):
+    bad.write_text('{"lanes": [[1, 2]], "raw_file": "a"}\n')  # no h_samples: the GT's rows, as lane.py
+    with pytest.raises(LabelError, match=rf"a: predicted lane 0 has 2 x values for {len(ROWS)} h_samples"):
         score_tusimple_files(bad, good)
+    bad.write_text(json.dumps({"lanes": [VERTICAL], "raw_file": "a", "run_time": 5}) + "\n")
+    assert score_tusimple_files(bad, good).accuracy == 1.0

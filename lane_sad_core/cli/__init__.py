@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
 from collections.abc import Sequence
 
-from lane_sad_core import __version__
+from lane_sad_core import __version__, interrupts
 from lane_sad_core.errors import LaneSadError
 
 # Sub-command modules, in the order ``--help`` lists them.
@@ -72,29 +73,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    interrupts.install()
     try:
         return int(args.func(args) or 0)
-    except (LaneSadError, FileNotFoundError) as exc:
+    except (LaneSadError, OSError) as exc:  # OSError: a missing file, a full disk, no permission, ...
         print(f"lane-sad {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"lane-sad {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"lane-sad {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
+
+
+def warn(command: str, text: str) -> None:
+    """A warning on stderr, one line, in the error's form: the run goes on (progress bars are redrawn below it)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"lane-sad {command}: warning: {text}", file=sys.stderr)
 
 
 def _one_line(exc: Exception) -> str:
-    """The error's reason in one line.
+    """The error's reason in one line (a message of several lines is joined).
 
     An exception raised in a DataLoader worker reaches here rebuilt by torch from the
     worker's formatted traceback ("Caught ... Original Traceback ..."), without a
     ``filename``: its last line is the original error, after its type and errno.
     """
-    if isinstance(exc, FileNotFoundError) and exc.filename:
+    if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
     text = str(exc).strip()
     if "\nOriginal Traceback" in text:
         return re.sub(r"^[\w.]+: (\[Errno \d+\] )?", "", text.splitlines()[-1])
-    return text
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())  # e.g. a YAML parser's message
 
 
 if __name__ == "__main__":

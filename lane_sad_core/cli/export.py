@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lane_sad_core.errors import LaneSadError
 
+    if args.out.is_dir():
+        example = args.out / ("model.onnx" if args.format == "onnx" else "model.engine")
+        raise LaneSadError(f"--out {args.out} is a folder; give the file to write (e.g. {example})")
     if args.int8 and args.format != "tensorrt":
         raise LaneSadError("--int8 applies to --format tensorrt only")
     if args.int8 and args.calib_images is None:

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="detect lanes in images or videos; write overlays and lane JSON",
         description="Writes <out>/<name>.png (lanes drawn) and <name>.json (lanes in source "
         "pixels) per image, and <name>.mp4 plus <name>.jsonl per video. Folders are searched "
-        "for images.",
+        "for images, and their results mirror the folder's tree under <out> (DIR/a/1.jpg -> "
+        "<out>/a/1.png); two inputs that would write the same file are an error before anything runs.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="images, videos or folders")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -68,17 +69,49 @@ def lanes_json(det) -> dict:
     }
 
 
-def expand_inputs(inputs: list[Path]) -> Iterator[Path]:
-    """Files as given; folders expanded to their images (sorted)."""
+def expand_inputs(inputs: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """``(file, result name)`` per input file: a file as given keeps its stem; a folder's images
+    (sorted) keep their path inside the folder, so frames of different clips sharing a name
+    (CULane's ``<clip>.MP4/00000.jpg``) get different results."""
     from lane_sad_core.errors import LaneSadError
 
     for path in inputs:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            yield from ((p, p.relative_to(path).with_suffix("")) for p in images)
         elif path.is_file():
-            yield path
+            yield path, Path(path.stem)
         else:
             raise LaneSadError(f"input {path} does not exist")
+
+
+def result_names(path: Path, name: Path, attention: bool) -> list[Path]:
+    """The files (relative to ``--out``) that ``path`` writes."""
+    kinds = [".mp4", ".jsonl"] if path.suffix.lower() in VIDEO_SUFFIXES else [".png", ".json"]
+    if attention:
+        kinds.append(f"_attention{kinds[0]}")
+    return [name.with_name(name.name + kind) for kind in kinds]
+
+
+def plan_outputs(inputs: list[Path], attention: bool) -> list[tuple[Path, Path]]:
+    """Every input file with its result name, checked so that no two inputs write the same file.
+
+    Raises:
+        LaneSadError: an input does not exist, or two inputs would write the same result
+            (both named): results are never overwritten within a run.
+    """
+    from lane_sad_core.errors import LaneSadError
+
+    plan = list(expand_inputs(inputs))
+    writers: dict[Path, Path] = {}
+    for path, name in plan:
+        for result in result_names(path, name, attention):
+            other = writers.setdefault(result, path)
+            if other != path:
+                raise LaneSadError(
+                    f"{other} and {path} would both write {result}; give them as separate runs or rename one"
+                )
+    return plan
 
 
 def render(detector, image, det, attention: bool) -> dict:
@@ -102,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     from lane_sad_core.infer.detector import LaneDetector
     from lane_sad_core.infer.temporal import TemporalConfig
 
+    if args.out.exists() and not args.out.is_dir():
+        raise LaneSadError(f"--out {args.out} is a file; give a folder for the results")
+    plan = plan_outputs(args.inputs, args.attention)
     detector = LaneDetector(
         args.checkpoint,
         args.device,
@@ -113,38 +149,53 @@ def run(args: argparse.Namespace) -> int:
         raise LaneSadError(
             f"--attention needs the torch backend; {detector.backend_name} models carry only the lane outputs"
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    for path in tqdm(list(expand_inputs(args.inputs)), desc="infer", unit="file"):
+    for path, name in tqdm(plan, desc="infer", unit="file"):
+        target = args.out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            _video(path, args, detector)
+            _video(path, target, args, detector)
             continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise LaneSadError(f"cannot read image {path}")
         det = detector.detect(image, with_attention=args.attention)
         for suffix, drawn in render(detector, image, det, args.attention).items():
-            cv2.imwrite(str(args.out / f"{path.stem}{suffix}.png"), drawn)
-        (args.out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), **lanes_json(det)}))
-    print(f"infer: results in {args.out}")
+            _write_image(target.with_name(f"{target.name}{suffix}.png"), drawn)
+        target.with_name(f"{target.name}.json").write_text(json.dumps({"image": str(path), **lanes_json(det)}))
+    print(f"infer: {len(plan)} results in {args.out}")
     return 0
 
 
-def _video(path: Path, args: argparse.Namespace, detector) -> None:
+def _write_image(path: Path, image) -> None:
+    """``cv2.imwrite``, which reports a failed write only by returning False."""
+    import cv2
+
+    from lane_sad_core.errors import LaneSadError
+
+    if not cv2.imwrite(str(path), image):
+        raise LaneSadError(f"cannot write {path}")
+
+
+def _video(path: Path, target: Path, args: argparse.Namespace, detector) -> None:
+    """Every frame of a video to ``<target>.jsonl`` and ``<target>.mp4``; a video that ends
+    before the frame count its header promises is reported (the frames read are kept)."""
     import cv2
     from tqdm import tqdm
 
+    from lane_sad_core.cli import warn
     from lane_sad_core.errors import LaneSadError
 
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise LaneSadError(f"cannot open video {path}")
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    expected = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
     detector.reset_tracking()  # a new video: no lanes carried over from the last one
     writers: dict[str, cv2.VideoWriter] = {}
-    bar = tqdm(total=int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None, desc=path.name, unit="frame", leave=False)
+    bar = tqdm(total=expected or None, desc=path.name, unit="frame", leave=False)
+    index = 0
     try:
-        with (args.out / f"{path.stem}.jsonl").open("w") as jsonl:
-            index = 0
+        with target.with_name(f"{target.name}.jsonl").open("w") as jsonl:
             while True:
                 ok, frame = cap.read()
                 if not ok:
@@ -154,9 +205,8 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
                 for suffix, drawn in render(detector, frame, det, args.attention).items():
                     if suffix not in writers:
                         h, w = drawn.shape[:2]
-                        writers[suffix] = cv2.VideoWriter(
-                            str(args.out / f"{path.stem}{suffix}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h)
-                        )
+                        out = target.with_name(f"{target.name}{suffix}.mp4")
+                        writers[suffix] = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
                     writers[suffix].write(drawn)
                 index += 1
                 bar.update(1)
@@ -165,3 +215,5 @@ def _video(path: Path, args: argparse.Namespace, detector) -> None:
         cap.release()
         for writer in writers.values():
             writer.release()
+    if index < expected:
+        warn("infer", f"{path}: read {index} of the {expected} frames its header announces (damaged or cut short)")

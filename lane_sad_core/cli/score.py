@@ -110,7 +110,8 @@ def _score(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         score = metrics.score_tusimple_files(args.pred, args.gt)
         return score.as_dict(), _tusimple_table(score)
     if not args.pred.is_dir():
-        raise LaneSadError(f"{args.pred}: prediction folder not found")
+        what = "a file, not a folder of .lines.txt" if args.pred.exists() else "prediction folder not found"
+        raise LaneSadError(f"{args.pred}: {what}")
     if args.workers < 1:
         raise LaneSadError(f"--workers must be >= 1, got {args.workers}")
     if not 0.0 <= args.iou < 1.0:
@@ -129,6 +130,8 @@ def _score(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def run(args: argparse.Namespace) -> int:
     """Score, print the table, optionally write the JSON; returns the exit code."""
+    if args.json is not None and args.json.is_dir():
+        raise LaneSadError(f"--json {args.json} is a folder; give the file to write the numbers to")
     numbers, table = _score(args)
     print(table)
     if args.json is not None:

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import Fraction, NonNegFloat, NonNegInt, PositiveFloat
+
 IGNORE_INDEX = 255
 
 
@@ -44,19 +47,25 @@ class AugmentConfig:
         seed: base seed; the generator of a sample is seeded with (seed, epoch, index).
     """
 
-    hflip_prob: float = 0.0
-    max_shift: float = 0.04
-    scale_range: tuple[float, float] = (0.95, 1.05)
-    max_rotation_deg: float = 2.0
-    brightness: float = 0.25
-    contrast: float = 0.25
-    saturation: float = 0.25
-    color: float = 0.05
-    noise_prob: float = 0.3
-    noise_std: float = 6.0
-    blur_prob: float = 0.2
-    blur_sigma: tuple[float, float] = (0.4, 1.2)
-    seed: int = 0
+    hflip_prob: Fraction = 0.0
+    max_shift: Fraction = 0.04
+    scale_range: tuple[PositiveFloat, PositiveFloat] = (0.95, 1.05)
+    max_rotation_deg: NonNegFloat = 2.0
+    brightness: Fraction = 0.25
+    contrast: Fraction = 0.25
+    saturation: Fraction = 0.25
+    color: Fraction = 0.05
+    noise_prob: Fraction = 0.3
+    noise_std: NonNegFloat = 6.0
+    blur_prob: Fraction = 0.2
+    blur_sigma: tuple[NonNegFloat, NonNegFloat] = (0.4, 1.2)
+    seed: NonNegInt = 0
+
+    def __post_init__(self) -> None:
+        for name in ("scale_range", "blur_sigma"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ConfigError(f"{name}: (min, max) expected, got ({low}, {high})")
 
     @classmethod
     def identity(cls, **changes: object) -> AugmentConfig:

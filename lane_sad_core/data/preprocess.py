@@ -8,9 +8,12 @@ network input, so that lanes are always reported in source pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import cv2
 import numpy as np
+
+from lane_sad_core.plain import PositiveFloat, PositiveInt, Range
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -26,11 +29,11 @@ class PreprocessConfig:
         mean, std: per-channel RGB normalisation of [0, 1] pixel values.
     """
 
-    width: int = 800
-    height: int = 288
-    crop_top: float = 0.0
+    width: PositiveInt = 800
+    height: PositiveInt = 288
+    crop_top: Annotated[float, Range(0, 1, high_open=True)] = 0.0
     mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
-    std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    std: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = field(default=IMAGENET_STD)
 
 
 def crop_rows(src_height: int, cfg: PreprocessConfig) -> int:

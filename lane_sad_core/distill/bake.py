@@ -67,6 +67,7 @@ from torch import Tensor
 from lane_sad_core.distill.logit_kd import bernoulli_kd, softmax_kd
 from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import NonNegFloat
 
 MODES = ("binary", "softmax")
 
@@ -91,7 +92,7 @@ class BAKEConfig(Schedule):
     block: str = ""
     omega: float = 0.5
     temperature: float = 4.0
-    weight: float = 0.1
+    weight: NonNegFloat = 0.1
     affinity_temperature: float = 0.25
     centre: bool = True
     mode: str = "binary"

@@ -64,6 +64,7 @@ from lane_sad_core.distill.logit_kd import softmax_kd
 from lane_sad_core.distill.sad import AttentionLoss, sad_pair_loss
 from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import NonNegFloat
 
 MOMENTS = ("mean", "var", "skew")
 BLURS = ("box", "gaussian")
@@ -252,14 +253,14 @@ class IntraKDConfig(Schedule):
 
     teacher: str = ""
     pairs: tuple[tuple[str, str], ...] = (("E4", "layer4"),)
-    weight: float = 1.0
+    weight: NonNegFloat = 1.0
     moments: tuple[str, ...] = MOMENTS
     kernel: int = 11
     blur: str = "box"
     ignore_index: int = 255
-    at_weight: float = 0.0
+    at_weight: NonNegFloat = 0.0
     at_p: float = 2.0
-    kd_weight: float = 0.0
+    kd_weight: NonNegFloat = 0.0
     temperature: float = 1.0
 
     def __post_init__(self) -> None:

@@ -45,6 +45,7 @@ from torch import Tensor
 from lane_sad_core.distill.sad import AttentionLoss, sad_pair_loss
 from lane_sad_core.errors import ConfigError
 from lane_sad_core.models.base import BlockInfo
+from lane_sad_core.plain import NonNegFloat
 
 
 def one_hot_labels(seg_target: Tensor, num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -87,7 +88,7 @@ class LGADConfig(AttentionLoss):
 
     teacher: str = ""
     pairs: tuple[tuple[str, str], ...] = (("E2", "E2"), ("E3", "E3"), ("E4", "E4"))
-    weight: float = 0.1
+    weight: NonNegFloat = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()

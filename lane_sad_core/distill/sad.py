@@ -33,6 +33,7 @@ from torch import Tensor
 from lane_sad_core.distill.attention import attention_map
 from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import NonNegFloat
 
 LOSSES = ("l2", "kl")
 
@@ -85,7 +86,7 @@ class SADConfig(AttentionLoss):
     """
 
     pairs: tuple[tuple[str, str], ...] = (("E2", "E3"), ("E3", "E4"))
-    weight: float | tuple[float, ...] = 0.1
+    weight: NonNegFloat | tuple[NonNegFloat, ...] = 0.1
     start_iter: int = 40_000
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from lane_sad_core.distill.schedule import Schedule
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import NonNegFloat
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class TeacherMapsConfig(Schedule):
     """
 
     pattern: str = "{stem}_{slot}_avg.png"
-    weight: float = 0.5
+    weight: NonNegFloat = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()

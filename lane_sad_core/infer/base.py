@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.models.checkpoint import ModelMeta
 
 
@@ -38,10 +39,27 @@ class Backend(Protocol):
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is CUDA when available, else the CPU; anything else is passed to torch."""
+    """``"auto"`` is CUDA when available, else the CPU; ``cpu``, ``cuda`` and ``cuda:N`` are checked.
+
+    Raises:
+        BackendError: an unknown device name, or a CUDA device this machine does not have
+            (checked here, in one line, instead of failing inside torch on the first tensor).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BackendError(f"unknown device {str(device)!r}; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise BackendError(f"device {str(device)!r} is not supported; use auto, cpu, cuda or cuda:N")
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise BackendError(f"device {str(device)!r}: CUDA is not available on this machine; use cpu or auto")
+        if (resolved.index or 0) >= count:
+            raise BackendError(f"device {str(device)!r}: this machine has {count} CUDA device(s) (cuda:0..{count - 1})")
+    return resolved
 
 
 def run_in_chunks(

@@ -18,7 +18,7 @@ import numpy as np
 from lane_sad_core.data.preprocess import PreprocessConfig, preprocess
 from lane_sad_core.errors import CheckpointError
 from lane_sad_core.infer.backends import make_backend, torch_fallback_for
-from lane_sad_core.infer.base import Backend
+from lane_sad_core.infer.base import Backend, resolve_device
 from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.infer.postprocess import PostprocessConfig, lanes_from_probmaps
 from lane_sad_core.infer.temporal import LaneTracker, TemporalConfig
@@ -113,6 +113,7 @@ class LaneDetector:
                     "train a model with `lane-sad train` and pass its checkpoint"
                 )
             checkpoint = DEFAULT_CHECKPOINT
+        resolve_device(device)  # an unknown or absent device fails here, in one line, for every backend
         self._attach(_load_backend(backend, Path(checkpoint), device, threads), postprocess)
         self.set_temporal(temporal)
 

@@ -23,7 +23,8 @@ Over a submission (``LaneEval.bench_one_submit``), every prediction line must na
 of distinct GT images.
 
 Deliberate differences: ``run_time`` may be absent (taken as 0; the official script demands
-the key, most public forks do not), and errors name the offending image. The slope is the
+the key, most public forks do not), and errors name the offending image. Like the official
+script, predictions need no ``h_samples``: each lane has one x per row of the GT image. The slope is the
 closed-form least-squares slope, where the official script calls scikit-learn's
 ``LinearRegression``; the two agree to a few ULP, which moves a point across the threshold
 only if its error equals the threshold to ~1e-13 px.
@@ -201,8 +202,13 @@ def score_tusimple(pred_records: Sequence[TusimpleRecord], gt_records: Sequence[
 
 
 def score_tusimple_files(pred_path: str | Path, gt_path: str | Path) -> TusimpleScore:
-    """Score a TuSimple prediction JSON-lines file against a GT file."""
-    for path in (pred_path, gt_path):
-        if not Path(path).is_file():
+    """Score a TuSimple prediction JSON-lines file against a GT file.
+
+    Predictions need ``raw_file`` and ``lanes`` only (``h_samples`` come from the GT).
+    """
+    for path in map(Path, (pred_path, gt_path)):
+        if path.is_dir():
+            raise LabelError(f"{path}: a folder, not a TuSimple JSON-lines file")
+        if not path.is_file():
             raise LabelError(f"{path}: file not found")
-    return score_tusimple(read_tusimple(pred_path), read_tusimple(gt_path))
+    return score_tusimple(read_tusimple(pred_path, predictions=True), read_tusimple(gt_path))

@@ -16,17 +16,25 @@ checkpoint loads with ``torch.load(weights_only=True)``; a file that needs more,
 pickle whose ``__reduce__`` calls a function, is refused on load, not executed. Writes are
 atomic: a temporary file in the same folder, fsync, then ``os.replace``, so a crash
 mid-save never leaves a truncated checkpoint under the real name.
+
+Every save also stores :data:`DIGEST_KEY`, a SHA-256 of every tensor in the checkpoint
+(weights and training state, with their key paths, dtypes and shapes), and every load
+checks it: torch does not verify the CRCs of its zip entries, so bytes flipped inside a
+tensor would otherwise load and run as a different model. Checkpoints written before the
+digest existed load unchecked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pickle
 import random
+import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -40,6 +48,8 @@ from lane_sad_core.models import LaneModel, build_model, default_classes
 from lane_sad_core.plain import from_plain, to_plain
 
 REQUIRED_KEYS = ("model_name", "model_config", "preprocess", "state_dict")
+DIGEST_KEY = "tensors_sha256"
+_NEARLY_FULL = 1 << 20  # bytes free below which a failed write is taken for a full disk
 _PLAIN_LEAVES = (type(None), bool, int, float, str, bytes, torch.dtype, torch.device, torch.Size)
 
 
@@ -91,6 +101,8 @@ def save_checkpoint(path: str | Path, payload: Mapping) -> Path:
     if missing:
         raise CheckpointError(f"checkpoint payload for {path} lacks key(s) {missing}")
     _check_plain(payload, "payload")
+    contents = {k: v for k, v in payload.items() if k != DIGEST_KEY}
+    payload = {**contents, DIGEST_KEY: tensors_digest(contents)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -104,10 +116,11 @@ def save_checkpoint(path: str | Path, payload: Mapping) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; checkpoints are shared
         os.replace(tmp, path)
     except BaseException as exc:
+        reason = _write_failure(exc, path.parent)  # before the partial file is removed: the space it took
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+        if reason is not None:
+            raise CheckpointError(f"cannot write checkpoint {path}: {reason}") from None
         raise
     _fsync_dir(path.parent)
     return path
@@ -140,7 +153,33 @@ def load_checkpoint(path: str | Path) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in obj]
     if missing:
         raise CheckpointError(f"{path} is not a lane_sad checkpoint: missing key(s) {missing}")
+    stored = obj.pop(DIGEST_KEY, None)
+    if stored is not None and stored != tensors_digest(obj):
+        raise CheckpointError(
+            f"checkpoint is corrupt: {path} (its tensors differ from the digest stored when it was saved)"
+        )
     return obj
+
+
+def tensors_digest(payload: Mapping) -> str:
+    """SHA-256 of every tensor in ``payload``: key path, dtype, shape and bytes, in order."""
+    digest = hashlib.sha256()
+    for where, tensor in _tensors(payload, ""):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{where}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _tensors(obj: object, where: str) -> Iterator[tuple[str, torch.Tensor]]:
+    if isinstance(obj, torch.Tensor):
+        yield where, obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from _tensors(value, f"{where}/{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _tensors(value, f"{where}/{i}")
 
 
 def load_model(
@@ -260,6 +299,23 @@ def _first_reason(exc: Exception) -> str:
         if line.startswith("Unsupported"):
             return line
     return lines[0] if lines else type(exc).__name__
+
+
+def _write_failure(exc: BaseException, folder: Path) -> str | None:
+    """Why writing failed, for an OSError or torch's own error; None for anything else.
+
+    torch's zip writer reports a failed write (a full disk) as ``RuntimeError: ... unexpected
+    pos``, without the errno, so a filesystem with (almost) no space left is named as such.
+    """
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    if not isinstance(exc, RuntimeError):
+        return None
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(folder).free
+        if free < _NEARLY_FULL:
+            return f"no space left on device ({free} bytes free)"
+    return f"torch.save failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
 
 
 def _umask() -> int:

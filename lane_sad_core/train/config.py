@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import yaml
 
 from lane_sad_core.data.augment import AugmentConfig
 from lane_sad_core.data.preprocess import PreprocessConfig
 from lane_sad_core.errors import ConfigError
-from lane_sad_core.plain import from_plain
+from lane_sad_core.plain import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Range, from_plain
 from lane_sad_core.train.distillation import DistillSection
 from lane_sad_core.train.losses import LossConfig
 
@@ -44,10 +44,10 @@ class DataSection:
     root: str = ""
     train_list: list[str] = field(default_factory=lambda: ["list/train_gt.txt"])
     val_list: list[str] = field(default_factory=lambda: ["list/val.txt"])
-    num_slots: int = 4
+    num_slots: PositiveInt = 4
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
-    num_workers: int = 2
+    num_workers: NonNegInt = 2
 
 
 @dataclass
@@ -59,22 +59,22 @@ class OptimSection:
     """
 
     name: str = "sgd"
-    batch_size: int = 12
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    poly_power: float = 0.9
-    iterations: int = 60_000
+    batch_size: PositiveInt = 12
+    lr: PositiveFloat = 0.01
+    momentum: Annotated[float, Range(0, 1, high_open=True)] = 0.9
+    weight_decay: NonNegFloat = 1e-4
+    poly_power: NonNegFloat = 0.9
+    iterations: PositiveInt = 60_000
 
 
 @dataclass
 class ScheduleSection:
     """How often to log, validate and checkpoint (in iterations)."""
 
-    log_every: int = 20
-    val_every: int = 2000
-    ckpt_every: int = 500
-    val_max_frames: int = 500
+    log_every: PositiveInt = 20
+    val_every: PositiveInt = 2000
+    ckpt_every: PositiveInt = 500
+    val_max_frames: PositiveInt = 500
 
 
 @dataclass
@@ -90,7 +90,7 @@ class TrainConfig:
     }
 
     name: str = "run"
-    seed: int = 0
+    seed: NonNegInt = 0
     out_dir: str = "runs"
     amp: bool = True  # mixed precision when on CUDA; ignored on CPU
     model: ModelSection = field(default_factory=ModelSection)
@@ -146,6 +146,8 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML ({exc})") from None
     if not isinstance(data, dict):

@@ -42,7 +42,7 @@ from lane_sad_core.distill.teacher_maps import TeacherMapsConfig, teacher_map_lo
 from lane_sad_core.errors import CheckpointError, ConfigError
 from lane_sad_core.models import LaneModel
 from lane_sad_core.models.checkpoint import load_model
-from lane_sad_core.plain import to_plain
+from lane_sad_core.plain import NonNegFloat, to_plain
 
 METHODS = ("sad", "lgad", "intra_kd", "bake", "teacher_maps")
 Acts = Mapping[str, Tensor]
@@ -77,7 +77,7 @@ class DistillSection:
     intra_kd: IntraKDConfig | None = None
     bake: BAKEConfig | None = None
     teacher_maps: TeacherMapsConfig | None = None
-    grad_warn_factor: float = 10.0
+    grad_warn_factor: NonNegFloat = 10.0
 
     @property
     def methods(self) -> dict[str, Schedule]:

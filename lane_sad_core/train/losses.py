@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lane_sad_core.errors import ConfigError
+from lane_sad_core.plain import NonNegFloat
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,11 @@ class LossConfig:
 
     MOVED: ClassVar[dict[str, str]] = {"sad": "distill.sad"}
 
-    background_weight: float = 0.4
+    background_weight: NonNegFloat = 0.4
     ignore_index: int = 255
-    seg_weight: float = 1.0
-    exist_weight: float = 0.1
-    iou_weight: float = 0.0
+    seg_weight: NonNegFloat = 1.0
+    exist_weight: NonNegFloat = 0.1
+    iou_weight: NonNegFloat = 0.0
 
 
 def class_weights(num_classes: int, background_weight: float, device: torch.device | None = None) -> Tensor:

@@ -5,12 +5,17 @@ metadata.yaml is missing, or a single ``.mcap`` / ``.db3`` file. Intact bags are
 rosbags' indexed reader. An MCAP file that rosbags cannot open (no summary or footer,
 cut short) is read by scanning it from the start (:mod:`lane_sad_ros.bag.mcap_scan`): every
 complete message is returned, in file order, and then :class:`BagError` says where and
-why the file ends. A damaged sqlite3 file cannot be read past SQLite's own checks; its
-error names the file.
+why the file ends. A sqlite3 file whose writer was killed has its last commits in a
+write-ahead log beside it (``<file>-wal``, see :mod:`lane_sad_ros.bag.writer`), which
+rosbags' read-only reader would ignore: it is folded into the database on opening, as any
+SQLite client does, and reported like a cut MCAP file. A damaged sqlite3 file cannot be
+read past SQLite's own checks; its error names the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +80,8 @@ class BagReader:
         path: the bag as given.
         storage: ``"mcap"`` or ``"sqlite3"``.
         topics: topic name -> :class:`TopicInfo`.
-        damage: why the bag had to be scanned instead of opened (None when intact);
+        damage: why the bag is incomplete (None when intact): an MCAP file that had to be
+            scanned instead of opened, or a sqlite3 file its writer never closed;
             :meth:`messages` raises it after the last readable message.
     """
 
@@ -92,6 +98,7 @@ class BagReader:
 
     # --- opening ---------------------------------------------------------------------------
     def open(self) -> BagReader:
+        self._check_sqlite()
         try:
             reader = Reader(self._target)
             reader.open()
@@ -118,6 +125,29 @@ class BagReader:
             )
         return self
 
+    def _check_sqlite(self) -> None:
+        """Fold in the write-ahead log a killed sqlite3 writer left; note a database never closed.
+
+        rosbag2's and this project's writers fill the ``metadata`` table on closing, so a
+        database that has the table empty was cut short.
+        """
+        files = [self._target] if self._target.is_file() else _storage_files(self._target)
+        for db in (f for f in files if f.suffix == ".db3"):
+            wal = db.with_name(db.name + "-wal")
+            uri = f"file:{db}" if wal.is_file() else f"file:{db}?mode=ro"
+            try:
+                with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                    if wal.is_file():
+                        conn.execute("PRAGMA journal_mode=DELETE")  # checkpoints the log, then removes it
+                    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                    if "metadata" not in tables or "messages" not in tables:
+                        continue
+                    if conn.execute("SELECT count(*) FROM metadata").fetchone()[0] == 0:
+                        count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+                        self.damage = f"{db}: not closed by its writer (killed?); {count} messages were committed"
+            except sqlite3.Error as exc:
+                raise BagError(f"{self.path}: cannot read bag: {exc}") from None
+
     def _mcap_file(self) -> Path | None:
         if self._target.is_file():
             return self._target if self._target.suffix == ".mcap" else None
@@ -140,7 +170,10 @@ class BagReader:
                     counts[record.channel_id] += 1
                 else:
                     counts[record.channel_id] = 1
-            self.damage = f"{mcap}: cannot be opened ({reason.rstrip('.')}); its records are complete"
+            self.damage = (
+                f"{mcap}: cannot be opened ({reason.rstrip('.')}): not closed by its writer (killed?) or "
+                "cut short; every record in it is complete"
+            )
         except BagError as exc:
             self.damage = str(exc)
         for cid, ch in channels.items():
@@ -156,26 +189,40 @@ class BagReader:
             )
 
     # --- reading ---------------------------------------------------------------------------
-    def messages(self, topics: Collection[str] | None = None) -> Iterator[tuple[TopicInfo, int, bytes]]:
+    def messages(
+        self, topics: Collection[str] | None = None, partial: bool = False
+    ) -> Iterator[tuple[TopicInfo, int, bytes]]:
         """``(topic, timestamp_ns, cdr_bytes)`` in time order (file order for a damaged MCAP).
 
+        Args:
+            topics: only these topics (default: all).
+            partial: a damaged bag (:attr:`damage`) ends after its last readable message
+                instead of raising; the caller reports the damage.
+
         Raises:
-            BagError: the storage fails while reading, or (damaged MCAP) after the last
-                readable message, with :attr:`damage`.
+            BagError: the storage fails while reading, or (a damaged bag, unless ``partial``)
+                after the last readable message, with :attr:`damage`.
         """
         wanted = set(self.topics if topics is None else topics)
         if self._scan_file is not None:
             yield from self._scanned_messages(self._scan_file, wanted)
+        else:
+            yield from self._indexed_messages(wanted)
+        if self.damage and not partial:
             raise BagError(self.damage)
+
+    def _indexed_messages(self, wanted: set[str]) -> Iterator[tuple[TopicInfo, int, bytes]]:
         assert self._reader is not None, "BagReader used before open()"
         conns = [c for c in self._reader.connections if c.topic in wanted]
         if not conns:
             return  # (rosbags reads an empty connection list as "all topics")
+        count = 0
         try:
             for conn, timestamp, data in self._reader.messages(connections=conns):
                 yield self.topics[conn.topic], timestamp, data
-        except (ReaderError, OSError) as exc:
-            raise BagError(f"{self.path}: read failed: {exc}") from None
+                count += 1
+        except (ReaderError, OSError) as exc:  # a chunk's CRC, a record's framing, the disk
+            raise BagError(f"{self.path}: damaged, read failed after {count} messages: {exc}") from None
 
     def _scanned_messages(self, scan_file: Path, wanted: set[str]) -> Iterator[tuple[TopicInfo, int, bytes]]:
         channels: dict[int, str] = {}

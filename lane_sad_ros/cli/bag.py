@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument("--labels", nargs="+", help="TuSimple label files, relative to DATA (default test_label.json)")
     make.add_argument("--max-frames", type=int, help="only the first N frames in path order")
     make.set_defaults(func=run_from_dataset)
-    info = sub.add_parser("info", help="storage, duration and topics of a bag (like `ros2 bag info`)")
+    info = sub.add_parser(
+        "info",
+        help="storage, duration and topics of a bag (like `ros2 bag info`); every record is read, exit 1 if damaged",
+    )
     info.add_argument("bag", type=Path, help="bag folder, .mcap or .db3 file")
     info.set_defaults(func=run_info)
 
@@ -67,10 +70,17 @@ def dataset_from_args(data: Path, fmt: str, list_file: str | None, label_files: 
 def run_from_dataset(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from lane_sad_core.errors import ConfigError
     from lane_sad_ros.bag import BagWriter
     from lane_sad_ros.bag.dataset_bag import write_dataset_bag
 
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {args.max_frames}")
     dataset = dataset_from_args(args.data, args.format, args.list, args.labels)
+    if len(dataset) == 0:
+        labels = ", ".join(args.labels or ["test_label.json"])
+        source = (args.list or "list/test.txt") if args.format == "culane" else labels
+        raise ConfigError(f"{args.data}: {source} names no frames; no bag written")
     with BagWriter(args.out, args.storage) as out:
         n = write_dataset_bag(
             dataset,
@@ -84,7 +94,7 @@ def run_from_dataset(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from lane_sad_ros.bag import BagReader
+    from lane_sad_ros.bag import BagError, BagReader
 
     with BagReader(args.bag) as bag:
         print(f"bag:      {args.bag} ({bag.storage})")
@@ -96,6 +106,14 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"messages: {bag.message_count}")
         for t in sorted(bag.topics.values(), key=lambda t: t.name):
             print(f"  {t.name}  {t.msgtype}  {t.count} msgs  {t.type_hash or 'no type hash'}")
-        if bag.damage:
-            print(f"damaged:  {bag.damage}")
-    return 1 if bag.damage else 0
+        damage = bag.damage
+        read = 0
+        try:  # every record, so a damaged chunk (CRC, framing) shows here, not halfway through a replay
+            for _ in bag.messages(partial=True):
+                read += 1
+        except BagError as exc:
+            damage = str(exc)
+        print(f"read:     {read} of {bag.message_count} messages")
+        if damage:
+            print(f"damaged:  {damage}")
+    return 1 if damage else 0

@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lane_sad_core.cli import warn
     from lane_sad_core.errors import ConfigError
     from lane_sad_core.infer.bag_report import build_report, write_report
     from lane_sad_ros.bag.reader import is_bag
@@ -53,19 +54,27 @@ def run(args: argparse.Namespace) -> int:
     )
     from lane_sad_ros.cli.bag import dataset_from_args
 
+    if not is_bag(args.bag):
+        what = "is not a bag (a folder with metadata.yaml, an .mcap or a .db3 file)"
+        raise ConfigError(f"BAG {args.bag}: {what if args.bag.exists() else 'not found'}")
+    bag = args.bag.resolve()
+    out = args.report or bag.with_name(f"{bag.stem if bag.is_file() else bag.name}_report")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--report {out} is a file; give a folder for the report")
+    notes: list[str] = []
     gt = args.gt or args.bag
     if is_bag(gt):
-        frames = ground_truth_from_bag(gt)
+        frames = ground_truth_from_bag(gt, notes)
     elif args.format is None:
         raise ConfigError(f"--gt {gt} is not a bag; give --format to read it as a data set")
     else:
         frames = ground_truth_from_dataset(
-            dataset_from_args(gt, args.format, args.list, args.labels), frame_infos(args.bag)
+            dataset_from_args(gt, args.format, args.list, args.labels), frame_infos(args.bag, notes)
         )
-    add_answers(args.bag, frames, args.lanes_topic)
+    add_answers(args.bag, frames, args.lanes_topic, notes)
+    for note in dict.fromkeys(notes):  # the bag itself as --gt: one note
+        warn("bag-eval", note)
     report = build_report(sorted(frames.values(), key=lambda f: f.stamp_ns))
-    bag = args.bag.resolve()
-    out = args.report or bag.with_name(f"{bag.stem if bag.is_file() else bag.name}_report")
     paths = write_report(report, out, f"lane_sad replay: {bag.name}")
     print("\n".join(line for line in paths["markdown"].read_text().splitlines() if not line.startswith("![")).strip())
     print(f"report: {paths['markdown']} and {paths['html'].name}, {paths['json'].name}, plots in {out}")

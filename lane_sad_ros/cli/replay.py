@@ -50,6 +50,7 @@ def default_out(bag: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from lane_sad_core.cli import warn
     from lane_sad_ros.replay import ReplayConfig, replay
 
     cfg = ReplayConfig(
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         image_topic=args.image_topic,
     )
     result = replay(cfg, progress=lambda it, total: tqdm(it, total=total, desc="replay", unit="msg"))
+    for text in result.warnings:
+        warn("replay", text)
     print(
         f"replayed {result.sent} frames, {result.answered} answered, {result.copied} messages copied, "
         f"in {result.wall_s:.1f} s -> {result.out} (node log {result.node_log})"

@@ -192,6 +192,7 @@ def draw_windscreen(img: np.ndarray, screen: Windscreen) -> None:
 
 def _placard(light: np.ndarray, screen: Windscreen) -> None:
     """The placard's mirror image (digits reversed) into the ``light`` layer."""
+    assert screen.placard is not None  # the caller draws a placard only where there is one
     height, width = light.shape[:2]
     x, y, w, h = screen.placard
     pw, ph = max(8, round(w * width)), max(4, round(h * height))

@@ -115,7 +115,7 @@ class SceneRenderer:
     def _draw(self, scene: Scene, cam: Camera) -> np.ndarray:
         """Everything before the sensor, through camera ``cam`` (at render size)."""
         road, layout = scene.road, scene.layout
-        img = np.empty((cam.height, cam.width, 3), np.uint8)
+        img: np.ndarray = np.empty((cam.height, cam.width, 3), np.uint8)
         sky_rows = draw_sky(img, cam, scene.backdrop, self.bank)
         canvas = compose_canvas(scene.surface, layout, self.bank)
         haze = (scene.backdrop.horizon, scene.backdrop.haze)
