@@ -3,9 +3,11 @@
 Topics (relative, so remapping works):
   in:  ``image`` (sensor_msgs/Image) or ``image/compressed`` (CompressedImage, with
        ``compressed_input``), ``camera_info`` (CameraInfo, for ground projection)
-  out: ``lanes`` (lane_sad/LaneArray), ``lanes/overlay`` (Image), ``lanes/attention``
-       (lane_sad/LaneAttention) and its overlay alone as ``lanes/attention/overlay`` (Image,
-       for rviz2), ``lanes/markers`` (MarkerArray), ``/diagnostics``
+  out: ``lanes`` (lane_sad/LaneArray, with the ego lane in metres when ground points are
+       known), ``lanes/overlay`` (Image), ``lanes/attention`` (lane_sad/LaneAttention) and its
+       overlay alone as ``lanes/attention/overlay`` (Image, for rviz2), ``lanes/markers``
+       (MarkerArray: lanes, the ego lane's centre and a text of its measures), ``/diagnostics``
+       (with ``camera_pitch: auto``, the pitch estimate and whether it has settled)
 
 The image callback only stores the newest frame; the main thread runs the detector of
 lane_sad_core on it while the executor spins in another thread, so a slow model skips
@@ -32,6 +34,8 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
+from lane_sad_core.camera_pitch import PitchEstimator, frame_pitch
+from lane_sad_core.ego_lane import EgoLane, ego_lane, ego_slots
 from lane_sad_core.geometry import intrinsics_problem, project_to_ground
 from lane_sad_core.infer.detector import LaneDetector
 from lane_sad_core.infer.overlay import blend_attention, draw_lanes
@@ -66,6 +70,11 @@ class LaneDetectorNode(Node):
         self.health = Health()
         self.slot = FrameSlot()
         self.camera_k: np.ndarray | None = None
+        self.num_slots = int(self.detector.meta.model_config.get("num_lanes", 4))
+        # Replaced (never changed in place) when the pitch settings change, so the processing
+        # thread works on one estimator per frame; diagnostics read the snapshot it leaves.
+        self.pitch_estimator = PitchEstimator(p.pitch_settings())
+        self._pitch_report: dict[str, str] = {}
         self._last_logged: tuple[str, float] = ("", 0.0)
 
         self.lanes_pub = self.create_publisher(LaneArray, "lanes", 10)
@@ -118,6 +127,8 @@ class LaneDetectorNode(Node):
         for change in changes:
             if hasattr(self.params, change.name):
                 setattr(self.params, change.name, change.value)
+        if any(change.name in P.PITCH for change in changes):
+            self.pitch_estimator = PitchEstimator(self.params.pitch_settings())  # start over: a new camera set-up
         self.detector.postprocess, temporal = self._decoding()
         self.detector.set_temporal(temporal)
         if any(change.name in P.DECODING for change in changes):
@@ -199,11 +210,13 @@ class LaneDetectorNode(Node):
         stages.update(det.timings)
         t0 = time.perf_counter()
         k = self.camera_k  # read once: the executor thread may replace it meanwhile
-        ground_k = k if k is not None and p.camera_height > 0 else None
-        ground_frame = p.ground_frame_id if ground_k is not None else ""
-        lane_msgs = [
-            lane_to_msg(lane, None if ground_k is None else self._ground(lane, ground_k)) for lane in det.lanes
-        ]
+        pitch = self._pitch(det.lanes, k, stamp)
+        projected = k is not None and pitch is not None and p.camera_height > 0
+        ground_frame = p.ground_frame_id if projected else ""
+        grounds = self._grounds(det.lanes, k, pitch)
+        lane_msgs = [lane_to_msg(lane, ground) for lane, ground in zip(det.lanes, grounds)]
+        by_slot = {lane.slot: g for lane, g in zip(det.lanes, grounds) if g is not None}
+        ego = ego_lane(by_slot, self.num_slots, p.ego_config())
         h, w = image.shape[:2]
         out = lane_array(
             header,
@@ -213,19 +226,54 @@ class LaneDetectorNode(Node):
             det.timings["inference"],
             1e3 * (time.perf_counter() - arrived),
             ground_frame,
+            ego,
         )
         self.lanes_pub.publish(out)
         t1 = time.perf_counter()
-        self._publish_visuals(header, image, layout, det, with_attention, lane_msgs, ground_frame)
+        self._publish_visuals(header, image, layout, det, with_attention, lane_msgs, ground_frame, ego)
         stages.update(publish=1e3 * (t1 - t0), visuals=1e3 * (time.perf_counter() - t1))
         self.health.on_processed(out.processing_ms, stages)
 
-    def _ground(self, lane, k: np.ndarray) -> np.ndarray:
-        p = self.params
-        return project_to_ground(lane.points, k, p.camera_height, p.camera_pitch)
+    def _pitch(self, lanes: list, k: np.ndarray | None, stamp: float) -> float | None:
+        """The pitch to project with: the parameter, or (``auto``) the settled estimate, None before it settles.
+
+        With ``auto`` each frame's ego lines add their vanishing point's pitch to the estimator.
+        """
+        if self.params.camera_pitch != "auto":
+            return float(self.params.camera_pitch)
+        estimator = self.pitch_estimator
+        points = {lane.slot: lane.points for lane in lanes}
+        left, right = ego_slots(self.num_slots)
+        if k is None or left not in points or right not in points:
+            estimator.add(stamp, None)
+        else:
+            estimator.add(stamp, frame_pitch(points[left], points[right], k))
+        self._pitch_report = {
+            "pitch_estimate_rad": f"{estimator.estimate:.4f}",
+            "pitch_estimate_deg": f"{np.degrees(estimator.estimate):.2f}",
+            "pitch_settled": str(estimator.settled).lower(),
+            "pitch_frames": str(estimator.frames),
+            "pitch_used_rad": "none" if estimator.value is None else f"{estimator.value:.4f}",
+        }
+        return estimator.value
+
+    def _grounds(self, lanes: list, k: np.ndarray | None, pitch: float | None) -> list[np.ndarray | None]:
+        """Each lane's flat-ground points; None without intrinsics, pitch or camera height."""
+        height = self.params.camera_height
+        if k is None or pitch is None or height <= 0:
+            return [None] * len(lanes)
+        return [project_to_ground(lane.points, k, height, pitch) for lane in lanes]
 
     def _publish_visuals(
-        self, header, image: np.ndarray, layout: str, det, with_attention: bool, lane_msgs: list, ground_frame: str
+        self,
+        header,
+        image: np.ndarray,
+        layout: str,
+        det,
+        with_attention: bool,
+        lane_msgs: list,
+        ground_frame: str,
+        ego: EgoLane,
     ) -> None:
         """Overlay and attention while enabled or subscribed (drawn on a BGR copy); markers with ground points."""
         drawn = self._wants(self.params.publish_overlay, self.overlay_pub) or (with_attention and det.attention)
@@ -241,7 +289,7 @@ class LaneDetectorNode(Node):
             self.attention_image_pub.publish(msg.overlay)
         if ground_frame:
             marker_header = type(header)(stamp=header.stamp, frame_id=ground_frame)
-            self.markers_pub.publish(lane_markers(marker_header, lane_msgs))
+            self.markers_pub.publish(lane_markers(marker_header, lane_msgs, ego))
 
     # --- diagnostics -------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -253,6 +301,8 @@ class LaneDetectorNode(Node):
             self.get_logger().warning(report.message)
         self._lost_reported = lost
         values = {**report.values, "device": str(self.detector.device), "model": self.model_name}
+        if self.params.camera_pitch == "auto":
+            values.update(self._pitch_report or {"pitch_settled": "false", "pitch_frames": "0"})
         status = DiagnosticStatus(
             level=bytes([report.level]),
             name="lane_sad: lane detector",

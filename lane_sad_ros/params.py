@@ -8,7 +8,10 @@ others choose the model, device and topics and need a restart. Every change goes
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
+from lane_sad_core.camera_pitch import PitchSettings
+from lane_sad_core.ego_lane import EgoLaneConfig
 from lane_sad_core.infer.backends import BACKENDS
 from lane_sad_core.infer.postprocess import FITS
 from lane_sad_core.plain import from_plain
@@ -42,11 +45,31 @@ class NodeParams:
     publish_overlay: bool = False  # False: only while someone subscribes
     publish_attention: bool = False  # False: only while someone subscribes
     camera_height: float = 0.0  # metres; 0 disables ground projection
-    camera_pitch: float = 0.0  # radians, positive looking down
+    camera_pitch: float | Literal["auto"] = 0.0  # radians, positive looking down; auto: from the lanes' vanishing point
+    pitch_window: float = 3.0  # camera_pitch auto: seconds of frames whose median pitch is used
+    pitch_min_frames: int = 15  # camera_pitch auto: frames within pitch_agreement of the median before it is used
+    pitch_agreement: float = 0.0175  # camera_pitch auto: radians (1 degree)
+    ego_lookahead: float = 10.0  # metres ahead where the ego lane's curvature is read
+    ego_fit_distance: float = 40.0  # metres: ground points further ahead are not fitted
+    vehicle_half_width: float = 0.9  # metres, wheel to wheel outside, halved
+    departure_margin: float = 0.1  # metres: a wheel this close to an ego line raises lane departure
     ground_frame_id: str = "lane_sad_ground"  # frame of ground points: the road under the camera
     image_timeout: float = 2.0  # seconds without an image before /diagnostics WARNs
     failure_limit: int = 5  # consecutive processing failures before ERROR
     diagnostics_period: float = 1.0
+
+    def ego_config(self) -> EgoLaneConfig:
+        """How the ego lane is measured, from the ``ego_*``, ``vehicle_*`` and ``departure_*`` values."""
+        return EgoLaneConfig(
+            lookahead=self.ego_lookahead,
+            half_width=self.vehicle_half_width,
+            margin=self.departure_margin,
+            fit_distance=self.ego_fit_distance,
+        )
+
+    def pitch_settings(self) -> PitchSettings:
+        """When an ``auto`` pitch estimate is settled, from the ``pitch_*`` values."""
+        return PitchSettings(window=self.pitch_window, min_frames=self.pitch_min_frames, agreement=self.pitch_agreement)
 
 
 # Parameters that shape the lanes: a change restarts temporal smoothing, so that the next
@@ -64,11 +87,21 @@ DECODING = frozenset(
         "temporal_hold",
     }
 )
+# Parameters that set up the pitch estimator: a change starts it afresh.
+PITCH = frozenset({"camera_pitch", "pitch_window", "pitch_min_frames", "pitch_agreement"})
+DYNAMIC_TYPE = frozenset({"camera_pitch"})
 RUNTIME = DECODING | {
     "publish_overlay",
     "publish_attention",
     "camera_height",
     "camera_pitch",
+    "pitch_window",
+    "pitch_min_frames",
+    "pitch_agreement",
+    "ego_lookahead",
+    "ego_fit_distance",
+    "vehicle_half_width",
+    "departure_margin",
     "image_timeout",
     "failure_limit",
 }
@@ -76,6 +109,12 @@ RUNTIME = DECODING | {
 
 def _in(name: str, value: object, allowed: tuple[str, ...]) -> str | None:
     return None if value in allowed else f"{name} must be one of {', '.join(allowed)}"
+
+
+def _check_pitch(value: object) -> str | None:
+    if value == "auto" or (isinstance(value, (int, float)) and not isinstance(value, bool) and -1.5 < value < 1.5):
+        return None
+    return "camera_pitch must be auto or a number in (-1.5, 1.5) rad"
 
 
 def validate(name: str, value: object) -> str | None:
@@ -94,7 +133,14 @@ def validate(name: str, value: object) -> str | None:
         "temporal_gate": lambda v: None if v > 0.0 else "temporal_gate must be > 0 (of the image width)",
         "temporal_hold": lambda v: None if v >= 0 else "temporal_hold must be >= 0 frames",
         "camera_height": lambda v: None if v >= 0.0 else "camera_height must be >= 0 (metres)",
-        "camera_pitch": lambda v: None if -1.5 < v < 1.5 else "camera_pitch must be in (-1.5, 1.5) rad",
+        "camera_pitch": _check_pitch,
+        "pitch_window": lambda v: None if v > 0.0 else "pitch_window must be > 0 s",
+        "pitch_min_frames": lambda v: None if v >= 1 else "pitch_min_frames must be >= 1",
+        "pitch_agreement": lambda v: None if v > 0.0 else "pitch_agreement must be > 0 rad",
+        "ego_lookahead": lambda v: None if v >= 0.0 else "ego_lookahead must be >= 0 (metres)",
+        "ego_fit_distance": lambda v: None if v > 0.0 else "ego_fit_distance must be > 0 (metres)",
+        "vehicle_half_width": lambda v: None if v >= 0.0 else "vehicle_half_width must be >= 0 (metres)",
+        "departure_margin": lambda v: None if v >= 0.0 else "departure_margin must be >= 0 (metres)",
         "image_timeout": lambda v: None if v > 0 else "image_timeout must be > 0 s",
         "failure_limit": lambda v: None if v >= 1 else "failure_limit must be >= 1",
         "diagnostics_period": lambda v: None if v > 0 else "diagnostics_period must be > 0 s",
@@ -103,9 +149,19 @@ def validate(name: str, value: object) -> str | None:
     return check(value) if check else None
 
 
+def _descriptor(name: str):
+    """``camera_pitch`` takes a number or ``auto``: its type may change (dynamic typing, Humble on).
+
+    Imported here so the validation rules above stay plain Python for tests without ROS.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    return ParameterDescriptor(dynamic_typing=name in DYNAMIC_TYPE)
+
+
 def declare(node) -> NodeParams:
     """Declare every parameter on ``node`` and return their values, type-checked and validated."""
-    values = {f.name: node.declare_parameter(f.name, f.default).value for f in fields(NodeParams)}
+    values = {f.name: node.declare_parameter(f.name, f.default, _descriptor(f.name)).value for f in fields(NodeParams)}
     params = from_plain(NodeParams, values, "parameter")
     for f in fields(NodeParams):
         problem = validate(f.name, getattr(params, f.name))

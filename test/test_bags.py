@@ -147,6 +147,7 @@ def test_type_hashes_and_definitions_are_rosidls() -> None:
         "lane_sad/msg/Lane",
         "lane_sad/msg/LaneArray",
         "lane_sad/msg/LaneAttention",
+        "lane_sad/msg/EgoLane",
         "sensor_msgs/msg/Image",
         "sensor_msgs/msg/TimeReference",
         "std_msgs/msg/String",
@@ -156,6 +157,52 @@ def test_type_hashes_and_definitions_are_rosidls() -> None:
         pkg, _, name = msgtype.split("/")
         described = json.loads((Path(get_package_share_directory(pkg)) / "msg" / f"{name}.json").read_text())
         assert store.hash_rihs01(msgtype) == described["type_hashes"][0]["hash_string"], msgtype
+
+
+# LaneArray as it was before the ego field: bags recorded then carry this definition.
+LANE_ARRAY_BEFORE_EGO = """std_msgs/Header header
+uint32 image_width
+uint32 image_height
+Lane[] lanes
+string ground_frame_id
+string model_name
+float32 inference_ms
+float32 processing_ms
+"""
+
+
+@pytest.mark.parametrize("storage", list(STORAGES))
+def test_bag_of_an_older_lane_array_still_reads(tmp_path: Path, storage: str) -> None:
+    """A bag whose LaneArray has no ``ego`` field decodes with its own definition: the lanes come back."""
+    from rosbags.typesys import get_types_from_msg
+    from rosbags.typesys.stores import get_typestore
+
+    from lane_sad_ros.bag.types import STORE
+    from lane_sad_ros.bag.writer import BagWriter
+
+    old = get_typestore(STORE)
+    old.register(
+        get_types_from_msg(typestore().generate_msgdef("lane_sad/msg/Lane", ros_version=2)[0], "lane_sad/msg/Lane")
+    )
+    old.register(get_types_from_msg(LANE_ARRAY_BEFORE_EGO, "lane_sad/msg/LaneArray"))
+    ours = lane_array_message([Lane(np.array([[10.5, 580.0], [300.0, 330.0]]), slot=2)], (590, 1640), 7, "cam", "m")
+    fields = {name: getattr(ours, name) for name in old.types["lane_sad/msg/LaneArray"].__dataclass_fields__}
+    Lane_ = old.types["lane_sad/msg/Lane"]
+    fields["lanes"] = [Lane_(**{k: getattr(lane, k) for k in Lane_.__dataclass_fields__}) for lane in ours.lanes]
+    before = old.types["lane_sad/msg/LaneArray"](**fields)
+    msgtype = "lane_sad/msg/LaneArray"
+    assert old.hash_rihs01(msgtype) != typestore().hash_rihs01(msgtype)
+    with BagWriter(tmp_path / "old", storage) as out:
+        out.add_topic(
+            T.LANES, msgtype, msgdef=old.generate_msgdef(msgtype, ros_version=2)[0], type_hash=old.hash_rihs01(msgtype)
+        )
+        out.write_raw(T.LANES, 7, old.serialize_cdr(before, msgtype))
+    with BagReader(tmp_path / "old") as reader:
+        [(topic, _t, raw)] = list(reader.messages())
+        msg = reader.decode(topic, raw)
+    assert not hasattr(msg, "ego") and msg.model_name == "m"
+    [lane] = lanes_from_message(msg)
+    assert lane.slot == 2 and np.array_equal(lane.points, [[10.5, 580.0], [300.0, 330.0]])
 
 
 @pytest.mark.ros

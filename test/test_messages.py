@@ -11,7 +11,7 @@ pytestmark = pytest.mark.ros
 
 def _lane_array():
     from geometry_msgs.msg import Point32
-    from lane_sad.msg import Lane, LaneArray
+    from lane_sad.msg import EgoLane, Lane, LaneArray
 
     msg = LaneArray()
     msg.header.stamp.sec, msg.header.stamp.nanosec = 1_700_000_123, 456_789
@@ -24,6 +24,11 @@ def _lane_array():
         lane.points = [Point32(x=100.0 * slot + i, y=590.0 - 10 * i, z=0.0) for i in range(18)]
         lane.confidence = [1.0 - i / 32 for i in range(18)]  # exact in float32
         msg.lanes.append(lane)
+    msg.ground_frame_id = "lane_sad_ground"
+    # values exact in float32, so the round trip compares equal
+    msg.ego = EgoLane(
+        valid=True, width=3.5, offset=-0.25, heading=0.015625, curvature=-1 / 512, lookahead=10.0, departure=True
+    )
     return msg
 
 

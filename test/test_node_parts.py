@@ -85,6 +85,12 @@ def test_input_rate_from_arrivals() -> None:
         ("device", "cpu", "device cannot change at run time; restart the node with the new value"),
         ("publish_attention", True, None),
         ("use_sim_time", True, None),  # not ours: rclpy handles it
+        ("camera_pitch", "auto", None),
+        ("camera_pitch", 0, None),  # an integer from the command line
+        ("camera_pitch", "up", "camera_pitch must be auto or a number in (-1.5, 1.5) rad"),
+        ("camera_pitch", 2.0, "camera_pitch must be auto or a number in (-1.5, 1.5) rad"),
+        ("vehicle_half_width", -0.1, "vehicle_half_width must be >= 0 (metres)"),
+        ("pitch_min_frames", 0, "pitch_min_frames must be >= 1"),
     ],
 )
 def test_runtime_changes(name: str, value: object, problem: str | None) -> None:

@@ -70,6 +70,15 @@ def lane_array_message(lanes: Sequence[Lane], size: tuple[int, int], ns: int, fr
         model_name=model_name,
         inference_ms=0.0,
         processing_ms=0.0,
+        ego=no_ego_lane(),
+    )
+
+
+def no_ego_lane() -> Any:
+    """An ``EgoLane`` that is not valid: NaN numbers, no departure (ground truth in pixels has no metres)."""
+    nan = float("nan")
+    return _t("lane_sad/msg/EgoLane")(
+        valid=False, width=nan, offset=nan, heading=nan, curvature=nan, lookahead=nan, departure=False
     )
 
 

@@ -28,7 +28,7 @@ from rosbags.rosbag2.metadata import parse_qos
 
 from lane_sad_ros.bag import mcap_scan
 from lane_sad_ros.bag.errors import BagError
-from lane_sad_ros.bag.types import typestore
+from lane_sad_ros.bag.types import typestore_for
 
 SUFFIXES = {".mcap": "mcap", ".db3": "sqlite3"}
 
@@ -236,9 +236,10 @@ class BagReader:
             return  # the same damage the opening scan found; raised by messages()
 
     def decode(self, topic: TopicInfo, data: bytes) -> Any:
-        """The rosbags message in ``data``; a corrupt message raises BagError naming the topic."""
+        """The rosbags message in ``data``, read with the bag's own definition of its type
+        (:func:`~lane_sad_ros.bag.types.typestore_for`); a corrupt message raises BagError naming the topic."""
         try:
-            return typestore().deserialize_cdr(data, topic.msgtype)
+            return typestore_for(topic.msgtype, topic.msgdef, topic.type_hash).deserialize_cdr(data, topic.msgtype)
         except Exception as exc:  # rosbags raises assorted errors on corrupt CDR
             raise BagError(
                 f"{self.path}: cannot decode a {topic.msgtype} message on {topic.name}: {type(exc).__name__}: {exc}"

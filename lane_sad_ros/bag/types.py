@@ -5,6 +5,10 @@ the package's ``.msg`` files, preferring the installed ones (``share/lane_sad/ms
 through the ament index, exactly what the node was built with) over the source tree.
 Definitions and RIHS01 type hashes generated from this store are what ``ros2 bag``
 writes for the same types (checked against rosidl's own hashes in test/test_bags.py).
+
+A bag recorded with an older ``lane_sad`` message (a ``LaneArray`` from before the ``ego``
+field) carries that message's definition and hash; :func:`typestore_for` decodes it with
+that definition, so old bags keep reading.
 """
 
 from __future__ import annotations
@@ -70,3 +74,22 @@ def typestore() -> Typestore:
         types.update(get_types_from_msg(path.read_text(), f"{PACKAGE}/msg/{path.stem}"))
     store.register(types)
     return store
+
+
+@lru_cache(maxsize=16)
+def typestore_for(msgtype: str, msgdef: str, type_hash: str) -> Typestore:
+    """The typestore that decodes a bag's ``msgtype`` as the bag defined it.
+
+    This package's own types whose stored hash differs from today's are decoded with the
+    bag's definition (``msgdef``, rosbag2's concatenated .msg text); everything else, and a
+    bag that stored no definition or hash, with :func:`typestore`.
+    """
+    store = typestore()
+    if not (msgtype.startswith(f"{PACKAGE}/") and msgdef and type_hash) or type_hash == store.hash_rihs01(msgtype):
+        return store
+    own = get_typestore(STORE)
+    try:
+        own.register(get_types_from_msg(msgdef, msgtype))
+    except Exception as exc:  # rosbags raises assorted parse errors
+        raise BagError(f"cannot read the bag's definition of {msgtype}: {type(exc).__name__}: {exc}") from None
+    return own
