@@ -8,13 +8,16 @@ any teacher's output on it:
 split              use   frames   what
 ================== ===== ======== ========================================================
 culane_0756        eval  20       CULane clip 06030822_0756 (group 4), all four slots
-culane_ego_eval    eval  40       the CULane drive of group 8, frames 02400..03570; only the
-                                  ego lane's two lines are labelled: scored on slots 2, 3
+culane_ego_eval    eval  28       the CULane drive of group 8, frames 02400..03570 whose ego
+                                  lines are labelled (12 have none); scored on slots 2, 3
 tusimple_lstr      eval  14       TuSimple frames of the LSTR sample (group 1), official rows
 culane_0755        train 21       CULane clip 06030819_0755 (group 4), all four slots
 culane_ego_train   train 80       group 8, frames 00000..02370: ego-lane labels, SCNN maps
 ================== ===== ======== ========================================================
 
+The drive's labels leave a frame empty where nobody labelled it, not where the ego lines
+are absent (they are visible in every one of those frames), so its evaluation split keeps
+only the labelled frames: a lane found in an unlabelled frame is not a false positive.
 The ego drive is split into two contiguous stretches rather than interleaved: its frames
 are one second apart, so neighbours look alike and an interleaved split would score the
 model on near-copies of its training frames.
@@ -45,6 +48,7 @@ class RealSplit:
         folder: its images' folder, relative to the real-data root.
         keep: which image stems of the folder belong to the split.
         slots: 0-based slots that are labelled and scored; None for all.
+        labelled_only: keep only frames whose label file names at least one line.
     """
 
     name: str
@@ -53,6 +57,7 @@ class RealSplit:
     folder: str
     keep: Callable[[str], bool] = lambda stem: True
     slots: frozenset[int] | None = None
+    labelled_only: bool = False
 
 
 EGO_SLOTS = frozenset({1, 2})
@@ -60,7 +65,7 @@ SPLITS: dict[str, RealSplit] = {
     s.name: s
     for s in (
         RealSplit("culane_0756", "eval", "culane", f"{CULANE_CLIPS}/06030822_0756.MP4"),
-        RealSplit("culane_ego_eval", "eval", "culane", EGO_DRIVE, lambda s: int(s) >= EGO_SPLIT_FRAME, EGO_SLOTS),
+        RealSplit("culane_ego_eval", "eval", "culane", EGO_DRIVE, lambda s: int(s) >= EGO_SPLIT_FRAME, EGO_SLOTS, True),
         RealSplit("tusimple_lstr", "eval", "tusimple", LSTR),
         RealSplit("culane_0755", "train", "culane", f"{CULANE_CLIPS}/06030819_0755.MP4"),
         RealSplit("culane_ego_train", "train", "culane", EGO_DRIVE, lambda s: int(s) < EGO_SPLIT_FRAME, EGO_SLOTS),
@@ -77,7 +82,11 @@ def default_real_root() -> Path:
 def images(split: RealSplit, real_root: Path) -> list[Path]:
     """The split's image files, sorted (CULane-format splits)."""
     folder = real_root / split.folder
-    return [p for p in sorted(folder.glob("*.jpg")) if split.keep(p.stem)]
+    return [
+        p
+        for p in sorted(folder.glob("*.jpg"))
+        if split.keep(p.stem) and (not split.labelled_only or p.with_suffix(".lines.txt").stat().st_size > 0)
+    ]
 
 
 def eval_dataset(split: RealSplit, real_root: Path, work: Path):
