@@ -1,9 +1,10 @@
 """Score a checkpoint on the default model's held-out sets and write the Markdown report.
 
-usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD
+usage: default_report.py CHECKPOINT MIX_ROOT OUT_MD [--real REAL_ROOT]
 Sets: the synthetic CULane-look and TuSimple-look test splits (per category), the real
-CULane clip never trained on, and the real TuSimple frames (never trained on), the real ones
-also with the paper's per-row decoding. Numbers
+CULane clip never trained on, the real TuSimple frames (never trained on), the real ones
+also with the paper's per-row decoding, and the evaluation stretch of the real CULane drive
+(``culane_ego_eval`` of ``tools/realsets.py``: ego lanes only, slots 1 and 2). Numbers
 come from ``lane-sad eval``'s scorer and decoding (the robust fit; lanes extended to the
 bottom row on CULane-format sets, whose labels run through the car's hood).
 """
@@ -14,6 +15,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REAL_CULANE = ["--format", "culane", "--list", "list/real_test.txt"]
@@ -38,6 +40,7 @@ def main() -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("mix", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--real", type=Path, default=Path("../shared/data/real"), help="the shared real frames")
     args = parser.parse_args()
     from lane_sad_core.infer.evaluate import markdown_table
 
@@ -68,9 +71,29 @@ def main() -> int:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         parts.append(f"## {title}\n\n{markdown_table(json.loads(tmp.read_text()))}\n")
         tmp.unlink()
+    with tempfile.TemporaryDirectory() as work:
+        parts.append(ego_section(args.checkpoint, args.real.resolve(), Path(work)))
     args.out.write_text("\n".join(parts))
     print(args.out.read_text())
     return 0
+
+
+def ego_section(checkpoint: Path, real: Path, work: Path) -> str:
+    """The real drive's evaluation stretch, scored on the two labelled ego lines."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import realsets  # a sibling tool module
+
+    from lane_sad_core.infer.detector import LaneDetector
+    from lane_sad_core.infer.evaluate import markdown_table
+
+    split = realsets.SPLITS["culane_ego_eval"]
+    if not (real / split.folder).is_dir():
+        return f"## {TITLE_EGO}\n\nnot scored: {real / split.folder} is absent\n"
+    report = realsets.score(LaneDetector(checkpoint, "cpu"), real, work, [split.name])[split.name]
+    return f"## {TITLE_EGO}\n\n{markdown_table(report.as_dict())}\n"
+
+
+TITLE_EGO = "real CULane drive (group 8), evaluation stretch: ego lanes (slots 1, 2)"
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # make train-default: reproduce the shipped model on this machine (CPU: stage 1 about 30 min,
-# stage 2 7 min on 2 cores, plus data and scoring).
+# stage 2 7 min, stage 3 about 25 min on 2 cores, plus data, pseudo-labels and scoring).
 #   1. 4000 synthetic CULane-look frames (seed 2026) and 1500 TuSimple-look ones (seed 2027)
 #   2. mix them with one real CULane clip (tools/prepare_default_data.py)
 #   3. lane-sad train, stage 1 (config/train/enet_sad_default.yaml: CULane-look + the real clip),
 #      then stage 2 from it (enet_sad_default_mix.yaml: TuSimple-look frames added); each
 #      resumes if interrupted
-#   4. score on held-out synthetic and real frames       5. install as the default weights
+#   4. stage 3 from stage 2 (enet_sad_default_real.yaml): every real training frame added
+#      (tools/prepare_real_data.py: the real drive's ego labels and SCNN maps, pseudo-labels of
+#      the unlabelled frames and videos, converted TuSimple-camera and OpenLane samples)
+#   5. score on held-out synthetic and real frames       6. install as the default weights
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -15,21 +18,27 @@ SYNTH=runs/data/synth_culane_4k
 SYNTH_TS=runs/data/synth_tusimple_1500
 MIX=runs/data/default_mix
 STAGE1=runs/enet_sad_default
-RUN=runs/enet_sad_default_mix
+STAGE2=runs/enet_sad_default_mix
+RUN=runs/enet_sad_default_real
+TEACHER=${LANE_SAD_TEACHER:-../shared/teachers/twinlitenet_bdd100k.onnx}
 [ -f "$SYNTH/list/test.txt" ] || .venv/bin/lane-sad synth --format culane --num 4000 --seed 2026 --out "$SYNTH" --overwrite
 [ -f "$SYNTH_TS/test_label.json" ] || .venv/bin/lane-sad synth --format tusimple --num 1500 --seed 2027 --out "$SYNTH_TS" --overwrite
 [ -d "$REAL" ] || { echo "train-default: real frames not found at $REAL (set LANE_SAD_REAL_DATA)"; exit 2; }
 [ -d "$MIX/synth_tusimple" ] || $PY tools/prepare_default_data.py "$SYNTH" "$REAL" "$MIX" --synth-tusimple "$SYNTH_TS"
+[ -f "$MIX/list/train_real_gt.txt" ] || $PY tools/prepare_real_data.py "$MIX" "$REAL" --teacher "$TEACHER" \
+    --ego-repeat 8 --pseudo-repeat 4 --convert-repeat 8
 train() {  # train CONFIG RUN_DIR [--set ...]: resume from RUN_DIR/last.pt (a finished run returns at once)
     local config=$1 run=$2; shift 2
     if [ -f "$run/last.pt" ]; then set -- "$@" --resume "$run/last.pt"; fi
     .venv/bin/lane-sad train --config "$config" "$@"
 }
 train config/train/enet_sad_default.yaml "$STAGE1"
-train config/train/enet_sad_default_mix.yaml "$RUN" --set model.init="$STAGE1/model.pt"
+train config/train/enet_sad_default_mix.yaml "$STAGE2" --set model.init="$STAGE1/model.pt"
+train config/train/enet_sad_default_real.yaml "$RUN" --set model.init="$STAGE2/model.pt"
 $PY tools/default_report.py "$RUN/model.pt" "$MIX" lane_sad_core/weights/enet_sad_default.md
 cp "$RUN/model.pt" lane_sad_core/weights/enet_sad_default.pt
 cp "$STAGE1/log.csv" lane_sad_core/weights/enet_sad_default_stage1_log.csv
+cp "$STAGE2/log.csv" lane_sad_core/weights/enet_sad_default_stage2_log.csv
 cp "$RUN/log.csv" lane_sad_core/weights/enet_sad_default_log.csv
 cp "$RUN/curves.png" docs/default_model_curves.png
 echo "train-default: installed lane_sad_core/weights/enet_sad_default.pt"

@@ -1,0 +1,34 @@
+"""tools/prepare_real_data.py (stage 3 of make train-default): the evaluation frames stay out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import prepare_real_data  # a tool module
+import realsets
+
+
+def test_an_evaluation_frame_is_refused_even_recompressed(real_data: Path, tmp_path: Path) -> None:
+    """A copy of an evaluation frame (re-encoded, resized) is caught; a training frame is not."""
+    held_out = realsets.images(realsets.SPLITS["culane_0756"], real_data)[3]
+    training = realsets.images(realsets.SPLITS["culane_0755"], real_data)[3]
+    copy = tmp_path / "copy.jpg"
+    image = cv2.imread(str(held_out))
+    cv2.imwrite(str(copy), cv2.resize(image, (820, 295)), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    prepare_real_data.check_disjoint([training], real_data)
+    with pytest.raises(SystemExit, match="looks like an evaluation frame"):
+        prepare_real_data.check_disjoint([training, copy], real_data)
+
+
+def test_converted_lines_are_rooted_in_the_output_tree(tmp_path: Path) -> None:
+    root = tmp_path / "pseudo"
+    (root / "list").mkdir(parents=True)
+    (root / "list" / "all_gt.txt").write_text("/frames/0/1.jpg /laneseg_label_w16/frames/0/1.png ? 1 1 0\n\n")
+    assert prepare_real_data.prefixed(root, tmp_path) == [
+        "/pseudo/frames/0/1.jpg /pseudo/laneseg_label_w16/frames/0/1.png ? 1 1 0"
+    ]
