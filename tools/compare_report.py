@@ -177,12 +177,7 @@ def effect_table(args, runs: dict) -> list[str]:
 def teacher_section(runs: dict) -> list[str]:
     lines = ["\n## The shared start and the teachers\n"]
     if "enet_warmup" in runs:
-        s = runs["enet_warmup"]["scores"]
-        lines.append(
-            f"- Phase 1 (ENet): synthetic F1 {100 * (s['synthetic']['total']['f1'] or 0):.1f}"
-            + "".join(f", {REAL_LABELS[k]} {100 * (s[k]['total']['f1'] or 0):.1f}" for k in REAL if k in s)
-            + "."
-        )
+        lines.append(f"- Phase 1 (ENet): {run_f1s(runs['enet_warmup']['scores'])}.")
     if "lgad_teacher" in runs:
         r = runs["lgad_teacher"]["scores"]["reconstruction"]
         lines.append(
@@ -190,13 +185,18 @@ def teacher_section(runs: dict) -> list[str]:
             f"{r['precision']:.3f}, recall {r['recall']:.3f}, F1 {r['f1']:.3f}."
         )
     if "resnet18_teacher" in runs:
-        s = runs["resnet18_teacher"]["scores"]
-        lines.append(
-            f"- IntRA-KD's teacher (ResNet-18): synthetic F1 {100 * (s['synthetic']['total']['f1'] or 0):.1f}"
-            + "".join(f", {REAL_LABELS[k]} {100 * (s[k]['total']['f1'] or 0):.1f}" for k in REAL if k in s)
-            + "."
-        )
+        lines.append(f"- IntRA-KD's teacher (ResNet-18): {run_f1s(runs['resnet18_teacher']['scores'])}.")
     return lines
+
+
+def run_f1s(scores: dict) -> str:
+    """One run's F1 on every set, from its frames' counts as the tables count them."""
+    sets = [("synthetic", "synthetic F1")] + [(k, REAL_LABELS[k]) for k in REAL]
+    return ", ".join(
+        f"{label} {f1_points(counts):.1f}"
+        for name, label in sets
+        if (counts := frame_counts(scores, (name,))) is not None and len(counts)
+    )
 
 
 def gradient_section(args, runs: dict) -> list[str]:
