@@ -16,7 +16,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from lane_sad_core.infer.detector import LaneDetector
@@ -26,7 +25,7 @@ from lane_sad_core.lanes import Lane
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 import realsets  # noqa: E402  (sibling tool modules)
-from make_postprocess_figure import REAL, tile  # noqa: E402
+from make_postprocess_figure import REAL, tile, tile_row, write_grid  # noqa: E402
 
 
 def labelled_frames(split: realsets.RealSplit, count: int, work: Path) -> list[tuple[np.ndarray, list[Lane], str]]:
@@ -63,13 +62,8 @@ def main() -> int:
         for image, labels, title in labelled_frames(split, args.per_split, args.work.resolve()):
             tiles = [tile(image, labels, f"labels - {title}")]
             tiles += [tile(image, detect(det, image, split), name) for name, det in models.items()]
-            height = min(t.shape[0] for t in tiles)
-            rows.append(np.hstack([t[:height] for t in tiles]))
-    width = max(r.shape[1] for r in rows)
-    grid = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+            rows.append(tile_row(tiles))
+    write_grid(rows, args.out)
     return 0
 
 

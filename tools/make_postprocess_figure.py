@@ -61,6 +61,21 @@ def tile(image: np.ndarray, lanes: list[Lane], title: str) -> np.ndarray:
     return out
 
 
+def tile_row(tiles: list[np.ndarray]) -> np.ndarray:
+    """Tiles side by side, cut to the shortest."""
+    height = min(t.shape[0] for t in tiles)
+    return np.hstack([t[:height] for t in tiles])
+
+
+def write_grid(rows: list[np.ndarray], out: Path) -> None:
+    """Rows stacked with a white gap, written as a compressed PNG."""
+    width = max(r.shape[1] for r in rows)
+    grid = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    print(f"wrote {out} ({out.stat().st_size // 1024} KiB)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "postprocess_before_after.png")
@@ -84,15 +99,9 @@ def main() -> int:
         if len(rows) == args.frames or per_source[source] == 2:
             continue
         per_source[source] += 1
-        tiles = [tile(image, lanes[name], f"{name} - {source} {path.stem}") for name in COLUMNS]
-        height = min(t.shape[0] for t in tiles)
-        rows.append(np.hstack([t[:height] for t in tiles]))
+        rows.append(tile_row([tile(image, lanes[name], f"{name} - {source} {path.stem}") for name in COLUMNS]))
         print(f"{source} {path.name}: official lanes up to {score:.0f} px off the robust curve")
-    width = max(r.shape[1] for r in rows)
-    grid = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    write_grid(rows, args.out)
     return 0
 
 
