@@ -12,14 +12,13 @@ bottom row on CULane frames).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from lane_sad_core.infer.detector import LaneDetector
-from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, read_image
+from lane_sad_core.infer.evaluate import read_image
 from lane_sad_core.lanes import Lane
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +39,7 @@ def labelled_frames(split: realsets.RealSplit, count: int, work: Path) -> list[t
 
 
 def detect(detector: LaneDetector, image: np.ndarray, split: realsets.RealSplit) -> list[Lane]:
-    detector.postprocess = dataclasses.replace(detector.postprocess, extend_to_bottom=EXTEND_TO_BOTTOM[split.format])
+    detector.postprocess = realsets.decoding(split, detector.postprocess)
     lanes = detector.detect(image).lanes
     return [lane for lane in lanes if split.slots is None or lane.slot in split.slots]
 

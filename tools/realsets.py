@@ -121,24 +121,29 @@ def _link_lstr(lstr: Path, out: Path) -> None:
     (out / "test_label.json").write_text("".join(p.read_text() for p in labels))
 
 
-def score(detector, real_root: Path, work: Path, names: list[str] | None = None) -> dict:
-    """``{split name: EvalReport}`` of ``detector`` on the evaluation splits (all by default).
-
-    Lanes are extended to the bottom row on the CULane splits (CULane's labels run through
-    the car's hood) and not on TuSimple's, as ``lane-sad eval`` decodes them.
-    """
+def decoding(split: RealSplit, base):
+    """``base`` (a ``PostprocessConfig``) as ``lane-sad eval`` decodes the split: lanes extended to
+    the bottom row on CULane splits (CULane's labels run through the car's hood), not on TuSimple's."""
     import dataclasses
 
-    from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, evaluate_dataset
+    from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM
+
+    return dataclasses.replace(base, extend_to_bottom=EXTEND_TO_BOTTOM[split.format])
+
+
+def score(detector, real_root: Path, work: Path, names: list[str] | None = None) -> dict:
+    """``{split name: EvalReport}`` of ``detector`` on the evaluation splits (all by default),
+    each decoded as :func:`decoding` says."""
+    from lane_sad_core.infer.evaluate import evaluate_dataset
 
     chosen = names or [n for n, s in SPLITS.items() if s.use == "eval"]
-    decoding = detector.postprocess
+    base = detector.postprocess
     out = {}
     for name in chosen:
         split = SPLITS[name]
-        detector.postprocess = dataclasses.replace(decoding, extend_to_bottom=EXTEND_TO_BOTTOM[split.format])
+        detector.postprocess = decoding(split, base)
         out[name] = evaluate_dataset(detector, eval_dataset(split, real_root, work), slots=split.slots)
-    detector.postprocess = decoding
+    detector.postprocess = base
     return out
 
 
