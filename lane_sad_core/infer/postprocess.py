@@ -167,6 +167,12 @@ def lanes_from_probmaps(
     return decode(prob, exist, slots, ys, net_rows, src_shape, preprocess, cfg)
 
 
+def _row_peaks(smoothed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each (slot, row)'s best column and its probability, from (S, R, W) rows."""
+    cols = smoothed.argmax(axis=2)
+    return cols, np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
+
+
 def _official_lanes(
     prob: np.ndarray,
     exist: np.ndarray,
@@ -179,8 +185,7 @@ def _official_lanes(
 ) -> list[Lane]:
     """The paper's decoding: each sampled row's best point above the threshold, as it is."""
     smoothed = _smoothed_rows(prob, slots + 1, net_rows, smoothing_kernel(cfg, prob.shape[2]))  # (S, K, W)
-    cols = smoothed.argmax(axis=2)
-    best = np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
+    cols, best = _row_peaks(smoothed)
     lanes = []
     for i, slot in enumerate(slots):
         hit = best[i] > cfg.prob_threshold
@@ -207,8 +212,7 @@ def _robust_lanes(
     """Every network row's best point, outlier rows rejected, a curve sampled at the output rows."""
     first, last = int(net_rows.min()), int(net_rows.max())
     smoothed = _smoothed_band(prob, slots + 1, first, last, smoothing_kernel(cfg, prob.shape[2]))  # (S, R, W)
-    cols = smoothed.argmax(axis=2)
-    best = np.take_along_axis(smoothed, cols[..., None], axis=2)[..., 0]
+    cols, best = _row_peaks(smoothed)
     rows = np.arange(first, last + 1)
     # the network grid in source pixels: each row's y, and the width of a column
     row_y = network_to_source(np.stack([np.zeros(len(rows)), rows], 1), src_shape, preprocess)[:, 1]
