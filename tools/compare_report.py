@@ -15,7 +15,6 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-import realsets
 from compare import BY_KEY, CONFIGS, PARTS, ROWS, Row, run_name
 
 from lane_sad_core.metrics.paired import PairedEffect, f1_points, paired_effect
@@ -64,10 +63,7 @@ def frame_counts(scores: dict, sets: tuple[str, ...], category: str | None = Non
     for name in sets:
         if name not in scores:
             return None
-        frames = [f for f in scores[name]["frames"] if category is None or f[0] == category]
-        if name in realsets.SPLITS and realsets.SPLITS[name].labelled_only:  # runs scored before the rule
-            frames = [f for f in frames if f[1] + f[3] > 0]  # TP + FN: the frame's labelled lines
-        rows += [f[1:] for f in frames]
+        rows += [f[1:] for f in scores[name]["frames"] if category is None or f[0] == category]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
 
