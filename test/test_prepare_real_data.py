@@ -13,13 +13,16 @@ import prepare_real_data  # a tool module
 import realsets
 
 
-def test_an_evaluation_frame_is_refused_even_recompressed(real_data: Path, tmp_path: Path) -> None:
-    """A copy of an evaluation frame (re-encoded, resized) is caught; a training frame is not."""
-    held_out = realsets.images(realsets.SPLITS["culane_0756"], real_data)[3]
+@pytest.mark.parametrize("split", ["culane_0756", "culane_ego_eval", "tusimple_lstr"])
+def test_an_evaluation_frame_is_refused_even_recompressed(real_data: Path, tmp_path: Path, split: str) -> None:
+    """A copy of any evaluation split's frame (re-encoded, resized) is caught; a training frame is not."""
+    held_out = realsets.images(realsets.SPLITS[split], real_data)[3]
     training = realsets.images(realsets.SPLITS["culane_0755"], real_data)[3]
     copy = tmp_path / "copy.jpg"
     image = cv2.imread(str(held_out))
-    cv2.imwrite(str(copy), cv2.resize(image, (820, 295)), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    cv2.imwrite(
+        str(copy), cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2)), [cv2.IMWRITE_JPEG_QUALITY, 60]
+    )
     prepare_real_data.check_disjoint([training], real_data)
     with pytest.raises(SystemExit, match="looks like an evaluation frame"):
         prepare_real_data.check_disjoint([training, copy], real_data)

@@ -80,7 +80,9 @@ def default_real_root() -> Path:
 
 
 def images(split: RealSplit, real_root: Path) -> list[Path]:
-    """The split's image files, sorted (CULane-format splits)."""
+    """The split's image files, sorted (the TuSimple split: the LSTR frames it scores)."""
+    if split.format == "tusimple":
+        return sorted(real_root / split.folder / row["local_image"] for row in _lstr_rows(real_root / split.folder))
     folder = real_root / split.folder
     return [
         p
@@ -110,15 +112,20 @@ def eval_dataset(split: RealSplit, real_root: Path, work: Path):
 
 def _link_lstr(lstr: Path, out: Path) -> None:
     """The LSTR frames in TuSimple's ``clips/...`` layout, with the official label lines."""
-    with (lstr / "official_labels_matched" / "mapping.csv").open() as f:
-        for row in csv.DictReader(f):
-            dst = out / row["tusimple_raw_file"]
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.is_symlink() or dst.exists():
-                dst.unlink()
-            os.symlink((lstr / row["local_image"]).resolve(), dst)
+    for row in _lstr_rows(lstr):
+        dst = out / row["tusimple_raw_file"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        os.symlink((lstr / row["local_image"]).resolve(), dst)
     labels = [lstr / "official_labels_matched" / n for n in ("label_data_0313.subset.json", "test_label.subset.json")]
     (out / "test_label.json").write_text("".join(p.read_text() for p in labels))
+
+
+def _lstr_rows(lstr: Path) -> list[dict[str, str]]:
+    """The LSTR sample's frames matched to official TuSimple labels (``mapping.csv`` rows)."""
+    with (lstr / "official_labels_matched" / "mapping.csv").open() as f:
+        return list(csv.DictReader(f))
 
 
 def decoding(split: RealSplit, base):
