@@ -118,7 +118,7 @@ def _slot_of(j: int, preset: SynthPreset, extra_side: int) -> int:
         return j + half
     extra = -half - 1 if extra_side < 0 else preset.slots - half
     if preset.max_labelled > preset.slots and extra_side and j == extra:
-        return j + half
+        return preset.slots  # past the others on either side: TuSimple's labels carry no slots
     return -1
 
 
