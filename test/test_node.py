@@ -413,6 +413,41 @@ def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, came
     assert strips and all(m.header.frame_id == "lane_sad_ground" for m in strips)
 
 
+def test_six_slot_checkpoint_publishes_six_slots_in_six_colours(tmp_path: Path, camera: Camera) -> None:
+    """The node reads the slot count from the checkpoint: a six-slot model's lanes carry slots 0..5,
+    and rviz gets one marker colour per slot, the image overlay's."""
+    import torch
+    from sensor_msgs.msg import CameraInfo
+    from visualization_msgs.msg import MarkerArray
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
+    from lane_sad_core.infer.overlay import slot_color
+    from lane_sad_core.models import build_model
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    six = save_checkpoint(tmp_path / "six.pt", model_payload(build_model("enet_sad", num_lanes=6, **SMALL), pre))
+    cmd, env = node_command(six, existence_threshold=0.0, point_threshold=0.0, camera_height=1.5, camera_pitch=0.3)
+    markers = []
+    info_pub = camera.spin.node.create_publisher(CameraInfo, "cam/camera_info", 5)
+    camera.spin.node.create_subscription(MarkerArray, "lanes/markers", markers.append, 5)
+    info = CameraInfo(width=320, height=180)
+    info.k = [300.0, 0.0, 160.0, 0.0, 300.0, 90.0, 0.0, 0.0, 1.0]
+    with running(cmd, env) as proc:
+        camera.wait_for_node(proc)
+        assert wait_until(lambda: info_pub.get_subscription_count() > 0, 20)
+        info_pub.publish(info)
+        time.sleep(0.5)
+        camera.send(_frame(), 9)
+        assert wait_until(lambda: 9 in camera.lanes and bool(markers), 20)
+    assert sorted(lane.slot for lane in camera.lanes[9].lanes) == list(range(6))
+    overlay = {k: tuple(round(c / 255.0, 3) for c in reversed(slot_color(k))) for k in range(6)}  # BGR -> RGB
+    lanes = [m for m in markers[-1].markers if m.ns == "lanes"]
+    strips = {m.id: tuple(round(c, 3) for c in (m.color.r, m.color.g, m.color.b)) for m in lanes}
+    assert strips == overlay  # every lane has ground points: the image lies below the horizon at this pitch
+
+
 def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None:
     """Synthetic frames with known lanes in, LaneArrays with their stamps and those lanes out."""
     from lane_sad_core.cli import main as cli_main
