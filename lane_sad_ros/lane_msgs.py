@@ -13,11 +13,10 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from lane_sad_core.ego_lane import EgoLane
+from lane_sad_core.infer.overlay import slot_color
 from lane_sad_core.lanes import Lane
 from lane_sad_ros.image_conv import bgr_to_image_msg
 
-# RGB per slot for rviz (the same hues as the image overlay's BGR colours).
-SLOT_RGB = ((0.2, 0.6, 1.0), (0.2, 1.0, 0.2), (1.0, 0.3, 0.3), (1.0, 0.9, 0.2))
 EGO_RGB = (0.9, 0.9, 0.9)  # the ego lane's centre and text; red on lane departure
 DEPARTURE_RGB = (1.0, 0.1, 0.1)
 
@@ -83,7 +82,7 @@ def lane_markers(
         pts = [p for p in lane.ground_points if np.isfinite(p.x)]
         if len(pts) < 2:
             continue
-        marker = _marker(header, "lanes", int(lane.slot), Marker.LINE_STRIP, SLOT_RGB[lane.slot % len(SLOT_RGB)])
+        marker = _marker(header, "lanes", int(lane.slot), Marker.LINE_STRIP, slot_rgb(int(lane.slot)))
         marker.scale.x = width_m
         marker.points = pts
         out.markers.append(marker)
@@ -122,6 +121,12 @@ def ego_summary(ego: EgoLane) -> str:
         f"curvature {ego.curvature:+.4f} /m at {ego.lookahead:.0f} m"
     )
     return line + "  LANE DEPARTURE" if ego.departure else line
+
+
+def slot_rgb(slot: int) -> tuple[float, float, float]:
+    """A slot's colour for rviz, in [0, 1]: the image overlay's, so a lane looks the same in both."""
+    blue, green, red = slot_color(slot)
+    return red / 255.0, green / 255.0, blue / 255.0
 
 
 def _marker(header: Header, ns: str, marker_id: int, kind: int, rgb: tuple[float, float, float]) -> Marker:

@@ -70,7 +70,6 @@ class LaneDetectorNode(Node):
         self.health = Health()
         self.slot = FrameSlot()
         self.camera_k: np.ndarray | None = None
-        self.num_slots = int(self.detector.meta.model_config.get("num_lanes", 4))
         # Replaced (never changed in place) when the pitch settings change, so the processing
         # thread works on one estimator per frame; diagnostics read the snapshot it leaves.
         self.pitch_estimator = PitchEstimator(p.pitch_settings())
@@ -216,7 +215,7 @@ class LaneDetectorNode(Node):
         grounds = self._grounds(det.lanes, k, pitch)
         lane_msgs = [lane_to_msg(lane, ground) for lane, ground in zip(det.lanes, grounds)]
         by_slot = {lane.slot: g for lane, g in zip(det.lanes, grounds) if g is not None}
-        ego = ego_lane(by_slot, self.num_slots, p.ego_config())
+        ego = ego_lane(by_slot, self.detector.num_slots, p.ego_config())
         h, w = image.shape[:2]
         out = lane_array(
             header,
@@ -243,7 +242,7 @@ class LaneDetectorNode(Node):
             return float(self.params.camera_pitch)
         estimator = self.pitch_estimator
         points = {lane.slot: lane.points for lane in lanes}
-        left, right = ego_slots(self.num_slots)
+        left, right = ego_slots(self.detector.num_slots)
         if k is None or left not in points or right not in points:
             estimator.add(stamp, None)
         else:

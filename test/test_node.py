@@ -383,14 +383,12 @@ def test_clean_shutdown_within_2_s(small_checkpoint: Path, camera: Camera, sig: 
         assert proc.returncode == 0
 
 
-def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, camera: Camera) -> None:
+def _frame_with_camera_info(camera: Camera, cmd: list[str], env: dict[str, str], key: int) -> list:
+    """Start the node, give it a 320x180 camera's CameraInfo, send one frame; the MarkerArrays received."""
     from sensor_msgs.msg import CameraInfo
     from visualization_msgs.msg import MarkerArray
 
-    cmd, env = node_command(
-        small_checkpoint, existence_threshold=0.0, point_threshold=0.0, camera_height=1.5, camera_pitch=0.05
-    )
-    markers = []
+    markers: list = []
     info_pub = camera.spin.node.create_publisher(CameraInfo, "cam/camera_info", 5)
     camera.spin.node.create_subscription(MarkerArray, "lanes/markers", markers.append, 5)
     info = CameraInfo(width=320, height=180)
@@ -400,8 +398,16 @@ def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, came
         assert wait_until(lambda: info_pub.get_subscription_count() > 0, 20)
         info_pub.publish(info)
         time.sleep(0.5)
-        camera.send(_frame(), 9)
-        assert wait_until(lambda: 9 in camera.lanes and bool(markers), 20)
+        camera.send(_frame(), key)
+        assert wait_until(lambda: key in camera.lanes and bool(markers), 20)
+    return markers
+
+
+def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, camera: Camera) -> None:
+    cmd, env = node_command(
+        small_checkpoint, existence_threshold=0.0, point_threshold=0.0, camera_height=1.5, camera_pitch=0.05
+    )
+    markers = _frame_with_camera_info(camera, cmd, env, 9)
     out = camera.lanes[9]
     assert out.ground_frame_id == "lane_sad_ground" and out.lanes
     for lane in out.lanes:
@@ -411,6 +417,28 @@ def test_ground_points_and_markers_with_camera_info(small_checkpoint: Path, came
                 assert g.x > 0 and abs(g.z) < 1e-9
     strips = [m for m in markers[-1].markers if m.type == m.LINE_STRIP]
     assert strips and all(m.header.frame_id == "lane_sad_ground" for m in strips)
+
+
+def test_six_slot_checkpoint_publishes_six_slots_in_six_colours(tmp_path: Path, camera: Camera) -> None:
+    """The node reads the slot count from the checkpoint: a six-slot model's lanes carry slots 0..5,
+    and rviz gets one marker colour per slot, the image overlay's."""
+    import torch
+
+    from lane_sad_core.data.preprocess import PreprocessConfig
+    from lane_sad_core.infer.overlay import slot_color
+    from lane_sad_core.models import build_model
+    from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    pre = PreprocessConfig(width=SMALL["input_width"], height=SMALL["input_height"])
+    six = save_checkpoint(tmp_path / "six.pt", model_payload(build_model("enet_sad", num_lanes=6, **SMALL), pre))
+    cmd, env = node_command(six, existence_threshold=0.0, point_threshold=0.0, camera_height=1.5, camera_pitch=0.3)
+    markers = _frame_with_camera_info(camera, cmd, env, 9)
+    assert sorted(lane.slot for lane in camera.lanes[9].lanes) == list(range(6))
+    overlay = {k: tuple(round(c / 255.0, 3) for c in reversed(slot_color(k))) for k in range(6)}  # BGR -> RGB
+    lanes = [m for m in markers[-1].markers if m.ns == "lanes"]
+    strips = {m.id: tuple(round(c, 3) for c in (m.color.r, m.color.g, m.color.b)) for m in lanes}
+    assert strips == overlay  # every lane has ground points: the image lies below the horizon at this pitch
 
 
 def test_shipped_model_finds_known_lanes(tmp_path: Path, camera: Camera) -> None:

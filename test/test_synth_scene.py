@@ -10,7 +10,7 @@ import pytest
 from lane_sad_core.data.synth.camera_fx import CameraFx
 from lane_sad_core.data.synth.lens import RadialLens
 from lane_sad_core.data.synth.lighting import Lighting
-from lane_sad_core.data.synth.presets import PRESETS, SynthPreset
+from lane_sad_core.data.synth.presets import PRESETS, SynthPreset, preset, slot_overrides
 from lane_sad_core.data.synth.render import SceneRenderer, scene_lanes
 from lane_sad_core.data.synth.roadside import Roadside
 from lane_sad_core.data.synth.scene import CATEGORIES, Scene, canonical_category, sample_scene
@@ -61,13 +61,19 @@ def test_crossroads_label_no_lane_and_paint_starts_beyond_the_crossing() -> None
         assert all(m.z_start == pytest.approx(end) for m in s.layout.markings)
 
 
-def test_slots_are_the_four_boundaries_around_the_ego_lane() -> None:
-    for s in _scenes("normal"):
+@pytest.mark.parametrize("slots", [4, 6])
+def test_slots_are_the_boundaries_around_the_ego_lane(slots: int) -> None:
+    chosen = preset("culane", **slot_overrides("culane", slots))
+    seen = set()
+    for i in range(N):
+        s = sample_scene(np.random.default_rng([5, i]), chosen, "normal")
         for lane in scene_lanes(s):
             marking = next(m for m in s.layout.markings if m.slot == lane.slot)
             j = round(marking.lateral / s.layout.lane_width - 0.5)
-            assert lane.slot == j + 2
+            assert lane.slot == j + slots // 2  # slots // 2 - 1 and slots // 2: the ego lane's lines
             assert np.all(np.diff(lane.points[:, 1]) < 0)  # bottom to top
+            seen.add(lane.slot)
+    assert seen == set(range(slots))
 
 
 def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
@@ -76,6 +82,16 @@ def test_tusimple_mostly_labels_four_lanes_and_sometimes_five() -> None:
     ]
     assert max(counts) == 5 and min(counts) >= 2
     assert counts.count(4) > 50  # the real TuSimple frames: 4 lanes in 11 of 14
+
+
+def test_tusimple_fifth_lane_on_either_side() -> None:
+    """The extra boundary is labelled left of the four as well as right of them."""
+    sides = set()
+    for i in range(300):
+        layout = sample_scene(np.random.default_rng([6, i]), PRESETS["tusimple"], "normal").layout
+        labelled = [round(m.lateral / layout.lane_width - 0.5) for m in layout.markings if m.slot >= 0]
+        sides.update(j for j in labelled if not -2 <= j <= 1)
+    assert sides == {-3, 2}
 
 
 def _plain_scene(preset: SynthPreset, renderer: SceneRenderer) -> Scene:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--slots",
         type=_slot_list,
         help="score only detections of these slots, 1-based and comma-separated (e.g. 2,3 for the ego lane "
-        "of a 4-slot model, when the labels mark only the ego lane's two lines)",
+        "of a 4-slot model, 3,4 of a 6-slot one, when the labels mark only the ego lane's two lines)",
     )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="auto")
@@ -52,11 +52,15 @@ def _slot_list(text: str) -> frozenset[int]:
 
 
 def build_eval_dataset(args: argparse.Namespace):
-    """The dataset to score, with the checkpoint's preprocessing irrelevant (source images)."""
+    """The dataset to score, with the checkpoint's preprocessing irrelevant (source images).
+
+    A CULane list's slots are its own (as many as its existence flags): scoring matches lanes
+    whatever their slots, so a 4-slot model can be scored on 6-slot labels and the reverse.
+    """
     from lane_sad_core.data.datasets import CULaneDataset, TusimpleDataset
 
     if args.format == "culane":
-        return CULaneDataset(args.data, args.list)
+        return CULaneDataset(args.data, args.list, num_slots=None)
     return TusimpleDataset(args.data, args.labels)
 
 
@@ -64,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lane_sad_core.data.formats import TusimpleRecord, lanes_to_tusimple_row, write_culane_lines
+    from lane_sad_core.errors import ConfigError
     from lane_sad_core.infer.detector import LaneDetector
     from lane_sad_core.infer.evaluate import EXTEND_TO_BOTTOM, evaluate_dataset, markdown_table
 
     detector = LaneDetector(args.checkpoint, args.device, postprocess_from_args(args, EXTEND_TO_BOTTOM[args.format]))
+    if args.slots and max(args.slots) >= detector.num_slots:
+        raise ConfigError(f"--slots {max(args.slots) + 1} is beyond the model's {detector.num_slots} slots")
     dataset = build_eval_dataset(args)
     n = len(dataset) if args.max_frames is None else min(args.max_frames, len(dataset))
     records: list = []

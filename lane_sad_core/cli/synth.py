@@ -4,6 +4,7 @@ Example::
 
     lane-sad synth --format culane --num 20000 --out data/synth_culane --seed 1 --workers 2
     lane-sad synth --format tusimple --num 500 --out /tmp/ts --categories night:2 curve shadow
+    lane-sad synth --format culane --num 2000 --out data/synth6 --slots 6
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TRAIN,VAL,TEST",
         help="split fractions (default 0.8,0.1,0.1)",
     )
+    parser.add_argument(
+        "--slots",
+        type=int,
+        help="lane slots to label around the ego lane (default 4, as CULane); roads get more lanes to fill them, "
+        "and CULane lists carry this many existence flags (train with data.num_slots set to it)",
+    )
     parser.add_argument("--size", metavar="WxH", help="image size (default: 1640x590 / 1280x720)")
     parser.add_argument("--focal", type=float, help="focal length in pixels")
     parser.add_argument("--camera-height", type=float, help="camera height above the road, metres")
@@ -60,9 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
+    from lane_sad_core.data.synth.presets import slot_overrides
     from lane_sad_core.errors import ConfigError
 
-    out: dict = {}
+    out: dict = {} if args.slots is None else slot_overrides(args.format, args.slots)
     if args.size:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))

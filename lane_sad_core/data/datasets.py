@@ -36,7 +36,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lane_sad_core.data.augment import AugmentConfig, augment_with_soft, sample_generator
-from lane_sad_core.data.formats import read_culane_lines, read_culane_list, read_tusimple
+from lane_sad_core.data.formats import CulaneListEntry, read_culane_lines, read_culane_list, read_tusimple
 from lane_sad_core.data.imagesize import image_size
 from lane_sad_core.data.preprocess import (
     PreprocessConfig,
@@ -55,6 +55,7 @@ CULANE_INPUT = (800, 288)
 TUSIMPLE_INPUT = (640, 368)
 # Line width of CULane's official masks, in source pixels (laneseg_label_w16).
 CULANE_LINE_WIDTH = 16.0
+CULANE_SLOTS = 4  # slots of the CULane lists when a list states none
 META_FILE = "meta.json"
 _LOG = logging.getLogger(__name__)
 
@@ -234,7 +235,8 @@ class CULaneDataset(LaneDataset):
             or only the image (``test.txt``).
         preprocess: network input definition; the paper's 800x288 by default.
         augment: training augmentation, None for evaluation.
-        num_slots: lane slots (CULane: 4).
+        num_slots: lane slots (CULane: 4); None: as many as the lists' existence flags
+            (4 for lists without flags), for scoring, where labels need not match the model.
         line_width: target line width in source pixels when drawing from ``.lines.txt``.
         soft_targets: file-name pattern of a teacher's per-slot maps beside each image
             (see :meth:`LaneDataset.soft_maps`); empty for none.
@@ -246,28 +248,38 @@ class CULaneDataset(LaneDataset):
         list_file: str | Path | Sequence[str | Path],
         preprocess: PreprocessConfig | None = None,
         augment: AugmentConfig | None = None,
-        num_slots: int = 4,
+        num_slots: int | None = 4,
         line_width: float = CULANE_LINE_WIDTH,
         soft_targets: str = "",
     ) -> None:
-        super().__init__(preprocess or culane_preprocess(), augment, num_slots, line_width, soft_targets)
+        super().__init__(
+            preprocess or culane_preprocess(), augment, num_slots or CULANE_SLOTS, line_width, soft_targets
+        )
         self.root = Path(root)
         names = [list_file] if isinstance(list_file, (str, Path)) else list(list_file)
         self.list_files = [Path(n) if Path(n).is_absolute() else self.root / n for n in names]
         self.list_file = self.list_files[0]
-        self.entries = []
-        for listing in self.list_files:
-            entries = read_culane_list(listing)
-            for entry in entries:
-                if entry.exist is not None and len(entry.exist) != num_slots:
-                    raise LabelError(
-                        f"{listing}: {entry.image} has {len(entry.exist)} existence "
-                        f"flags, the dataset has num_slots={num_slots}"
-                    )
-            self.entries += entries
+        self.entries: list[CulaneListEntry] = []
+        self.num_slots = self._read_lists(num_slots)
         self._images = [self.root / e.image for e in self.entries]
         self._categories = {**_meta_categories(self.root), **self._split_categories()}
         self._warned_masks = False
+
+    def _read_lists(self, num_slots: int | None) -> int:
+        """Fill ``entries`` from the list files; returns the slot count every line's flags must have."""
+        for listing in self.list_files:
+            entries = read_culane_list(listing)
+            for entry in entries:
+                if entry.exist is None:
+                    continue
+                num_slots = num_slots or len(entry.exist)
+                if len(entry.exist) != num_slots:
+                    raise LabelError(
+                        f"{listing}: {entry.image} has {len(entry.exist)} existence flags where num_slots={num_slots}: "
+                        "the list's lane slots must match the model's (data.num_slots when training)"
+                    )
+            self.entries += entries
+        return num_slots or CULANE_SLOTS
 
     def _split_categories(self) -> dict[str, str]:
         """Image -> category from ``list/test_split/testN_<category>.txt``."""

@@ -84,6 +84,7 @@ class LaneDetector:
             (see :meth:`set_temporal`).
         model: the PyTorch network for the torch backend, else None.
         meta: the model's name, config, classes and preprocessing.
+        num_slots: the model's lane slots, read from its file (``num_lanes``), never assumed.
         device: where the network runs.
         attention_blocks: blocks whose attention ``detect(..., with_attention=True)`` shows
             (the model's :attr:`~lane_sad_core.models.LaneModel.attention_blocks`). Only the
@@ -148,6 +149,11 @@ class LaneDetector:
         """Forget the stream's lanes: the next frame starts afresh (a new video, a restarted stream)."""
         if self.tracker is not None:
             self.tracker.reset()
+
+    @property
+    def num_slots(self) -> int:
+        """Lane slots of the model (from its stored config; CULane's 4 for models that predate the key)."""
+        return int(self.meta.model_config.get("num_lanes", 4))
 
     @property
     def preprocess(self) -> PreprocessConfig:

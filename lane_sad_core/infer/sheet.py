@@ -22,6 +22,7 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _CAPTION = 18
 _BACKGROUND = (40, 40, 40)
 _RED = (40, 40, 230)
+_KEY_WIDTH = 80  # pixels of one slot's colour key in the legend ("slot 1")
 
 
 def pick_frames(frames: Sequence[FrameCheck], count: int) -> list[FrameCheck]:
@@ -76,12 +77,16 @@ def _fit(text: str, width: int) -> str:
 
 
 def _legend(title: str, width: int, num_slots: int) -> np.ndarray:
+    """The title, then a colour key per slot at the right; a narrow sheet (one tile, many
+    slots) gets narrower keys numbered without the word, so every slot stays in the picture."""
     bar = np.full((28, width, 3), _BACKGROUND, np.uint8)
-    cv2.putText(bar, _fit(title, width - 80 * num_slots), (6, 19), _FONT, 0.5, (230, 230, 230), 1, cv2.LINE_AA)
+    step = min(_KEY_WIDTH, width // num_slots)
+    cv2.putText(bar, _fit(title, width - step * num_slots), (6, 19), _FONT, 0.5, (230, 230, 230), 1, cv2.LINE_AA)
     for k in range(num_slots):
-        x = width - 80 * (num_slots - k)
+        x = width - step * (num_slots - k)
         cv2.rectangle(bar, (x, 8), (x + 14, 20), slot_color(k), -1)
-        cv2.putText(bar, f"slot {k + 1}", (x + 18, 19), _FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
+        label = f"slot {k + 1}" if step == _KEY_WIDTH else str(k + 1)
+        cv2.putText(bar, label, (x + 18, 19), _FONT, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
     return bar
 
 

@@ -152,19 +152,26 @@ class Trainer:
     def _init_weights(self, path: Path) -> None:
         """Start from another checkpoint's weights (same model name and shapes)."""
         ckpt = load_checkpoint(path)
-        if ckpt.get("model_name") != self.model.arch:
-            raise ConfigError(
-                f"model.init {path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}"
-            )
+        self._check_fits(ckpt, f"model.init {path}")
         try:
             self.model.load_state_dict(ckpt["state_dict"])
         except RuntimeError as exc:
             raise ConfigError(f"model.init {path} does not fit the configured model: {exc}") from None
 
+    def _check_fits(self, ckpt: dict, where: str) -> None:
+        """Refuse, in one line, a checkpoint of another model or slot count than the config's."""
+        if ckpt.get("model_name") != self.model.arch:
+            raise ConfigError(f"{where} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}")
+        slots = dict(ckpt.get("model_config") or {}).get("num_lanes")
+        if slots is not None and int(slots) != self.model.num_lanes:
+            raise ConfigError(
+                f"{where} has {slots} lane slots, the config data.num_slots={self.model.num_lanes}: "
+                "set data.num_slots to the checkpoint's or start from a checkpoint with as many slots"
+            )
+
     def _restore(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
-        if ckpt.get("model_name") != self.model.arch:
-            raise ConfigError(f"{path} holds a {ckpt.get('model_name')} model, the config a {self.model.arch}")
+        self._check_fits(ckpt, str(path))
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])

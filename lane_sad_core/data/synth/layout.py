@@ -2,8 +2,9 @@
 
 Boundaries are indexed relative to the ego lane: boundary ``j`` lies at lateral offset
 ``(j + 0.5) * lane_width``, so ``j = -1`` is the ego-left and ``j = 0`` the ego-right
-boundary. CULane's four slots are ``j = -2, -1, 0, 1``; TuSimple labels the same four and,
-now and then, one more outside them (real TuSimple frames have up to five lanes).
+boundary. CULane's four slots are ``j = -2, -1, 0, 1``, and ``preset.slots`` of them in general
+(``j + slots // 2``, six slots: ``j = -3 .. 2``); TuSimple labels the same four and, now and then,
+one more outside them (real TuSimple frames have up to five lanes).
 """
 
 from __future__ import annotations
@@ -111,11 +112,13 @@ def _inner_style(rng: np.random.Generator, preset: SynthPreset) -> str:
 
 
 def _slot_of(j: int, preset: SynthPreset, extra_side: int) -> int:
-    """Label slot of boundary j: CULane's four around the ego lane, plus TuSimple's fifth."""
-    if -2 <= j <= 1:
-        return j + 2
-    if preset.max_labelled > 4 and extra_side and j == (-3 if extra_side < 0 else 2):
-        return j + 2
+    """Label slot of boundary j: the preset's slots around the ego lane, plus TuSimple's fifth."""
+    half = preset.slots // 2
+    if -half <= j < preset.slots - half:
+        return j + half
+    extra = -half - 1 if extra_side < 0 else preset.slots - half
+    if preset.max_labelled > preset.slots and extra_side and j == extra:
+        return preset.slots  # past the others on either side: TuSimple's labels carry no slots
     return -1
 
 

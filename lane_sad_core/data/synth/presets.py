@@ -51,7 +51,11 @@ class SynthPreset:
             barriers, clear sky, concrete).
         jpeg_quality: range of JPEG qualities.
         dashcam_prob: probability of the dash-camera look (hood, dark lens corners, clock).
-        max_labelled: the most lane boundaries one frame labels (slots of the format).
+        slots: label slots centred on the ego lane: boundary ``j`` (``-1`` ego-left, ``0``
+            ego-right) gets slot ``j + slots // 2`` when that is in ``0..slots-1``; the
+            CULane writer writes this many existence flags (CULane: 4).
+        max_labelled: the most lane boundaries one frame labels: ``slots``, or one more for
+            TuSimple's occasional fifth lane.
         render_scale: the scene is drawn at this fraction of the output size, then
             enlarged before sensor noise and JPEG. The real frames are soft (CULane's
             dash-camera video more so than TuSimple's), so drawing CULane at half size and
@@ -97,6 +101,7 @@ class SynthPreset:
     environment: str = "urban"
     jpeg_quality: Range = (88.0, 95.0)
     dashcam_prob: float = 0.0
+    slots: int = 4
     max_labelled: int = 4
     render_scale: float = 1.0
     rig_horizon: Range | None = None
@@ -171,6 +176,18 @@ def preset(name: str, **overrides: object) -> SynthPreset:
     if name not in PRESETS:
         raise ConfigError(f"unknown synthetic format '{name}' (known: {', '.join(PRESETS)})")
     return from_plain(SynthPreset, {**to_plain(PRESETS[name]), **overrides}, "preset")
+
+
+def slot_overrides(name: str, slots: int) -> dict[str, object]:
+    """Preset fields for ``slots`` label slots (``lane-sad synth --slots``).
+
+    Roads get ``slots - 4`` more lanes than the preset draws (its ``lane_counts`` shifted),
+    so the outer slots of a six-slot set are filled about as often as CULane's four are.
+    """
+    if slots < 2:
+        raise ConfigError(f"--slots must be at least 2, got {slots}")
+    base = PRESETS[name]
+    return {"slots": slots, "lane_counts": (0.0,) * max(slots - base.slots, 0) + base.lane_counts}
 
 
 # Preset fields of the camera and recorder features, per format: all off, and each

@@ -7,8 +7,8 @@ write any subset of frames and the tree is byte-identical whichever way it was s
 CULane layout::
 
     driver_synth/<clip>.MP4/<frame>.jpg, .lines.txt
-    laneseg_label_w16/driver_synth/<clip>.MP4/<frame>.png   (0 background, 1..4 slots)
-    list/train_gt.txt, val_gt.txt  (/img /mask e1 e2 e3 e4), train.txt, val.txt, test.txt
+    laneseg_label_w16/driver_synth/<clip>.MP4/<frame>.png   (0 background, 1..N slots)
+    list/train_gt.txt, val_gt.txt  (/img /mask e1 .. eN; N = preset.slots, CULane's 4), train.txt, val.txt, test.txt
     list/test_split/test0_normal.txt ... test8_night.txt
 
 TuSimple layout::
@@ -211,7 +211,7 @@ class FrameWriter:
         rel = f"driver_synth/{index // CLIP_FRAMES:05d}.MP4/{index % CLIP_FRAMES:05d}"
         rows = [culane_rows(lane, w, h, 0.05 * w) for lane in frame.lanes]
         rows = [lane for lane in rows if len(lane) >= 2]
-        exist = tuple(int(any(lane.slot == k for lane in rows)) for k in range(4))
+        exist = tuple(int(any(lane.slot == k for lane in rows)) for k in range(self.preset.slots))
         self._jpeg(self.out / f"{rel}.jpg", frame)
         (self.out / f"{rel}.lines.txt").write_text(format_culane_lines(rows))
         mask_path = self.out / "laneseg_label_w16" / f"{rel}.png"
