@@ -6,7 +6,7 @@ the model before (``--before``, e.g. the previous shipped weights) and after (th
 weights), both decoded as ``lane-sad eval`` decodes that split (robust fit, extended to the
 bottom row on CULane frames).
 
-    python tools/make_model_figure.py --before OLD.pt [--after NEW.pt] [--per-split 2]
+    python tools/make_model_figure.py --before OLD.pt [--after NEW.pt] [--per-split 2] [--titles OLD NEW]
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the earlier checkpoint")
     parser.add_argument("--after", type=Path, default=None, help="the later checkpoint (default: the shipped one)")
+    parser.add_argument("--titles", nargs=2, default=("before", "after"), help="the two models' column titles")
     parser.add_argument("--per-split", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("runs/realsets_work"))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "model_before_after.png")
     args = parser.parse_args()
     models = {
-        "before": LaneDetector(args.before, "cpu", threads=1),
-        "after": LaneDetector(args.after, "cpu", threads=1),
+        args.titles[0]: LaneDetector(args.before, "cpu", threads=1),
+        args.titles[1]: LaneDetector(args.after, "cpu", threads=1),
     }
     rows = []
     for split in (s for s in realsets.SPLITS.values() if s.use == "eval"):
