@@ -21,7 +21,7 @@ Parts (each fits two hours on two cores; ``make compare`` runs them all):
 ============ =========================================================================
 teachers     phase 1, LGAD's label auto-encoder, IntRA-KD's ResNet-18
 methods      ENet, ENet-SAD, ENet-LGAD, ENet-BAKE (x seeds)
-methods2     ENet-IntRA-KD, ENet with all four (x seeds)
+methods2     ENet-IntRA-KD, ENet with all four, ENet-SAD + LGAD (x seeds)
 real         ENet and ENet + the official SCNN's maps, both with the real drive's frames
 report       costs measured side by side, ``bench/results/compare.md``, ``docs/compare.png``
 ============ =========================================================================
@@ -85,6 +85,7 @@ ROWS = (
     Row("enet_bake", "ENet-BAKE", "methods", baseline="enet"),
     Row("enet_intra_kd", "ENet-IntRA-KD", "methods2", baseline="enet"),
     Row("enet_combo", "ENet, all four", "methods2", baseline="enet"),
+    Row("enet_sad_lgad", "ENet-SAD + LGAD", "methods2", baseline="enet"),
     Row("enet_ego", "ENet + real ego-labelled frames", "real"),
     Row("enet_ego_maps", "ENet + real frames + SCNN's maps", "real", baseline="enet_ego"),
 )
