@@ -3,9 +3,11 @@
 Example::
 
     lane-sad pseudo-label drive.mp4 stills/ --teacher twinlitenet_bdd100k.onnx --out data/pseudo --every 2
+    lane-sad pseudo-label drive.mp4 --teacher enet_sad_default.pt --confirm twinlitenet_bdd100k.onnx --out data/own
     lane-sad data check data/pseudo --sheet data/pseudo/sheet.png
 
-Only confident lanes are written, and in videos only lanes a neighbouring frame confirms;
+The teacher is a binary lane-line segmenter (``.onnx``) or a lane_sad model (``.pt``: its own
+slotted lanes). Only confident lanes are written, and in videos only lanes a neighbouring frame confirms;
 every slot without a kept lane is flagged unknown (``?``), so training does not teach a
 missed line as background (:mod:`lane_sad_core.data.pseudo`).
 """
@@ -22,13 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pseudo-label`` sub-command."""
     p = subparsers.add_parser(
         "pseudo-label",
-        help="label unlabelled frames and videos with a lane-line teacher (ONNX), keeping only trusted lanes",
-        description="Run a binary lane-line teacher (an ONNX file: RGB in [0, 1] in, lane probability out) "
-        "over images, folders and videos, split its lines into slotted lanes, keep the confident ones (and in "
+        help="label unlabelled frames and videos with a teacher (an ONNX line segmenter or a lane_sad model)",
+        description="Run a teacher over images, folders and videos: a binary lane-line segmenter (an ONNX file: "
+        "RGB in [0, 1] in, lane probability out; its lines are split into slotted lanes) or a lane_sad model "
+        "(a .pt checkpoint: its own slotted lanes). Keep the confident lanes (and in "
         "videos those a neighbouring frame confirms), and write a CULane tree with unknown slots flagged '?'.",
     )
     p.add_argument("inputs", nargs="+", type=Path, help="images, folders of images, or videos")
-    p.add_argument("--teacher", type=Path, required=True, help="the teacher's ONNX file")
+    p.add_argument(
+        "--teacher", type=Path, required=True, help="a lane-line segmenter (.onnx) or a lane_sad checkpoint (.pt)"
+    )
+    p.add_argument(
+        "--confirm",
+        type=Path,
+        default=None,
+        help="with a lane_sad --teacher: keep only its lanes that this line segmenter (.onnx) confirms",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder (dataset root)")
     p.add_argument("--every", type=int, default=1, help="videos: label every N-th frame (default 1)")
     p.add_argument("--teacher-size", default="640x360", help="WxH of the teacher's input (default 640x360)")
@@ -44,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from lane_sad_core.data.convert import LaneRules
     from lane_sad_core.data.convert.report import write_report
     from lane_sad_core.data.convert.writer import CulaneTreeWriter, WriteSettings
-    from lane_sad_core.data.pseudo import OnnxLineTeacher, PseudoLabelConfig
+    from lane_sad_core.data.pseudo import PseudoLabelConfig
     from lane_sad_core.errors import ConfigError
 
     if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
@@ -59,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--teacher-size must be WxH like 640x360, got {args.teacher_size!r}") from None
     cfg = PseudoLabelConfig((width, height), args.output, min_confidence=args.min_confidence, agree=args.agree,
                             num_slots=args.num_slots)  # fmt: skip
-    teacher = OnnxLineTeacher(str(args.teacher), cfg)
+    teacher = make_teacher(args.teacher, args.confirm, cfg)
     settings = WriteSettings(LaneRules(num_slots=args.num_slots), (1.0, 0.0, 0.0), jpeg=True,
                              unknown_slots=tuple(range(args.num_slots)))  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +86,23 @@ def run(args: argparse.Namespace) -> int:
     if not report.written():
         raise ConfigError(f"no frame of {', '.join(map(str, args.inputs))} could be labelled")
     return 0
+
+
+def make_teacher(path: Path, confirm: Path | None, cfg):
+    """The teacher a file holds: a lane_sad checkpoint (``.pt``, optionally confirmed by a line
+    segmenter) or an ONNX line segmenter."""
+    from lane_sad_core.data.pseudo import OnnxLineTeacher
+    from lane_sad_core.errors import ConfigError
+
+    if path.suffix != ".pt":
+        if confirm is not None:
+            raise ConfigError(f"--confirm needs a lane_sad model (.pt) as --teacher, got {path}")
+        return OnnxLineTeacher(str(path), cfg)
+    from lane_sad_core.infer.model_teacher import ModelTeacher
+
+    if confirm is not None and not confirm.is_file():
+        raise FileNotFoundError(2, "no such confirming teacher file", str(confirm))
+    return ModelTeacher(path, cfg, OnnxLineTeacher(str(confirm), cfg) if confirm else None)
 
 
 def sequences(inputs: list[Path], every: int):
@@ -122,9 +150,9 @@ def label_sequence(name: str, frames: list, teacher, cfg):
     """(key, image, kept lanes) per frame of one sequence."""
     from tqdm import tqdm
 
-    from lane_sad_core.data.pseudo import consistent_in_time, frame_lanes
+    from lane_sad_core.data.pseudo import consistent_in_time
 
-    per_frame = [frame_lanes(teacher(image), cfg) for _, image in tqdm(frames, desc=name, leave=False, disable=None)]
+    per_frame = [teacher.lanes(image) for _, image in tqdm(frames, desc=name, leave=False, disable=None)]
     width = frames[0][1].shape[1]
     kept = consistent_in_time(per_frame, width, cfg)
     return [(key, image, lanes) for (key, image), lanes in zip(frames, kept)]

@@ -1,8 +1,11 @@
-"""Pseudo-labels for unlabelled frames from a binary lane-line teacher, kept only where trustworthy.
+"""Pseudo-labels for unlabelled frames from a teacher, kept only where trustworthy.
 
-A teacher such as TwinLiteNet (trained on BDD100K's real frames, shipped as ONNX) says, per
-pixel, "lane line or not": no instances, no slots. Turning that into training labels for
-a slot model takes four steps, each of which can only drop lanes:
+Two kinds of teacher. The project's own model (a lane_sad checkpoint,
+:class:`~lane_sad_core.infer.model_teacher.ModelTeacher`) already gives slotted lanes; only
+its confident ones are kept (:func:`confident_lanes`), then step 4 below. A binary line
+segmenter such as TwinLiteNet (trained on BDD100K's real frames, shipped as ONNX) says, per
+pixel, "lane line or not": no instances, no slots. Turning that into training labels for a
+slot model takes four steps, each of which can only drop lanes:
 
 1. the teacher's probability map at the source size, thresholded;
 2. lines tracked through the mask row by row (the converters' binary-mask tracker,
@@ -45,6 +48,8 @@ class PseudoLabelConfig:
         agree: in a video, largest mean distance (fraction of the width) to the same slot's
             lane in a neighbouring frame; 0 keeps single frames' lanes without that check.
         num_slots: lane slots of the student.
+        confirm: a model teacher's lane is kept only when a line teacher's lane lies within
+            this fraction of the width of it (when a confirming teacher is given).
     """
 
     teacher_size: tuple[int, int] = (640, 360)
@@ -54,6 +59,7 @@ class PseudoLabelConfig:
     min_rows: float = 0.08
     agree: float = 0.015
     num_slots: int = 4
+    confirm: float = 0.015
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1 or not 0 <= self.min_confidence <= 1 or self.agree < 0:
@@ -82,6 +88,10 @@ class OnnxLineTeacher:
         self.input = self.session.get_inputs()[0].name
         self.cfg = cfg
 
+    def lanes(self, bgr: np.ndarray) -> list[Lane]:
+        """The frame's slotted lanes that pass the confidence and length tests (:func:`frame_lanes`)."""
+        return frame_lanes(self(bgr), self.cfg)
+
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
         """The (H, W) lane-line probability of a BGR frame, at the frame's size."""
         width, height = self.cfg.teacher_size
@@ -107,6 +117,27 @@ def frame_lanes(prob: np.ndarray, cfg: PseudoLabelConfig) -> list[Lane]:
     slots = slots_by_position([bottom_x(lane, height) for lane in candidates], width, cfg.num_slots)
     kept = [Lane(lane.points, slot, 1.0, lane.confidence) for lane, slot in zip(candidates, slots) if slot is not None]
     return sorted(kept, key=lambda lane: lane.slot)
+
+
+def confident_lanes(lanes: list[Lane], height: int, cfg: PseudoLabelConfig) -> list[Lane]:
+    """A slot model's lanes whose mean point confidence and height pass the same tests as a line's.
+
+    The per-point confidence of a lane_sad model is its slot's probability at the decoded
+    point, so the test reads alike for both teachers: the model is sure along the lane, and
+    the lane spans enough rows to teach a position.
+    """
+    kept = []
+    for lane in lanes:
+        confidence = float(lane.confidence.mean()) if lane.confidence.size else lane.existence
+        if confidence >= cfg.min_confidence and np.ptp(lane.points[:, 1]) >= cfg.min_rows * height:
+            kept.append(lane)
+    return sorted(kept, key=lambda lane: lane.slot)
+
+
+def confirmed(lanes: list[Lane], lines: list[Lane], width: int, cfg: PseudoLabelConfig) -> list[Lane]:
+    """The lanes that one of another teacher's lanes confirms (within ``confirm`` x width)."""
+    limit = cfg.confirm * width
+    return [lane for lane in lanes if any(lane_distance(lane, line) <= limit for line in lines)]
 
 
 def lane_distance(a: Lane, b: Lane) -> float:
