@@ -107,24 +107,23 @@ def frame_lanes(prob: np.ndarray, cfg: PseudoLabelConfig) -> list[Lane]:
     lines, _ = binary_lanes(((prob > cfg.threshold) * 255).astype(np.uint8))
     candidates = []
     for points in lines:
-        if len(points) < 2 or np.ptp(points[:, 1]) < cfg.min_rows * height:
+        if len(points) < 2:
             continue
-        xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
-        confidence = float(prob[points[:, 1].astype(int), xs].mean())
-        if confidence >= cfg.min_confidence:
-            ordered = points[np.argsort(-points[:, 1])].astype(np.float32)
-            candidates.append(Lane(ordered, confidence=np.full(len(ordered), confidence, np.float32)))
+        ordered = points[np.argsort(-points[:, 1])].astype(np.float32)
+        xs = np.clip(np.round(ordered[:, 0]).astype(int), 0, width - 1)
+        candidates.append(Lane(ordered, confidence=prob[ordered[:, 1].astype(int), xs]))
+    candidates = confident_lanes(candidates, height, cfg)
     slots = slots_by_position([bottom_x(lane, height) for lane in candidates], width, cfg.num_slots)
     kept = [Lane(lane.points, slot, 1.0, lane.confidence) for lane, slot in zip(candidates, slots) if slot is not None]
     return sorted(kept, key=lambda lane: lane.slot)
 
 
 def confident_lanes(lanes: list[Lane], height: int, cfg: PseudoLabelConfig) -> list[Lane]:
-    """A slot model's lanes whose mean point confidence and height pass the same tests as a line's.
+    """The lanes whose mean point confidence and height pass the tests, in slot order.
 
-    The per-point confidence of a lane_sad model is its slot's probability at the decoded
-    point, so the test reads alike for both teachers: the model is sure along the lane, and
-    the lane spans enough rows to teach a position.
+    One rule for both teachers: a line teacher's point confidence is its probability at the
+    point, a lane_sad model's its slot's probability at the decoded point. The teacher is
+    sure along the lane, and the lane spans enough rows to teach a position.
     """
     kept = []
     for lane in lanes:
