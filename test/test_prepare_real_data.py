@@ -35,3 +35,16 @@ def test_converted_lines_are_rooted_in_the_output_tree(tmp_path: Path) -> None:
     assert prepare_real_data.prefixed(root, tmp_path) == [
         "/pseudo/frames/0/1.jpg /pseudo/laneseg_label_w16/frames/0/1.png ? 1 1 0"
     ]
+
+
+def test_the_models_own_lanes_win_where_it_kept_any() -> None:
+    """Per frame: the model's pseudo-label where it kept a lane, else the line teacher's."""
+    lines = [
+        "/pseudo/frames/v/00000.jpg /pseudo/laneseg_label_w16/frames/v/00000.png ? 1 1 ?",
+        "/pseudo/frames/v/00002.jpg /pseudo/laneseg_label_w16/frames/v/00002.png ? 1 0 ?",
+    ]
+    own = [
+        "/pseudo_own/frames/v/00000.jpg /pseudo_own/laneseg_label_w16/frames/v/00000.png ? ? ? ?",
+        "/pseudo_own/frames/v/00002.jpg /pseudo_own/laneseg_label_w16/frames/v/00002.png 1 1 1 ?",
+    ]
+    assert prepare_real_data.merged_pseudo(own, lines) == [lines[0], own[1]]

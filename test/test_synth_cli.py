@@ -49,6 +49,7 @@ def test_writes_a_tree_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--split", "1,2"], "--split must be three"),
         (["--num", "0"], "--num and --workers must be at least 1"),
         (["--photo-textures", "/nonexistent/photos"], "--photo-textures: /nonexistent/photos is not a folder"),
+        (["--features", "fog"], "unknown synthetic feature 'fog'"),
     ],
 )
 def test_bad_options_exit_2_with_a_reason(
@@ -64,3 +65,23 @@ def test_refuses_to_write_into_a_non_empty_folder(tmp_path: Path, capsys: pytest
     (tmp_path / "keep.txt").write_text("x")
     assert main(["synth", "--format", "culane", "--num", "1", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_features_switch_on_the_cars_rig(tmp_path: Path) -> None:
+    """``--features rig``: the preset gets per-frame camera rigs, and the same seed's frames
+    change (the horizon and the labels move with the camera)."""
+    base = ["synth", "--format", "culane", "--num", "2", "--seed", "3", "--split", "1,0,0"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "rig"), "--features", "rig"]) == 0
+    plain, rig = (json.loads((tmp_path / name / "meta.json").read_text())["preset"] for name in ("plain", "rig"))
+    assert plain["rig_horizon"] is None and rig["rig_horizon"] == [0.5, 0.66]
+    labels = sorted((tmp_path / "plain").rglob("*.lines.txt"))
+    assert labels and any(
+        p.read_text() != (tmp_path / "rig" / p.relative_to(tmp_path / "plain")).read_text() for p in labels
+    )
+
+
+def test_a_feature_of_the_other_look_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["synth", "--format", "tusimple", "--num", "1", "--out", str(tmp_path / "o"), "--features", "hood"]
+    assert main(argv) == 2
+    assert "synthetic feature 'hood' does not apply to the tusimple look" in capsys.readouterr().err

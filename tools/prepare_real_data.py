@@ -6,9 +6,11 @@ Builds on the tree ``tools/prepare_default_data.py`` wrote (OUT) and writes
 * the training stretch of the real CULane drive (``culane_ego_train`` of
   ``tools/realsets.py``: ego-lane labels, outer slots flagged unknown, the official SCNN's
   probability maps linked beside each frame for ``distill.teacher_maps``), ``--ego-repeat`` x;
-* pseudo-labels of the unlabelled real images and videos (``lane-sad pseudo-label`` with the
-  BDD100K-trained line teacher; only confident lanes, in videos confirmed by a neighbouring
-  frame; slots it cannot be sure of are unknown), ``--pseudo-repeat`` x;
+* pseudo-labels of the unlabelled real images and videos (``lane-sad pseudo-label``; only
+  confident lanes, in videos confirmed by a neighbouring frame; slots it cannot be sure of are
+  unknown), ``--pseudo-repeat`` x: with ``--model-teacher``, the model's own confident lanes
+  that the line teacher confirms, and the BDD100K-trained line teacher's lanes on frames
+  where the model kept none; without it, the line teacher's lanes alone;
 * the labelled TuSimple-camera and OpenLane samples converted by ``lane-sad convert``
   (TuSimple 512x288, LaneNet's TuSimple training example, OpenLane), ``--convert-repeat`` x.
 
@@ -16,8 +18,8 @@ No evaluation frame is touched: the evaluation splits of ``tools/realsets.py`` (
 06030822_0756, the drive's frames from 02400 on, the LSTR TuSimple frames) are disjoint from
 every source here; ``check_disjoint`` verifies it by image content before writing the list.
 
-usage: prepare_real_data.py OUT REAL_ROOT --teacher ONNX [--ego-repeat 4] [--pseudo-repeat 2]
-                            [--convert-repeat 4]
+usage: prepare_real_data.py OUT REAL_ROOT --teacher ONNX [--model-teacher MODEL.pt]
+                            [--ego-repeat 4] [--pseudo-repeat 2] [--convert-repeat 4]
 """
 
 from __future__ import annotations
@@ -60,13 +62,33 @@ def lane_sad(*argv: str) -> None:
     subprocess.run([sys.executable, "-m", "lane_sad_core", *argv], check=True)
 
 
-def build_pseudo(real: Path, teacher: Path, out: Path) -> Path:
-    """``lane-sad pseudo-label`` over the unlabelled frames (videos: every 2nd frame)."""
-    root = out / "pseudo"
+def build_pseudo(real: Path, teacher: Path, out: Path, name: str = "pseudo", confirm: Path | None = None) -> Path:
+    """``lane-sad pseudo-label`` over the unlabelled frames (videos: every 2nd frame) into OUT/name."""
+    root = out / name
     if not (root / "list" / "all_gt.txt").is_file():
         inputs = [str(real / rel) for rel in UNLABELLED if (real / rel).exists()]
-        lane_sad("pseudo-label", "--teacher", str(teacher), "--out", str(root), "--every", "2", "--overwrite", *inputs)
+        extra = ["--confirm", str(confirm)] if confirm else []
+        lane_sad("pseudo-label", "--teacher", str(teacher), *extra, "--out", str(root), "--every", "2", "--overwrite",
+                 *inputs)  # fmt: skip
     return root
+
+
+def merged_pseudo(own: list[str], lines: list[str]) -> list[str]:
+    """Per frame, the model's own pseudo-label where it kept a lane, else the line teacher's.
+
+    The model's confirmed lanes are the more precise (0.77 against the line teacher's 0.44 on
+    CULane clip 0756, docs/model.md) and run through the bonnet as CULane's labels do; the line
+    teacher still covers frames from cameras the model does not handle yet.
+    """
+
+    def frame(line: str) -> str:  # the frame's path inside its pseudo-label tree
+        return line.split()[0].split("/", 2)[2]
+
+    by_frame = {frame(line): line for line in lines}
+    for line in own:
+        if "1" in line.split()[2:]:
+            by_frame[frame(line)] = line
+    return list(by_frame.values())
 
 
 def build_convert(real: Path, name: str, out: Path) -> Path | None:
@@ -118,6 +140,7 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="the tree prepare_default_data.py wrote")
     parser.add_argument("real", type=Path, help="the shared real-frame folder")
     parser.add_argument("--teacher", type=Path, required=True, help="the line teacher's ONNX file")
+    parser.add_argument("--model-teacher", type=Path, help="a lane_sad model whose confirmed lanes to add")
     parser.add_argument("--ego-repeat", type=int, default=4)
     parser.add_argument("--pseudo-repeat", type=int, default=2)
     parser.add_argument("--convert-repeat", type=int, default=4)
@@ -127,6 +150,9 @@ def main() -> int:
     ego_list = realsets.link_train_split(realsets.SPLITS["culane_ego_train"], args.real, out, args.ego_repeat)
     lines += ego_list.read_text().splitlines()
     added = prefixed(build_pseudo(args.real, args.teacher, out), out)
+    if args.model_teacher:
+        own = build_pseudo(args.real, args.model_teacher, out, "pseudo_own", confirm=args.teacher)
+        added = merged_pseudo(prefixed(own, out), added)
     lines += added * args.pseudo_repeat
     for name in CONVERTS:
         root = build_convert(args.real, name, out)

@@ -5,6 +5,7 @@ Example::
     lane-sad synth --format culane --num 20000 --out data/synth_culane --seed 1 --workers 2
     lane-sad synth --format tusimple --num 500 --out /tmp/ts --categories night:2 curve shadow
     lane-sad synth --format culane --num 2000 --out data/synth6 --slots 6
+    lane-sad synth --format culane --num 4000 --out data/rigs --features rig
 """
 
 from __future__ import annotations
@@ -62,15 +63,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder of road photos (images, videos) to cut ground grain from; read, never copied "
         "(default: procedural grain only)",
     )
+    parser.add_argument(
+        "--features",
+        nargs="+",
+        metavar="NAME",
+        help="camera and recorder features to switch on: rig (a different car's camera height and horizon "
+        "per frame), hood, windscreen, lens, photo (needs --photo-textures); only rig helped on real "
+        "frames (docs/model.md)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     parser.set_defaults(func=run)
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    from lane_sad_core.data.synth.presets import slot_overrides
+    from lane_sad_core.data.synth.presets import feature_overrides, slot_overrides
     from lane_sad_core.errors import ConfigError
 
     out: dict = {} if args.slots is None else slot_overrides(args.format, args.slots)
+    out.update(feature_overrides(args.format, args.features or []))
     if args.size:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))

@@ -210,3 +210,19 @@ FEATURES_ON: dict[str, dict[str, dict[str, object]]] = {
     "lens": {"culane": {"lens_prob": 0.7}, "tusimple": {"lens_prob": 0.7}},
     "photo": {"culane": {"photo_texture_prob": 0.5}, "tusimple": {"photo_texture_prob": 0.5}},
 }
+
+
+def feature_overrides(fmt: str, features: list[str]) -> dict[str, object]:
+    """Preset fields that switch ``features`` (names of FEATURES_ON) on for format ``fmt``.
+
+    A feature with no setting for ``fmt`` (the rig and the bonnet are dash-camera features of
+    the CULane look) is refused rather than silently ignored.
+    """
+    out: dict[str, object] = {}
+    for name in features:
+        if name not in FEATURES_ON:
+            raise ConfigError(f"unknown synthetic feature '{name}' (known: {', '.join(FEATURES_ON)})")
+        if fmt not in FEATURES_ON[name]:
+            raise ConfigError(f"synthetic feature '{name}' does not apply to the {fmt} look")
+        out.update(FEATURES_ON[name][fmt])
+    return out
