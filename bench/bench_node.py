@@ -25,6 +25,9 @@ DDS transport both ways); target < 10 % (issue 16; it was 20 %). Then node overh
 median) / detector median, the detector timed at the node's frame rate, for two node
 figures: ``processing_ms`` (image arrival in the node to LaneArray publication) and end to
 end (adds the DDS transport of the 2.7 MB frame and of the answer).
+The transport floor: the same frames through ``bench/relay_node.py``, a node that answers
+each frame at once with the node's QoS and transport environment; what the node adds
+beyond that floor is the part a faster node could remove (target < 10 %).
 The node's stage medians come from its /diagnostics (``<stage>_p50_ms``); their sum over
 the node's own stages, plus the transport, is a third figure that does not depend on how
 fast the network happened to run in either process (on a loaded machine it can differ).
@@ -282,6 +285,22 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
     from lane_sad_ros.launch_spec import installed_node_command
 
     cmd, env = installed_node_command({**node_params, "compressed_input": option.compressed})
+    return play(cmd, env, frames, rate, option, det)
+
+
+def relay_run(frames: list[np.ndarray], rate: float, option: Option) -> Run:
+    """The same frames at the same rate through ``relay_node.py``, with the node's transport environment:
+    its end to end is the transport floor (no detector runs in between)."""
+    from lane_sad_ros.launch_spec import installed_node_command
+
+    _, env = installed_node_command({})
+    cmd = [sys.executable, str(REPO / "bench" / "relay_node.py"), *(["--compressed"] if option.compressed else [])]
+    return play(cmd, env, frames, rate, option, None)
+
+
+def play(cmd: list[str], env: dict[str, str], frames: list[np.ndarray], rate: float, option: Option, det) -> Run:
+    """Start the answering process, play the frames to it and collect its answers; with a
+    detector, run it on each frame half a period after sending it."""
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     camera = BenchCamera(option.compressed)
     frames = [option.camera_frame(f) for f in frames]
@@ -289,7 +308,8 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
     run = Run(message_bytes=len(msgs[0].data))
     try:
         camera.warm_up(msgs[0])
-        back_to_back_ms(det, frames[:3])
+        if det is not None:
+            back_to_back_ms(det, frames[:3])
         offset = camera.middleware_offset_ns()
         foreign = ForeignCpu(proc.pid)
         start, sent = time.perf_counter(), {}
@@ -301,7 +321,8 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
             # the node worked), the bare detector takes its turn on the same frame.
             camera.spin_until(start + (i + 0.5) / rate)
             run.late += i not in camera.answers
-            time_detection(det, frame, run)
+            if det is not None:
+                time_detection(det, frame, run)
         run.foreign_cpu = foreign.share()
         camera.spin_until(time.perf_counter() + 3.0, lambda: all(i in camera.answers for i in sent))
         offset_after = camera.middleware_offset_ns()
@@ -310,7 +331,7 @@ def paired_run(det, node_params: dict[str, object], frames: list[np.ndarray], ra
         run.e2e = [1e-6 * (camera.answers[i][0] - offset - sent[i]) for i in answered]
         run.processing = [camera.answers[i][1] for i in answered]
         run.inference = [camera.answers[i][2] for i in answered]
-        run.node_stages = camera.node_stages()
+        run.node_stages = camera.node_stages() if det is not None else {}
     finally:
         camera.close()
         proc.send_signal(2)
@@ -331,7 +352,30 @@ def header(run: Run, args: argparse.Namespace, load: tuple[float, float], sent: 
     )
 
 
-def verdict(run: Run, warm: list[float], rate: float) -> str:
+def beyond_floor(run: Run, floor: Run) -> list[float]:
+    """Per frame: what the node adds around its network beyond the relay's median end to end, in %
+    of the network time."""
+    floor_ms = float(np.median(floor.e2e))
+    return [100 * (e - i - floor_ms) / i for e, i in zip(run.e2e, run.inference)]
+
+
+def floor_line(run: Run, floor: Run) -> str:
+    """The transport floor and what the node adds beyond it."""
+    floor_ms, network_ms = float(np.median(floor.e2e)), float(np.median(run.inference))
+    beyond = beyond_floor(run, floor)
+    verdict = "within" if np.median(beyond) < 100 * TARGET else "over"
+    return (
+        f"- **The transport floor**: the same frames through a node that answers each one at once and does "
+        f"nothing else (`bench/relay_node.py`: same QoS, DDS profile and glibc tunables) take {floor_ms:.1f} ms "
+        f"end to end (median, p95 {np.percentile(floor.e2e, 95):.1f}), {100 * floor_ms / network_ms:.1f} % of "
+        "the network time. rclpy has neither loaned messages nor intra-process transport, so no Python node "
+        f"gets the frame for less. **Beyond that floor the node adds {np.median(beyond):+.1f} %** (p95 "
+        f"{np.percentile(beyond, 95):+.1f} %; target < {100 * TARGET:.0f} %: {verdict}): conversion, pre- and "
+        "post-processing, the hand-over to its worker thread and the LaneArray."
+    )
+
+
+def verdict(run: Run, warm: list[float], rate: float, floor: Run) -> str:
     """Frames answered and the overheads against the detector at the same rate."""
     det = float(np.median(run.detector))
     proc, e2e = (100 * (float(np.median(v)) - det) / det for v in (run.processing, run.e2e))
@@ -357,6 +401,7 @@ def verdict(run: Run, warm: list[float], rate: float) -> str:
             f"conversion, pre- and post-processing, message building, transport both ways), median "
             f"**{np.median(issue):+.1f} %** of the network time, p95 {np.percentile(issue, 95):+.1f} % "
             f"(target < {target:.0f} %: {within(float(np.median(issue)))}).",
+            floor_line(run, floor),
             f"- Node overhead over the detector at the same rate: inside the node **{proc:+.1f} %**, "
             f"end to end **{e2e:+.1f} %** (target < {target:.0f} %: {within(proc)} / {within(e2e)}).",
             *own_work(run, det),
@@ -385,7 +430,9 @@ def own_work(run: Run, det_ms: float) -> list[str]:
     ]
 
 
-def report(run: Run, warm: list[float], args: argparse.Namespace, load: tuple[float, float], sent: str) -> str:
+def report(
+    run: Run, warm: list[float], args: argparse.Namespace, load: tuple[float, float], sent: str, floor: Run
+) -> str:
     """The Markdown result for one camera option (``sent`` names it)."""
     rows = [
         (f"detector alone at {args.rate:g} Hz (pre + network + post, this process)", run.detector),
@@ -411,7 +458,7 @@ def report(run: Run, warm: list[float], args: argparse.Namespace, load: tuple[fl
             "|---|---:|---:|",
             *(f"| {name} | {np.median(v):.1f} | {np.percentile(v, 95):.1f} |" for name, v in rows),
             "",
-            verdict(run, warm, args.rate),
+            verdict(run, warm, args.rate, floor),
             "",
             "Where the time goes (medians, ms; the node's from its /diagnostics, over all its frames):",
             "",
@@ -448,12 +495,13 @@ def camera_side(option: Option, frames: list[np.ndarray]) -> dict[str, float]:
     }
 
 
-def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]]) -> str:
-    """The camera options side by side: sizes, costs on both sides, and the headline figure."""
+def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]], floors: dict[str, Run]) -> str:
+    """The camera options side by side: sizes, costs on both sides, and the headline figures."""
     rows = [
         "| camera sends | message MB | camera makes it (ms) | camera publish() (ms) | node reads it (ms) | "
-        "node preprocess (ms) | transport both ways (ms) | network (ms) | around the network: median / p95 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "node preprocess (ms) | transport both ways (ms) | network (ms) | around the network: median / p95 | "
+        "transport floor (relay, ms) | beyond the floor: median / p95 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, run in runs.items():
         cost, stages = costs[key], run.node_stages
@@ -466,7 +514,9 @@ def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]]) -> s
             f"| {OPTIONS[key].name} | {cost['serialized_mb']:.2f} | {cost['make']:.2f} | "
             f"{np.median(run.camera_publish):.2f} | {read} | {stages.get('preprocess', float('nan')):.2f} | "
             f"{transport:.2f} | {np.median(run.inference):.1f} | **{np.median(around):+.1f} %** / "
-            f"{np.percentile(around, 95):+.1f} % |"
+            f"{np.percentile(around, 95):+.1f} % | {np.median(floors[key].e2e):.2f} | "
+            f"**{np.median(beyond_floor(run, floors[key])):+.1f} %** / "
+            f"{np.percentile(beyond_floor(run, floors[key]), 95):+.1f} % |"
         )
     return "\n".join(
         [
@@ -477,7 +527,9 @@ def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]]) -> s
             "building the message, measured in this process without ROS. *Node reads it*: the node's `convert` "
             "stage (a view of the buffer for raw frames, a JPEG decode for compressed ones; in brackets what "
             "decoding at half size would take). *Around the network*: end to end minus the node's network time, "
-            f"over that network time, frame by frame (target < {100 * TARGET:.0f} %).",
+            f"over that network time, frame by frame (target < {100 * TARGET:.0f} %). *Transport floor*: the "
+            "same frames through `bench/relay_node.py`, which answers at once; *beyond the floor*: around the "
+            "network minus that floor's median.",
             "",
             *rows,
         ]
@@ -518,14 +570,15 @@ def main() -> int:
     warm = back_to_back_ms(det, frames)
     node_params = {"threads": args.threads, **({"checkpoint": args.checkpoint} if args.checkpoint else {})}
     runs = {key: paired_run(det, node_params, frames, args.rate, OPTIONS[key]) for key in args.options}
+    floors = {key: relay_run(frames, args.rate, OPTIONS[key]) for key in args.options}
     costs = {key: camera_side(OPTIONS[key], frames[:20]) for key in args.options}
     load = (load_before, os.getloadavg()[0])
     first = args.options[0]
     text = "\n".join(
         [
-            report(runs[first], warm, args, load, OPTIONS[first].name),
+            report(runs[first], warm, args, load, OPTIONS[first].name, floors[first]),
             "",
-            options_table(runs, costs),
+            options_table(runs, costs, floors),
         ]
     )
     args.out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from lane_sad.msg import LaneArray, LaneAttention
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -82,7 +82,7 @@ class LaneDetectorNode(Node):
         self.attention_image_pub = self.create_publisher(Image, "lanes/attention/overlay", 2)
         self.markers_pub = self.create_publisher(MarkerArray, "lanes/markers", 2)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        qos = self._input_qos()
+        qos = self.params.input_qos()
         # image_transport's convention: <image topic>/compressed, after remapping "image"
         self.image_topic = self.resolve_topic_name("image") + ("/compressed" if p.compressed_input else "")
         image_type = CompressedImage if p.compressed_input else Image
@@ -97,12 +97,6 @@ class LaneDetectorNode(Node):
             f"model {self.model_name} on {self.detector.device} ({self.detector.backend_name}); input "
             f"{'image/compressed' if p.compressed_input else 'image'} ({p.qos_reliability}, depth {p.qos_depth})"
         )
-
-    def _input_qos(self) -> QoSProfile:
-        reliability = (
-            ReliabilityPolicy.RELIABLE if self.params.qos_reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-        )
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params.qos_depth, reliability=reliability)
 
     # --- callbacks (executor thread): store and return ---------------------------------
     def _on_image(self, msg: Image | CompressedImage) -> None:

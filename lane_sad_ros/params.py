@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
 from lane_sad_core.camera_pitch import PitchSettings
 from lane_sad_core.ego_lane import EgoLaneConfig
 from lane_sad_core.infer.backends import BACKENDS
@@ -57,6 +59,12 @@ class NodeParams:
     image_timeout: float = 2.0  # seconds without an image before /diagnostics WARNs
     failure_limit: int = 5  # consecutive processing failures before ERROR
     diagnostics_period: float = 1.0
+
+    def input_qos(self) -> QoSProfile:
+        """The camera subscription's QoS, from ``qos_reliability`` and ``qos_depth``."""
+        reliable = self.qos_reliability == "reliable"
+        reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
 
     def ego_config(self) -> EgoLaneConfig:
         """How the ego lane is measured, from the ``ego_*``, ``vehicle_*`` and ``departure_*`` values."""
