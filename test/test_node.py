@@ -370,7 +370,12 @@ def test_no_images_warns_on_diagnostics(small_checkpoint: Path, camera: Camera) 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_clean_shutdown_within_2_s(small_checkpoint: Path, camera: Camera, sig: int) -> None:
+def test_clean_shutdown_before_launch_escalates(small_checkpoint: Path, camera: Camera, sig: int) -> None:
+    """Exit 0 well inside ``ros2 launch``'s 5 s grace (SIGINT, then SIGTERM, then SIGKILL).
+
+    The node stops in about 0.6 s here with a training run beside it; the bound leaves room for a
+    busy CI machine without letting a node that waits out the grace period pass.
+    """
     cmd, env = node_command(small_checkpoint)
     with running(cmd, env) as proc:
         camera.wait_for_node(proc)
@@ -379,7 +384,7 @@ def test_clean_shutdown_within_2_s(small_checkpoint: Path, camera: Camera, sig: 
         t0 = time.monotonic()
         proc.send_signal(sig)
         proc.wait(timeout=10)
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 4.0
         assert proc.returncode == 0
 
 
