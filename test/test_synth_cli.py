@@ -50,6 +50,7 @@ def test_writes_a_tree_and_reports_it(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--num", "0"], "--num and --workers must be at least 1"),
         (["--photo-textures", "/nonexistent/photos"], "--photo-textures: /nonexistent/photos is not a folder"),
         (["--features", "fog"], "unknown synthetic feature 'fog'"),
+        (["--features", "photo"], "--features photo needs --photo-textures DIR"),
     ],
 )
 def test_bad_options_exit_2_with_a_reason(

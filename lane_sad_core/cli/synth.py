@@ -81,6 +81,8 @@ def _overrides(args: argparse.Namespace) -> dict:
 
     out: dict = {} if args.slots is None else slot_overrides(args.format, args.slots)
     out.update(feature_overrides(args.format, args.features or []))
+    if "photo" in (args.features or []) and args.photo_textures is None:
+        raise ConfigError("--features photo needs --photo-textures DIR (the road photos to cut grain from)")
     if args.size:
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
