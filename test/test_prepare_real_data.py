@@ -48,3 +48,11 @@ def test_the_models_own_lanes_win_where_it_kept_any() -> None:
         "/pseudo_own/frames/v/00002.jpg /pseudo_own/laneseg_label_w16/frames/v/00002.png 1 1 1 ?",
     ]
     assert prepare_real_data.merged_pseudo(own, lines) == [lines[0], own[1]]
+
+
+def test_a_six_slot_model_is_scored_on_its_own_ego_lines() -> None:
+    """The ego labels name CULane's slots 1 and 2; a six-slot model's ego lines are 2 and 3."""
+    ego = realsets.SPLITS["culane_ego_eval"]
+    assert realsets.model_slots(ego, 4) == {1, 2}
+    assert realsets.model_slots(ego, 6) == {2, 3}
+    assert realsets.model_slots(realsets.SPLITS["culane_0756"], 6) is None

@@ -41,7 +41,8 @@ def labelled_frames(split: realsets.RealSplit, count: int, work: Path) -> list[t
 def detect(detector: LaneDetector, image: np.ndarray, split: realsets.RealSplit) -> list[Lane]:
     detector.postprocess = realsets.decoding(split, detector.postprocess)
     lanes = detector.detect(image).lanes
-    return [lane for lane in lanes if split.slots is None or lane.slot in split.slots]
+    slots = realsets.model_slots(split, detector.num_slots)
+    return [lane for lane in lanes if slots is None or lane.slot in slots]
 
 
 def main() -> int:

@@ -60,7 +60,18 @@ class RealSplit:
     labelled_only: bool = False
 
 
-EGO_SLOTS = frozenset({1, 2})
+EGO_SLOTS = frozenset({1, 2})  # the labels' ego lines, in CULane's four slots
+
+
+def model_slots(split: RealSplit, num_slots: int) -> frozenset[int] | None:
+    """The detections a model with ``num_slots`` slots is scored on: the split's labelled slots
+    (CULane's four) moved to the model's middle, so a six-slot model's ego lines (2, 3) meet
+    the labels' (1, 2); None scores every detection."""
+    if split.slots is None:
+        return None
+    return frozenset(slot + num_slots // 2 - 2 for slot in split.slots)
+
+
 SPLITS: dict[str, RealSplit] = {
     s.name: s
     for s in (
@@ -149,7 +160,8 @@ def score(detector, real_root: Path, work: Path, names: list[str] | None = None)
     for name in chosen:
         split = SPLITS[name]
         detector.postprocess = decoding(split, base)
-        out[name] = evaluate_dataset(detector, eval_dataset(split, real_root, work), slots=split.slots)
+        dataset = eval_dataset(split, real_root, work)
+        out[name] = evaluate_dataset(detector, dataset, slots=model_slots(split, detector.num_slots))
     detector.postprocess = base
     return out
 

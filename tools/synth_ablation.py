@@ -40,11 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 from lane_sad_core.data.synth.presets import FEATURES_OFF, FEATURES_ON  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tools"))
+import realsets  # noqa: E402  (a sibling tool module)
+
 SHIPPED = ROOT / "lane_sad_core" / "weights" / "enet_sad_default.pt"
 CONFIG = ROOT / "config" / "train" / "enet_sad_default_mix.yaml"
 EGO = "culane_ego/czming__RONELD-Lane-Detection/example"
 EGO_EVAL = range(2400, 3571, 30)  # frames 00000..02370 are the drive's training frames
-EGO_SLOTS = (1, 2)  # 0-based: the two middle slots are the ego lane's boundaries
 METRICS = ("culane_0756_f1", "culane_0756_iou", "ego_f1", "ego_iou", "tusimple_f1", "tusimple_acc")
 
 # Arm name -> features switched on (names of FEATURES_ON); every other feature is off.
@@ -94,8 +96,9 @@ class EgoDetector:
 
     def detect_batch(self, images: list) -> list:
         out = self.detector.detect_batch(images)
+        ego = realsets.model_slots(realsets.SPLITS["culane_ego_eval"], self.detector.num_slots) or frozenset()
         for det in out:
-            det.lanes = [lane for lane in det.lanes if lane.slot in EGO_SLOTS]
+            det.lanes = [lane for lane in det.lanes if lane.slot in ego]
         return out
 
 
