@@ -26,6 +26,7 @@ from lane_sad_core.infer.errors import BackendError
 from lane_sad_core.infer.onnxruntime_backend import OnnxRuntimeBackend, _ort_providers
 from lane_sad_core.infer.torch_backend import CompiledTorchBackend, TorchBackend, has_native_bf16
 from lane_sad_core.metrics.culane import CulaneSettings, culane_frame_counts
+from lane_sad_core.metrics.raster import iou_matrix
 from lane_sad_core.models import build_model
 from lane_sad_core.models.checkpoint import model_payload, save_checkpoint
 
@@ -311,7 +312,9 @@ def test_torch_compile_gives_the_same_lanes_as_torch(shipped_torch, labelled):
 @pytest.mark.slow
 def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
     """bfloat16 network: probabilities within 5e-3 on average (0.2 at single pixels near the decision
-    threshold), every eager-torch lane matched (CULane IoU > 0.5) and as many labelled lanes found."""
+    threshold), every eager-torch lane matched (CULane IoU > 0.5), and each labelled lane covered as
+    well as eager torch covers it (best IoU within 0.03: a count of IoU > 0.5 would flip on a lane
+    at 0.51 against 0.49)."""
     if not has_native_bf16(torch.device("cpu")):
         pytest.skip("this CPU has no native bfloat16 (AVX512-BF16 / AMX)")
     detector = LaneDetector(None, "cpu", OFFICIAL, backend="torch-compile-bf16")
@@ -323,9 +326,11 @@ def test_torch_compile_bf16_finds_the_same_lanes(shipped_torch, labelled):
         assert np.abs(ref.exist - got.exist).max() < 0.02
         settings = CulaneSettings(width=image.shape[1], height=image.shape[0])
         assert culane_frame_counts(got.lanes, ref.lanes, settings) == (len(ref.lanes), 0, 0)
-        assert (
-            culane_frame_counts(got.lanes, labels, settings)[0] == culane_frame_counts(ref.lanes, labels, settings)[0]
-        )
+        best = [
+            iou_matrix([lane.points for lane in labels], [lane.points for lane in d.lanes], *image.shape[1::-1]).max(1)
+            for d in (ref, got)
+        ]
+        assert np.abs(best[0] - best[1]).max() < 0.03
 
 
 def test_no_native_bf16_falls_back_to_torch(checkpoint, monkeypatch, caplog):

@@ -101,10 +101,16 @@ def test_every_method_has_a_bounded_gradient_on_real_activations(
 
 
 def _sad_value(real_data: Path, tmp_path: Path, width: int, height: int) -> tuple[float, float]:
-    """(SAD's term, the earlier N-scaled variant's) on the same frames at one input size."""
+    """(SAD's term, the earlier N-scaled variant's) on the same frames at one input size.
+
+    The network is a seeded initialisation, not the shipped weights: the property is the
+    loss's, and how far the earlier variant grows depends on the weights (13.9x here, 3.2x
+    with one shipped model, 0.67x with the next), while SAD's term stayed within 0.96-1.33x.
+    """
     batch = _batch(real_data, tmp_path, width, height)
     torch.manual_seed(0)
-    _, acts = _model(width, height).forward_blocks(batch["image"], ("E2", "E3", "E4"))
+    model = build_model("enet_sad", num_lanes=4, input_height=height, input_width=width).train()
+    _, acts = model.forward_blocks(batch["image"], ("E2", "E3", "E4"))
     ours = float(sad_loss(acts, SADConfig())[0].detach())
     old = 0.0
     for s, t in SADConfig().pairs:  # g / mean(g), softmax, both maps x N, mean squared error
