@@ -507,6 +507,7 @@ def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]], floo
         cost, stages = costs[key], run.node_stages
         around = [100 * (e - i) / i for e, i in zip(run.e2e, run.inference)]
         transport = float(np.median(run.e2e)) - float(np.median(run.processing))
+        beyond = beyond_floor(run, floors[key])
         read = f"{stages.get('convert', float('nan')):.2f}" + (
             f" (half-size decode: {cost['read_half']:.2f})" if OPTIONS[key].compressed else ""
         )
@@ -515,8 +516,7 @@ def options_table(runs: dict[str, Run], costs: dict[str, dict[str, float]], floo
             f"{np.median(run.camera_publish):.2f} | {read} | {stages.get('preprocess', float('nan')):.2f} | "
             f"{transport:.2f} | {np.median(run.inference):.1f} | **{np.median(around):+.1f} %** / "
             f"{np.percentile(around, 95):+.1f} % | {np.median(floors[key].e2e):.2f} | "
-            f"**{np.median(beyond_floor(run, floors[key])):+.1f} %** / "
-            f"{np.percentile(beyond_floor(run, floors[key]), 95):+.1f} % |"
+            f"**{np.median(beyond):+.1f} %** / {np.percentile(beyond, 95):+.1f} % |"
         )
     return "\n".join(
         [

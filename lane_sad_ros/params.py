@@ -8,15 +8,16 @@ others choose the model, device and topics and need a restart. Every change goes
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
-
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from typing import TYPE_CHECKING, Literal
 
 from lane_sad_core.camera_pitch import PitchSettings
 from lane_sad_core.ego_lane import EgoLaneConfig
 from lane_sad_core.infer.backends import BACKENDS
 from lane_sad_core.infer.postprocess import FITS
 from lane_sad_core.plain import from_plain
+
+if TYPE_CHECKING:
+    from rclpy.qos import QoSProfile
 
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = ("best_effort", "reliable")
@@ -62,6 +63,8 @@ class NodeParams:
 
     def input_qos(self) -> QoSProfile:
         """The camera subscription's QoS, from ``qos_reliability`` and ``qos_depth``."""
+        from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # here, as in _descriptor: no ROS at import
+
         reliable = self.qos_reliability == "reliable"
         reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
         return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth, reliability=reliability)
